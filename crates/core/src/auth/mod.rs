@@ -1,0 +1,8 @@
+//! Auth interception: turning Auth's token responses into sessions and
+//! placeholder bodies, and answering in Auth's own error shapes.
+
+mod errors;
+mod intercept;
+
+pub use errors::{AuthError, wants_versioned_errors};
+pub use intercept::{SignIn, browser_token_response, read_token_response};

@@ -1,0 +1,328 @@
+//! Reading and validating every setting, reporting all problems at once.
+
+use super::{Config, Origin, PublicUrl, StoreSpec, TokenMode, UpstreamUrl, parse_duration};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Every setting the proxy reads, by its environment variable name.
+pub const KEYS: &[&str] = &[
+    "SUPABASE_URL",
+    "SUPABASE_ANON_KEY",
+    "SUPABASE_SERVICE_ROLE_KEY",
+    "SUPABASE_JWT_SECRET",
+    "PROXY_LISTEN",
+    "PROXY_PUBLIC_URL",
+    "PROXY_ALLOWED_ORIGINS",
+    "PROXY_TOKEN_MODE",
+    "PROXY_SESSION_STORE",
+    "PROXY_COOKIE_NAME",
+    "PROXY_SESSION_TTL",
+    "PROXY_SESSION_IDLE_TTL",
+    "PROXY_MINT_TTL",
+    "PROXY_REFRESH_MARGIN",
+];
+
+/// Where settings come from. Empty values count as unset.
+pub trait ConfigSource {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+impl ConfigSource for HashMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        HashMap::get(self, key).cloned()
+    }
+}
+
+/// One bad setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub key: &'static str,
+    pub message: String,
+}
+
+/// Every bad setting; displayed one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblems(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigProblems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self
+            .0
+            .iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigProblems {}
+
+struct Reader<'a> {
+    source: &'a dyn ConfigSource,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Reader<'_> {
+    fn raw(&self, key: &'static str) -> Option<String> {
+        self.source
+            .get(key)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn problem(&mut self, key: &'static str, message: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            key,
+            message: message.into(),
+        });
+    }
+
+    /// A setting parsed by `parse`, or `default` when unset; `None` on error.
+    fn parsed<T>(
+        &mut self,
+        key: &'static str,
+        default: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let Some(text) = self.raw(key).or(default.map(str::to_string)) else {
+            self.problem(key, "is required");
+            return None;
+        };
+        parse(&text).map_err(|e| self.problem(key, e)).ok()
+    }
+}
+
+fn parse_store(text: &str) -> Result<StoreSpec, String> {
+    if text == "memory:" {
+        Ok(StoreSpec::Memory)
+    } else if let Some(path) = text.strip_prefix("file:") {
+        if path.is_empty() {
+            return Err("`file:` needs a path, e.g. file:./data/sessions.redb".into());
+        }
+        Ok(StoreSpec::File(PathBuf::from(path)))
+    } else if text.starts_with("redis://") || text.starts_with("rediss://") {
+        Err("the Redis store is not available in this version; use memory: or file:PATH".into())
+    } else {
+        Err(format!(
+            "`{text}` is not a store; use memory:, file:PATH or redis://..."
+        ))
+    }
+}
+
+fn parse_mode(text: &str) -> Result<TokenMode, String> {
+    match text {
+        "refresh" => Ok(TokenMode::Refresh),
+        "mint" => Err("mint mode is not available in this version; use refresh".into()),
+        other => Err(format!(
+            "`{other}` is not a token mode; use refresh or mint"
+        )),
+    }
+}
+
+fn parse_origins(text: &str) -> Result<Vec<Origin>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Origin::parse)
+        .collect()
+}
+
+fn valid_cookie_name(name: &str, https: bool) -> Result<String, String> {
+    let token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !token {
+        return Err(format!("`{name}` is not a valid cookie name"));
+    }
+    if (name.starts_with("__Host-") || name.starts_with("__Secure-")) && !https {
+        return Err(format!(
+            "`{name}` needs a Secure cookie, but PROXY_PUBLIC_URL is not https"
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn positive(text: &str) -> Result<u64, String> {
+    match parse_duration(text)? {
+        0 => Err("must be longer than 0s".into()),
+        n => Ok(n),
+    }
+}
+
+impl Config {
+    /// Reads and validates every setting from `source`.
+    pub fn load(source: &dyn ConfigSource) -> Result<Config, ConfigProblems> {
+        let mut r = Reader {
+            source,
+            problems: Vec::new(),
+        };
+        let supabase_url = r.parsed("SUPABASE_URL", None, UpstreamUrl::parse);
+        let anon_key = r.parsed("SUPABASE_ANON_KEY", None, |s| Ok(s.to_string()));
+        let service_role_key = r.raw("SUPABASE_SERVICE_ROLE_KEY");
+        let jwt_secret = r.raw("SUPABASE_JWT_SECRET");
+        let listen = r.parsed("PROXY_LISTEN", Some("127.0.0.1:8787"), |s| {
+            s.parse()
+                .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:8787"))
+        });
+        let public_url = r.parsed(
+            "PROXY_PUBLIC_URL",
+            Some("http://127.0.0.1:8787"),
+            PublicUrl::parse,
+        );
+        let default_origin = public_url.as_ref().map(|u| u.origin().as_str().to_string());
+        let allowed_origins = r.parsed(
+            "PROXY_ALLOWED_ORIGINS",
+            default_origin.as_deref(),
+            parse_origins,
+        );
+        let token_mode = r.parsed("PROXY_TOKEN_MODE", Some("refresh"), parse_mode);
+        let session_store = r.parsed(
+            "PROXY_SESSION_STORE",
+            Some("file:./data/sessions.redb"),
+            parse_store,
+        );
+        let https = public_url.as_ref().is_some_and(PublicUrl::is_https);
+        let default_cookie = if https {
+            "__Host-sb-session"
+        } else {
+            "sb-session"
+        };
+        let cookie_name = r.parsed("PROXY_COOKIE_NAME", Some(default_cookie), |s| {
+            valid_cookie_name(s, https)
+        });
+        let session_ttl = r.parsed("PROXY_SESSION_TTL", Some("30d"), positive);
+        let session_idle_ttl = r.parsed("PROXY_SESSION_IDLE_TTL", Some("7d"), positive);
+        let mint_ttl = r.parsed("PROXY_MINT_TTL", Some("5m"), positive);
+        let refresh_margin = r.parsed("PROXY_REFRESH_MARGIN", Some("60s"), parse_duration);
+
+        match (
+            supabase_url,
+            anon_key,
+            listen,
+            public_url,
+            allowed_origins,
+            token_mode,
+            session_store,
+            cookie_name,
+            (session_ttl, session_idle_ttl, mint_ttl, refresh_margin),
+        ) {
+            (
+                Some(supabase_url),
+                Some(anon_key),
+                Some(listen),
+                Some(public_url),
+                Some(allowed_origins),
+                Some(token_mode),
+                Some(session_store),
+                Some(cookie_name),
+                (Some(session_ttl), Some(session_idle_ttl), Some(mint_ttl), Some(refresh_margin)),
+            ) if r.problems.is_empty() => Ok(Config {
+                supabase_url,
+                anon_key,
+                service_role_key,
+                jwt_secret,
+                listen,
+                public_url,
+                allowed_origins,
+                token_mode,
+                session_store,
+                cookie_name,
+                session_ttl,
+                session_idle_ttl,
+                mint_ttl,
+                refresh_margin,
+            }),
+            _ => Err(ConfigProblems(r.problems)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = Config::load(&source(&[
+            ("SUPABASE_URL", "http://127.0.0.1:54321"),
+            ("SUPABASE_ANON_KEY", "anon"),
+        ]))
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8787");
+        assert_eq!(c.cookie_name, "sb-session");
+        assert_eq!(c.session_ttl, 30 * 86_400);
+        assert_eq!(c.session_idle_ttl, 7 * 86_400);
+        assert_eq!(c.mint_ttl, 300);
+        assert_eq!(c.refresh_margin, 60);
+        assert_eq!(c.token_mode, TokenMode::Refresh);
+        assert_eq!(
+            c.session_store,
+            StoreSpec::File(PathBuf::from("./data/sessions.redb"))
+        );
+        assert!(c.origin_allowed("http://127.0.0.1:8787"));
+        assert!(!c.secure_cookie());
+    }
+
+    #[test]
+    fn https_public_url_gives_host_cookie_and_origin() {
+        let c = Config::load(&source(&[
+            ("SUPABASE_URL", "https://abc.supabase.co"),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("PROXY_PUBLIC_URL", "https://app.example.com/supabase"),
+        ]))
+        .unwrap();
+        assert_eq!(c.cookie_name, "__Host-sb-session");
+        assert!(c.secure_cookie());
+        assert_eq!(c.public_url.base_path(), "/supabase");
+        assert!(c.origin_allowed("https://app.example.com"));
+        assert!(!c.origin_allowed("https://evil.example.com"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let err = Config::load(&source(&[
+            ("PROXY_LISTEN", "nowhere"),
+            ("PROXY_SESSION_TTL", "forever"),
+            ("PROXY_SESSION_STORE", "s3://bucket"),
+            ("PROXY_TOKEN_MODE", "magic"),
+            ("PROXY_ALLOWED_ORIGINS", "https://ok.example, not an origin"),
+        ]))
+        .unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "SUPABASE_URL",
+                "SUPABASE_ANON_KEY",
+                "PROXY_LISTEN",
+                "PROXY_ALLOWED_ORIGINS",
+                "PROXY_TOKEN_MODE",
+                "PROXY_SESSION_STORE",
+                "PROXY_SESSION_TTL",
+            ]
+        );
+        let text = err.to_string();
+        assert_eq!(text.lines().count(), 7);
+        assert!(text.contains("SUPABASE_URL: is required"));
+    }
+
+    #[test]
+    fn host_prefixed_cookie_needs_https() {
+        let err = Config::load(&source(&[
+            ("SUPABASE_URL", "http://127.0.0.1:54321"),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("PROXY_COOKIE_NAME", "__Host-x"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.0[0].key, "PROXY_COOKIE_NAME");
+    }
+}

@@ -1,0 +1,67 @@
+//! The proxy's validated configuration.
+//!
+//! [`Config::load`] reads every setting through a [`ConfigSource`] (the
+//! environment, a TOML file, or a map in tests) and either returns a complete
+//! config or every problem at once, one per setting.
+
+mod duration;
+mod load;
+mod url;
+
+pub use duration::parse_duration;
+pub use load::{ConfigProblem, ConfigProblems, ConfigSource, KEYS};
+pub use url::{Origin, PublicUrl, UpstreamUrl};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How the proxy obtains the token it sends upstream for a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenMode {
+    /// Keep Auth's own access and refresh tokens and refresh them server-side.
+    Refresh,
+}
+
+/// Where sessions are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// In process memory; lost on restart.
+    Memory,
+    /// An embedded redb file that survives restarts.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub supabase_url: UpstreamUrl,
+    pub anon_key: String,
+    pub service_role_key: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub listen: SocketAddr,
+    pub public_url: PublicUrl,
+    pub allowed_origins: Vec<Origin>,
+    pub token_mode: TokenMode,
+    pub session_store: StoreSpec,
+    pub cookie_name: String,
+    /// Absolute session lifetime, seconds.
+    pub session_ttl: u64,
+    /// Idle timeout, seconds.
+    pub session_idle_ttl: u64,
+    /// Lifetime of minted upstream tokens, seconds.
+    pub mint_ttl: u64,
+    /// Refresh this long before the upstream token expires, seconds.
+    pub refresh_margin: u64,
+}
+
+impl Config {
+    /// Whether `origin` (the exact `Origin` header value) may send
+    /// cookie-authenticated requests.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|o| o.matches(origin))
+    }
+
+    /// Whether the session cookie must be `Secure` (public URL is https).
+    pub fn secure_cookie(&self) -> bool {
+        self.public_url.is_https()
+    }
+}

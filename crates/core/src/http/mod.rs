@@ -1,0 +1,7 @@
+//! Pure header operations: the session cookie and hop-by-hop headers.
+
+mod cookie;
+mod headers;
+
+pub use cookie::{clear_cookie, find_session_secret, set_cookie, strip_cookie};
+pub use headers::{HOP_BY_HOP, is_hop_by_hop};

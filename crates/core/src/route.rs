@@ -1,0 +1,244 @@
+//! Route classification: the first stage of the request pipeline.
+//!
+//! A request path is accepted at the root and under the base path of
+//! `PROXY_PUBLIC_URL`. [`classify`] strips that base path and says what the
+//! proxy does with the request: answer it locally, intercept it on its way to
+//! Auth, or forward it.
+
+use http::Method;
+
+/// The Supabase service a forwarded request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Auth,
+    Rest,
+    Storage,
+    Functions,
+    Graphql,
+    Realtime,
+}
+
+/// Which `/auth/v1/logout` scope was asked for (Auth's default is global).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutScope {
+    Global,
+    Local,
+    Others,
+}
+
+/// What the proxy does with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /edge/v1/session`
+    Session,
+    /// `GET /edge/v1/sessions`
+    Sessions,
+    /// `DELETE /edge/v1/sessions/{id}`
+    RevokeSession(String),
+    /// `GET /edge/v1/health`
+    Health,
+    /// A call to Auth whose token response creates a session.
+    SignIn,
+    /// `POST /auth/v1/token?grant_type=refresh_token`, answered from the session.
+    RefreshGrant,
+    /// `GET`/`PUT /auth/v1/user`: needs a session.
+    User,
+    /// `POST /auth/v1/logout`
+    Logout(LogoutScope),
+    /// Anything else for a Supabase service.
+    Forward(Service),
+    /// A proxy endpoint called with the wrong method.
+    MethodNotAllowed,
+    /// Not a path the proxy serves.
+    NotFound,
+}
+
+/// A classified request: its route and its path relative to the project root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified<'a> {
+    pub route: Route,
+    pub path: &'a str,
+}
+
+/// Value of the first query parameter called `name`, percent-decoded.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Strips `base_path` (e.g. `/supabase`) when the path is under it.
+pub fn strip_base<'a>(path: &'a str, base_path: &str) -> &'a str {
+    if base_path.is_empty() {
+        return path;
+    }
+    match path.strip_prefix(base_path) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
+    }
+}
+
+fn service_of(path: &str) -> Option<Service> {
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    [
+        ("/auth/v1", Service::Auth),
+        ("/rest/v1", Service::Rest),
+        ("/storage/v1", Service::Storage),
+        ("/functions/v1", Service::Functions),
+        ("/graphql/v1", Service::Graphql),
+        ("/realtime/v1", Service::Realtime),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| under(prefix))
+    .map(|(_, service)| service)
+}
+
+fn edge_route(method: &Method, rest: &str) -> Route {
+    let expect = |wanted: Method, route: Route| {
+        if *method == wanted {
+            route
+        } else {
+            Route::MethodNotAllowed
+        }
+    };
+    match rest {
+        "session" => expect(Method::GET, Route::Session),
+        "sessions" => expect(Method::GET, Route::Sessions),
+        "health" => expect(Method::GET, Route::Health),
+        _ => match rest.strip_prefix("sessions/") {
+            Some(id) if !id.is_empty() && !id.contains('/') => {
+                expect(Method::DELETE, Route::RevokeSession(id.to_string()))
+            }
+            _ => Route::NotFound,
+        },
+    }
+}
+
+fn auth_route(method: &Method, rest: &str, query: Option<&str>) -> Route {
+    match (method, rest) {
+        (&Method::POST, "/token") => match query_param(query, "grant_type").as_deref() {
+            Some("refresh_token") => Route::RefreshGrant,
+            _ => Route::SignIn,
+        },
+        (&Method::POST, "/signup" | "/verify") => Route::SignIn,
+        (&Method::GET | &Method::PUT, "/user") => Route::User,
+        (&Method::POST, "/logout") => Route::Logout(match query_param(query, "scope").as_deref() {
+            Some("local") => LogoutScope::Local,
+            Some("others") => LogoutScope::Others,
+            _ => LogoutScope::Global,
+        }),
+        _ => Route::Forward(Service::Auth),
+    }
+}
+
+/// Classifies a request by method, path and query.
+pub fn classify<'a>(
+    method: &Method,
+    path: &'a str,
+    query: Option<&str>,
+    base_path: &str,
+) -> Classified<'a> {
+    let path = strip_base(path, base_path);
+    let route = if let Some(rest) = path.strip_prefix("/edge/v1/") {
+        edge_route(method, rest)
+    } else {
+        match service_of(path) {
+            Some(Service::Auth) => auth_route(method, &path["/auth/v1".len()..], query),
+            Some(service) => Route::Forward(service),
+            None => Route::NotFound,
+        }
+    };
+    Classified { route, path }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: Method, path: &str, query: Option<&str>) -> Route {
+        classify(&method, path, query, "/supabase").route
+    }
+
+    #[test]
+    fn edge_endpoints() {
+        assert_eq!(route(Method::GET, "/edge/v1/session", None), Route::Session);
+        assert_eq!(
+            route(Method::GET, "/supabase/edge/v1/sessions", None),
+            Route::Sessions
+        );
+        assert_eq!(
+            route(Method::DELETE, "/edge/v1/sessions/abc", None),
+            Route::RevokeSession("abc".into())
+        );
+        assert_eq!(
+            route(Method::POST, "/edge/v1/session", None),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(
+            route(Method::GET, "/edge/v1/sessions/a/b", None),
+            Route::NotFound
+        );
+        assert_eq!(route(Method::GET, "/edge/v1/health", None), Route::Health);
+    }
+
+    #[test]
+    fn auth_interceptions() {
+        let token = |grant: &str| route(Method::POST, "/auth/v1/token", Some(grant));
+        assert_eq!(token("grant_type=password"), Route::SignIn);
+        assert_eq!(token("grant_type=pkce"), Route::SignIn);
+        assert_eq!(token("grant_type=id_token"), Route::SignIn);
+        assert_eq!(token("grant_type=refresh_token"), Route::RefreshGrant);
+        assert_eq!(
+            route(Method::POST, "/supabase/auth/v1/signup", None),
+            Route::SignIn
+        );
+        assert_eq!(route(Method::POST, "/auth/v1/verify", None), Route::SignIn);
+        assert_eq!(
+            route(Method::GET, "/auth/v1/verify", None),
+            Route::Forward(Service::Auth)
+        );
+        assert_eq!(route(Method::PUT, "/auth/v1/user", None), Route::User);
+        assert_eq!(
+            route(Method::POST, "/auth/v1/logout", Some("scope=others")),
+            Route::Logout(LogoutScope::Others)
+        );
+        assert_eq!(
+            route(Method::POST, "/auth/v1/logout", None),
+            Route::Logout(LogoutScope::Global)
+        );
+    }
+
+    #[test]
+    fn services_and_base_path() {
+        let c = classify(&Method::GET, "/supabase/rest/v1/todos", None, "/supabase");
+        assert_eq!(c.route, Route::Forward(Service::Rest));
+        assert_eq!(c.path, "/rest/v1/todos");
+        assert_eq!(
+            route(Method::GET, "/rest/v1/todos", None),
+            Route::Forward(Service::Rest)
+        );
+        assert_eq!(
+            route(Method::GET, "/graphql/v1", None),
+            Route::Forward(Service::Graphql)
+        );
+        assert_eq!(route(Method::GET, "/rest/v10", None), Route::NotFound);
+        assert_eq!(
+            route(Method::GET, "/supabasex/rest/v1", None),
+            Route::NotFound
+        );
+        assert_eq!(route(Method::GET, "/", None), Route::NotFound);
+    }
+
+    #[test]
+    fn query_params_are_decoded() {
+        assert_eq!(
+            query_param(Some("a=1&b=x%20y"), "b").as_deref(),
+            Some("x y")
+        );
+        assert_eq!(query_param(None, "b"), None);
+    }
+}

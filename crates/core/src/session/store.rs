@@ -1,0 +1,49 @@
+//! The session store interface every backend implements.
+//!
+//! No `Send` bound is required here: a Worker runtime is single-threaded.
+//! Each method is one logical operation; backends make each atomic.
+
+use super::{Session, SessionKey, UpstreamTokens};
+use crate::env::UnixSeconds;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored session is unreadable: {0}")]
+    Corrupt(String),
+}
+
+// Async methods without `Send` bounds on purpose (see the module docs); the
+// server's backends are concrete types whose futures are `Send`.
+#[allow(async_fn_in_trait)]
+pub trait SessionStore {
+    /// The session stored under `key`, expired or not.
+    async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StoreError>;
+    /// Stores a new session (or replaces one with the same key).
+    async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError>;
+    /// Replaces the tokens (and the cached user) of an existing session.
+    /// Returns `false` when the session no longer exists.
+    async fn update_tokens(
+        &self,
+        key: &SessionKey,
+        tokens: &UpstreamTokens,
+        user: &serde_json::Value,
+    ) -> Result<bool, StoreError>;
+    /// Records use of a session: only `last_seen_at` and `idle_expires_at` change.
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        last_seen_at: UnixSeconds,
+        idle_expires_at: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// Deletes a session, returning it if it existed.
+    async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError>;
+    /// Every stored session of a user.
+    async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError>;
+    /// Deletes every session that is expired at `now`; returns how many.
+    async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError>;
+    /// Succeeds when the store can serve requests.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,156 @@
+//! A stand-in Supabase for the proxy's tests and demo (dev-only).
+//!
+//! It serves, on `127.0.0.1`, the subsets of Auth (`/auth/v1`), PostgREST
+//! (`/rest/v1`), Storage (`/storage/v1`), Edge Functions (`/functions/v1`),
+//! GraphQL and the Realtime broadcast REST endpoint that the proxy touches,
+//! shaped after `reference/SUPABASE.md` and Auth's OpenAPI description. It
+//! verifies the JWTs it receives, records every request, and lets tests
+//! inject faults. Start one with [`Stub::start`].
+
+mod auth;
+mod clock;
+mod config;
+mod control;
+mod faults;
+mod jwt;
+mod record;
+mod request;
+mod response;
+mod server;
+mod services;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use config::StubConfig;
+pub use faults::Faults;
+pub use record::Recorded;
+
+use state::Shared;
+
+/// A running stub. Dropping it (or calling [`Stub::shutdown`]) stops the server.
+pub struct Stub {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    task: ServerTask,
+}
+
+/// Aborts the server task (and with it every connection) when dropped.
+struct ServerTask(Option<JoinHandle<()>>);
+
+impl Drop for ServerTask {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
+    }
+}
+
+impl Stub {
+    /// Binds `127.0.0.1:0` and serves on a tokio task (many connections, HTTP/1.1 keep-alive).
+    pub async fn start(config: StubConfig) -> std::io::Result<Stub> {
+        Self::start_on(config, 0).await
+    }
+
+    /// Like [`Stub::start`] on a chosen port (0 picks a free one); used by the `supabase-stub` binary.
+    pub async fn start_on(config: StubConfig, port: u16) -> std::io::Result<Stub> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config, addr).map_err(std::io::Error::other)?);
+        let task = ServerTask(Some(tokio::spawn(server::serve(listener, shared.clone()))));
+        Ok(Stub { shared, addr, task })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// HS256 JWT `{iss:"supabase-demo", role:"anon", exp: far future}`.
+    pub fn anon_key(&self) -> String {
+        self.shared.anon_key.clone()
+    }
+
+    /// Same as [`Stub::anon_key`] with role `service_role`.
+    pub fn service_role_key(&self) -> String {
+        self.shared.service_role_key.clone()
+    }
+
+    pub fn jwt_secret(&self) -> String {
+        self.shared.config.jwt_secret.clone()
+    }
+
+    /// Every request received (except the `/__stub/` control endpoints), in arrival order.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.shared.recorder.snapshot()
+    }
+
+    /// Recorded requests with this method and exact path (no query), e.g. `("GET", "/rest/v1/todos")`.
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.shared.recorder.count(|r| r.method == method && r.path == path)
+    }
+
+    /// Recorded `POST /auth/v1/token?grant_type=refresh_token` requests.
+    pub fn refresh_count(&self) -> usize {
+        self.shared.recorder.count(Recorded::is_refresh_grant)
+    }
+
+    /// Forgets the recorded requests (so `count` and `refresh_count` start from zero).
+    pub fn clear_recorded(&self) {
+        self.shared.recorder.clear();
+    }
+
+    /// Every access token and refresh token the stub ever issued.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.auth().issued_tokens().to_vec()
+    }
+
+    /// Switches that make the stub misbehave; tests flip them at any time.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Creates a confirmed email user (or resets the password of an existing one); returns its id.
+    pub fn create_user(&self, email: &str, password: &str) -> String {
+        self.shared.auth().create_confirmed_user(email, password).to_string()
+    }
+
+    /// Like an admin sign-out: all the user's Auth sessions and refresh tokens are gone.
+    pub fn revoke_user_sessions(&self, user_id: &str) {
+        if let Ok(id) = user_id.parse() {
+            self.shared.auth().end_user_sessions(id, None);
+        }
+    }
+
+    /// Ids of the user's live Auth sessions, oldest first.
+    pub fn auth_session_ids(&self, user_id: &str) -> Vec<String> {
+        match user_id.parse() {
+            Ok(id) => self
+                .shared
+                .auth()
+                .session_ids_of(id)
+                .into_iter()
+                .map(|s| s.to_string())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Stops the server and waits for its task to end.
+    pub async fn shutdown(self) {
+        let Stub { mut task, .. } = self;
+        if let Some(handle) = task.0.take() {
+            handle.abort();
+            // The task ends as cancelled; that outcome is the expected one.
+            let _ = handle.await;
+        }
+    }
+}
