@@ -1,1 +1,2 @@
-//! placeholder
+//! The proxy server: listener, pipeline, upstream client and session stores.
+pub mod store;

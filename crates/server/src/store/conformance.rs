@@ -1,0 +1,152 @@
+//! One conformance suite, run against every store backend.
+
+use super::{FileStore, MemoryStore};
+use sbp_core::session::{NewSession, Session, SessionKey, SessionStore, UpstreamTokens};
+
+fn session(id: &str, user: &str, now: i64) -> Session {
+    Session::new(
+        NewSession {
+            id: id.into(),
+            user_id: user.into(),
+            user: serde_json::json!({"id": user}),
+            auth_session_id: Some(format!("auth-{id}")),
+            tokens: UpstreamTokens {
+                access_token: format!("access-{id}"),
+                refresh_token: format!("refresh-{id}"),
+                issued_at: now,
+                expires_at: now + 3600,
+            },
+            ip: Some("127.0.0.1".into()),
+            user_agent: Some("suite".into()),
+            country: Some("NL".into()),
+        },
+        now,
+        1000,
+        100,
+    )
+}
+
+fn key(name: &str) -> SessionKey {
+    SessionKey::from_stored(name)
+}
+
+/// Every property a backend must have.
+pub async fn run(store: &impl SessionStore) {
+    store.ping().await.unwrap();
+    assert_eq!(store.get(&key("missing")).await.unwrap(), None);
+
+    // insert / get round trip
+    let a1 = session("a1", "alice", 0);
+    store.insert(&key("k-a1"), &a1).await.unwrap();
+    assert_eq!(store.get(&key("k-a1")).await.unwrap(), Some(a1.clone()));
+
+    // insert under an existing key replaces, and moves the user index
+    let moved = session("a1", "bob", 0);
+    store.insert(&key("k-a1"), &moved).await.unwrap();
+    assert!(store.list_user("alice").await.unwrap().is_empty());
+    assert_eq!(store.list_user("bob").await.unwrap().len(), 1);
+    store.insert(&key("k-a1"), &a1).await.unwrap();
+
+    // per-user listing
+    store
+        .insert(&key("k-a2"), &session("a2", "alice", 0))
+        .await
+        .unwrap();
+    store
+        .insert(&key("k-b1"), &session("b1", "bob", 0))
+        .await
+        .unwrap();
+    let mut alice: Vec<String> = store
+        .list_user("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, s)| format!("{}={}", k.as_str(), s.id))
+        .collect();
+    alice.sort();
+    assert_eq!(alice, ["k-a1=a1", "k-a2=a2"]);
+
+    // token update changes tokens and user only
+    let tokens = UpstreamTokens {
+        access_token: "new-access".into(),
+        refresh_token: "new-refresh".into(),
+        issued_at: 50,
+        expires_at: 3650,
+    };
+    let user = serde_json::json!({"id": "alice", "email": "new@example.com"});
+    assert!(
+        store
+            .update_tokens(&key("k-a1"), &tokens, &user)
+            .await
+            .unwrap()
+    );
+    let updated = store.get(&key("k-a1")).await.unwrap().unwrap();
+    assert_eq!(updated.tokens, tokens);
+    assert_eq!(updated.user, user);
+    assert_eq!(updated.created_at, a1.created_at);
+    assert!(
+        !store
+            .update_tokens(&key("missing"), &tokens, &user)
+            .await
+            .unwrap()
+    );
+
+    // touch changes only the last-seen fields and keeps new tokens
+    store.touch(&key("k-a1"), 40, 140).await.unwrap();
+    let touched = store.get(&key("k-a1")).await.unwrap().unwrap();
+    assert_eq!((touched.last_seen_at, touched.idle_expires_at), (40, 140));
+    assert_eq!(touched.tokens, tokens);
+    store.touch(&key("missing"), 40, 140).await.unwrap();
+    assert_eq!(store.get(&key("missing")).await.unwrap(), None);
+
+    // remove returns the session and drops it from the index
+    let removed = store.remove(&key("k-a2")).await.unwrap().unwrap();
+    assert_eq!(removed.id, "a2");
+    assert_eq!(store.remove(&key("k-a2")).await.unwrap(), None);
+    assert_eq!(store.list_user("alice").await.unwrap().len(), 1);
+
+    // sweep removes exactly the expired sessions (idle end 100, a1 touched to 140)
+    assert_eq!(store.sweep(99).await.unwrap(), 0);
+    assert_eq!(store.sweep(120).await.unwrap(), 1, "b1 idled out at 100");
+    assert_eq!(store.get(&key("k-b1")).await.unwrap(), None);
+    assert!(store.list_user("bob").await.unwrap().is_empty());
+    assert!(store.get(&key("k-a1")).await.unwrap().is_some());
+    assert_eq!(store.sweep(2000).await.unwrap(), 1);
+    assert!(store.list_user("alice").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn memory_store_conforms() {
+    run(&MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn file_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    run(&FileStore::open(&dir.path().join("nested/sessions.redb")).unwrap()).await;
+}
+
+#[tokio::test]
+async fn file_store_keeps_sessions_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.redb");
+    let s = session("p1", "carol", 0);
+    {
+        let store = FileStore::open(&path).unwrap();
+        store.insert(&key("k-p1"), &s).await.unwrap();
+    }
+    let store = FileStore::open(&path).unwrap();
+    assert_eq!(store.get(&key("k-p1")).await.unwrap(), Some(s));
+    assert_eq!(store.list_user("carol").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn file_store_reports_an_unusable_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let err = FileStore::open(&blocker.join("sessions.redb"))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("cannot create"), "{err}");
+}

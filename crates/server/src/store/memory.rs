@@ -1,0 +1,116 @@
+//! `memory:`: sessions in process memory, lost on restart.
+
+use sbp_core::env::UnixSeconds;
+use sbp_core::session::{Session, SessionKey, SessionStore, StoreError, UpstreamTokens};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Default)]
+struct Tables {
+    sessions: HashMap<SessionKey, Session>,
+    by_user: HashMap<String, BTreeSet<SessionKey>>,
+}
+
+impl Tables {
+    fn remove(&mut self, key: &SessionKey) -> Option<Session> {
+        let session = self.sessions.remove(key)?;
+        if let Some(keys) = self.by_user.get_mut(&session.user_id) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by_user.remove(&session.user_id);
+            }
+        }
+        Some(session)
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave the maps half-updated
+        // in a way later calls would misread, so a poisoned lock is reused.
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl SessionStore for MemoryStore {
+    async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        Ok(self.lock().sessions.get(key).cloned())
+    }
+
+    async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        t.remove(key);
+        t.by_user
+            .entry(session.user_id.clone())
+            .or_default()
+            .insert(key.clone());
+        t.sessions.insert(key.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn update_tokens(
+        &self,
+        key: &SessionKey,
+        tokens: &UpstreamTokens,
+        user: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.lock().sessions.get_mut(key) {
+            Some(s) => {
+                s.tokens = tokens.clone();
+                s.user = user.clone();
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        last_seen_at: UnixSeconds,
+        idle_expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        if let Some(s) = self.lock().sessions.get_mut(key) {
+            s.last_seen_at = last_seen_at;
+            s.idle_expires_at = idle_expires_at;
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        Ok(self.lock().remove(key))
+    }
+
+    async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
+        let t = self.lock();
+        Ok(t.by_user
+            .get(user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| t.sessions.get(k).map(|s| (k.clone(), s.clone())))
+            .collect())
+    }
+
+    async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError> {
+        let mut t = self.lock();
+        let expired: Vec<SessionKey> = t
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.is_expired(now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &expired {
+            t.remove(key);
+        }
+        Ok(expired.len())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
