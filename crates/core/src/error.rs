@@ -16,6 +16,8 @@ pub enum ProxyError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("this origin is not allowed to call the proxy")]
+    OriginNotAllowed,
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("the session store is unavailable")]
@@ -38,6 +40,7 @@ impl ProxyError {
             ProxyError::SessionNotFound => 404,
             ProxyError::NotFound => 404,
             ProxyError::MethodNotAllowed => 405,
+            ProxyError::OriginNotAllowed => 403,
             ProxyError::BadRequest(_) => 400,
             ProxyError::StoreUnavailable => 503,
             ProxyError::UpstreamUnavailable(_) => 502,
@@ -54,6 +57,7 @@ impl ProxyError {
             ProxyError::SessionNotFound => "session_not_found",
             ProxyError::NotFound => "not_found",
             ProxyError::MethodNotAllowed => "method_not_allowed",
+            ProxyError::OriginNotAllowed => "origin_not_allowed",
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::StoreUnavailable => "store_unavailable",
             ProxyError::UpstreamUnavailable(_) => "upstream_unavailable",

@@ -1,2 +1,20 @@
-//! The proxy server: listener, pipeline, upstream client and session stores.
+//! The proxy server: listener, request pipeline, upstream client and session
+//! stores around the I/O-free `sbp-core`.
+//!
+//! [`start`] runs a proxy for a [`Config`](sbp_core::config::Config); the
+//! binary (`main.rs`) only reads the configuration and calls it.
+
+mod app;
+mod body;
+pub mod config;
+mod error;
+mod pipeline;
+mod refresh;
+mod runtime;
+mod server;
 pub mod store;
+mod upstream;
+
+pub use app::App;
+pub use error::Error;
+pub use server::{RunningProxy, start, start_with_store};

@@ -1,0 +1,47 @@
+//! Everything a request needs, built once at start-up and shared by all connections.
+
+use crate::refresh::Refresher;
+use crate::runtime::{OsRandom, SystemClock};
+use crate::store::{SessionCache, Store};
+use crate::upstream::Upstream;
+use sbp_core::config::Config;
+use sbp_core::env::{Clock, RandomSource, UnixSeconds};
+use sbp_core::token::PlaceholderKey;
+
+/// How many sessions the in-process cache holds.
+pub const SESSION_CACHE_CAPACITY: usize = 100_000;
+
+pub struct App {
+    pub config: Config,
+    pub sessions: SessionCache,
+    pub upstream: Upstream,
+    pub placeholder_key: PlaceholderKey,
+    pub refresher: Refresher,
+    pub rng: OsRandom,
+    clock: SystemClock,
+}
+
+impl App {
+    pub fn new(config: Config, store: Store) -> Result<App, crate::Error> {
+        let rng = OsRandom;
+        Ok(App {
+            upstream: Upstream::new(config.supabase_url.clone())?,
+            placeholder_key: PlaceholderKey::generate(&rng),
+            sessions: SessionCache::new(store, SESSION_CACHE_CAPACITY),
+            refresher: Refresher::default(),
+            config,
+            rng,
+            clock: SystemClock,
+        })
+    }
+
+    pub fn now(&self) -> UnixSeconds {
+        self.clock.now()
+    }
+
+    pub fn random<const N: usize>(&self) -> [u8; N] {
+        let mut buf = [0u8; N];
+        self.rng.fill(&mut buf);
+        buf
+    }
+}

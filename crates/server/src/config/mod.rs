@@ -1,0 +1,112 @@
+//! Reading the configuration: an optional TOML file, then the environment on top.
+//!
+//! The file's keys are the environment variable names (`SUPABASE_URL = "..."`),
+//! in upper or lower case. An environment variable overrides the file.
+
+use sbp_core::config::{Config, ConfigSource, KEYS};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The settings of a TOML file and the environment, the environment winning.
+struct Layered {
+    file: HashMap<String, String>,
+}
+
+impl ConfigSource for Layered {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| self.file.get(key).cloned())
+    }
+}
+
+/// Parses a TOML config file into settings, refusing unknown keys.
+pub fn parse_toml(text: &str) -> Result<HashMap<String, String>, String> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    let mut out = HashMap::new();
+    let mut problems = Vec::new();
+    for (name, value) in table {
+        let key = name.to_ascii_uppercase();
+        if !KEYS.contains(&key.as_str()) {
+            problems.push(format!("{name}: unknown setting"));
+            continue;
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Array(items) => {
+                let strings: Option<Vec<String>> = items
+                    .into_iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect();
+                match strings {
+                    Some(strings) => strings.join(","),
+                    None => {
+                        problems.push(format!("{name}: a list must hold strings"));
+                        continue;
+                    }
+                }
+            }
+            other => {
+                problems.push(format!(
+                    "{name}: expected a string, found {}",
+                    other.type_str()
+                ));
+                continue;
+            }
+        };
+        out.insert(key, text);
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Loads the configuration from the environment and, if given, a TOML file.
+pub fn load(file: Option<&Path>) -> Result<Config, crate::Error> {
+    let file = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| crate::Error::ConfigFile {
+                path: path.display().to_string(),
+                cause: e.to_string(),
+            })?;
+            parse_toml(&text).map_err(|cause| crate::Error::ConfigFile {
+                path: path.display().to_string(),
+                cause,
+            })?
+        }
+        None => HashMap::new(),
+    };
+    Ok(Config::load(&Layered { file })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_keys_in_either_case_and_lists() {
+        let settings = parse_toml(
+            "supabase_url = \"http://127.0.0.1:54321\"\nPROXY_ALLOWED_ORIGINS = [\"https://a.example\", \"https://b.example\"]\n",
+        )
+        .unwrap();
+        assert_eq!(settings["SUPABASE_URL"], "http://127.0.0.1:54321");
+        assert_eq!(
+            settings["PROXY_ALLOWED_ORIGINS"],
+            "https://a.example,https://b.example"
+        );
+    }
+
+    #[test]
+    fn toml_problems_are_named() {
+        let err = parse_toml("nope = 1\nPROXY_LISTEN = true\n").unwrap_err();
+        assert!(err.contains("nope: unknown setting"), "{err}");
+        assert!(err.contains("PROXY_LISTEN: expected a string"), "{err}");
+        assert!(parse_toml("= broken").is_err());
+    }
+}

@@ -1,0 +1,76 @@
+//! Calls that need a signed-in user: `/auth/v1/user` and `/auth/v1/logout`.
+//!
+//! Without a session they are answered in Auth's own error shape, so the
+//! official client signs itself out instead of holding a dead placeholder.
+
+use crate::body::Body;
+use crate::pipeline::context::{Ctx, Presented, store_down};
+use crate::pipeline::forward::send;
+use crate::pipeline::respond;
+use crate::upstream::relay_response;
+use http::{Response, StatusCode};
+use hyper::body::Incoming;
+use sbp_core::ProxyError;
+use sbp_core::auth::{AuthError, wants_versioned_errors};
+use sbp_core::http::clear_cookie;
+use sbp_core::route::LogoutScope;
+
+fn no_session(ctx: &Ctx) -> Response<Body> {
+    let versioned = wants_versioned_errors(ctx.header("x-supabase-api-version"));
+    respond::auth_error(AuthError::SessionNotFound, versioned)
+}
+
+/// `GET`/`PUT /auth/v1/user` with the session's token.
+pub async fn user(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
+    let Some(session) = ctx.fresh_session().await? else {
+        return Ok(no_session(ctx));
+    };
+    Ok(relay_response(
+        send(ctx, body, &session.tokens.access_token).await?,
+    ))
+}
+
+/// `POST /auth/v1/logout?scope=…`: Auth first, then the matching proxy sessions.
+pub async fn logout(
+    ctx: &mut Ctx,
+    scope: LogoutScope,
+    body: Incoming,
+) -> Result<Response<Body>, ProxyError> {
+    let Some(live) = ctx.live() else {
+        return Ok(no_session(ctx));
+    };
+    let (key, user_id) = (live.key.clone(), live.session.user_id.clone());
+    let mut response = match ctx.fresh_session().await {
+        Ok(Some(session)) => relay_response(send(ctx, body, &session.tokens.access_token).await?),
+        // Auth already ended the session (or cannot be reached to end it):
+        // the proxy still signs the browser out.
+        Ok(None) | Err(_) => {
+            let mut response = Response::new(crate::body::empty());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            response
+        }
+    };
+    let sessions = &ctx.app.sessions;
+    let doomed = match scope {
+        LogoutScope::Local => vec![key.clone()],
+        LogoutScope::Others | LogoutScope::Global => {
+            let all = sessions.list_user(&user_id).await.map_err(store_down)?;
+            all.into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| scope == LogoutScope::Global || *k != key)
+                .collect()
+        }
+    };
+    for k in &doomed {
+        sessions.remove(k).await.map_err(store_down)?;
+    }
+    if scope != LogoutScope::Others {
+        let config = &ctx.app.config;
+        respond::with_cookie(
+            &mut response,
+            &clear_cookie(&config.cookie_name, config.secure_cookie()),
+        );
+        ctx.presented = Presented::Anonymous;
+    }
+    Ok(response)
+}

@@ -1,0 +1,177 @@
+//! The per-request context: the request's head, where it came from, the
+//! session it presented, and what to do with the cookie on the way out.
+
+use crate::app::App;
+use crate::body::Body;
+use crate::pipeline::respond;
+use crate::refresh::{Refreshed, Refresher};
+use http::header::{COOKIE, USER_AGENT};
+use http::{Response, request};
+use sbp_core::ProxyError;
+use sbp_core::http::{clear_cookie, find_session_secret};
+use sbp_core::session::{Session, SessionKey};
+use sbp_core::token::{needs_refresh, usable};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A live session the request presented.
+pub struct Live {
+    pub key: SessionKey,
+    pub session: Arc<Session>,
+}
+
+/// The session a request presented through its cookie.
+pub enum Presented {
+    /// No cookie, or one that is not a session secret.
+    Anonymous,
+    /// A secret whose session is gone or expired: the cookie is cleared.
+    Stale(SessionKey),
+    Live(Live),
+}
+
+pub struct Ctx {
+    pub app: Arc<App>,
+    pub parts: request::Parts,
+    /// The path relative to the project root (the base path stripped).
+    pub path: String,
+    pub peer: SocketAddr,
+    pub presented: Presented,
+    /// A `Set-Cookie` to add to the response.
+    pub set_cookie: Option<String>,
+}
+
+impl Ctx {
+    pub fn new(app: Arc<App>, parts: request::Parts, path: String, peer: SocketAddr) -> Ctx {
+        Ctx {
+            app,
+            parts,
+            path,
+            peer,
+            presented: Presented::Anonymous,
+            set_cookie: None,
+        }
+    }
+
+    pub fn header(&self, name: impl http::header::AsHeaderName) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn client_ip(&self) -> String {
+        self.peer.ip().to_string()
+    }
+
+    pub fn user_agent(&self) -> Option<String> {
+        self.header(USER_AGENT).map(str::to_string)
+    }
+
+    pub fn live(&self) -> Option<&Live> {
+        match &self.presented {
+            Presented::Live(live) => Some(live),
+            _ => None,
+        }
+    }
+
+    /// The key of the presented session, live or stale.
+    pub fn presented_key(&self) -> Option<&SessionKey> {
+        match &self.presented {
+            Presented::Live(live) => Some(&live.key),
+            Presented::Stale(key) => Some(key),
+            Presented::Anonymous => None,
+        }
+    }
+
+    /// Finds the session the cookie names; an expired one is deleted.
+    pub async fn load_session(&mut self) -> Result<(), ProxyError> {
+        let cookies = self
+            .parts
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let Some(secret) = find_session_secret(cookies, &self.app.config.cookie_name) else {
+            return Ok(());
+        };
+        let key = secret.key();
+        let found = self.app.sessions.get(&key).await.map_err(store_down)?;
+        let now = self.app.now();
+        self.presented = match found {
+            Some(session) if !session.is_expired(now) => {
+                let session = self.touch(&key, session, now);
+                Presented::Live(Live { key, session })
+            }
+            Some(_) => {
+                self.app.sessions.remove(&key).await.map_err(store_down)?;
+                Presented::Stale(key)
+            }
+            None => Presented::Stale(key),
+        };
+        Ok(())
+    }
+
+    /// Records use of the session at most once a minute, off the request path.
+    fn touch(&self, key: &SessionKey, session: Arc<Session>, now: i64) -> Arc<Session> {
+        if !session.needs_touch(now) {
+            return session;
+        }
+        let mut touched = (*session).clone();
+        touched.touch(now, self.app.config.session_idle_ttl);
+        let (app, key) = (self.app.clone(), key.clone());
+        tokio::spawn(async move {
+            let idle_ttl = app.config.session_idle_ttl;
+            if let Err(e) = app.sessions.touch(&key, &session, now, idle_ttl).await {
+                tracing::warn!(error = %e, "cannot record session use");
+            }
+        });
+        Arc::new(touched)
+    }
+
+    /// The live session with an upstream token that is not near expiry,
+    /// refreshing it if needed. `None` when there is no session or Auth
+    /// revoked it (the request then goes on anonymous and the cookie is cleared).
+    pub async fn fresh_session(&mut self) -> Result<Option<Arc<Session>>, ProxyError> {
+        let Presented::Live(live) = &self.presented else {
+            return Ok(None);
+        };
+        let now = self.app.now();
+        if !needs_refresh(&live.session.tokens, now, self.app.config.refresh_margin) {
+            return Ok(Some(live.session.clone()));
+        }
+        let key = live.key.clone();
+        match Refresher::refresh(&self.app, &key).await {
+            Refreshed::Fresh(session) => {
+                self.presented = Presented::Live(Live {
+                    key,
+                    session: session.clone(),
+                });
+                Ok(Some(session))
+            }
+            Refreshed::Revoked => {
+                self.presented = Presented::Stale(key);
+                Ok(None)
+            }
+            Refreshed::Failed if usable(&live.session.tokens, now) => {
+                Ok(Some(live.session.clone()))
+            }
+            Refreshed::Failed => Err(ProxyError::RefreshUnavailable),
+        }
+    }
+
+    /// Applies the cookie decision to the response: a set cookie, or a
+    /// clear when the presented session turned out to be gone.
+    pub fn finish(&self, response: &mut Response<Body>) {
+        let config = &self.app.config;
+        let cookie = match (&self.set_cookie, &self.presented) {
+            (Some(cookie), _) => cookie.clone(),
+            (None, Presented::Stale(_)) => {
+                clear_cookie(&config.cookie_name, config.secure_cookie())
+            }
+            (None, _) => return,
+        };
+        respond::with_cookie(response, &cookie);
+    }
+}
+
+pub fn store_down(e: sbp_core::session::StoreError) -> ProxyError {
+    tracing::error!(error = %e, "session store failed");
+    ProxyError::StoreUnavailable
+}

@@ -1,0 +1,105 @@
+//! The proxy's own endpoints under `/edge/v1`.
+
+use crate::body::{Body, full};
+use crate::pipeline::context::{Ctx, Presented, store_down};
+use crate::pipeline::respond;
+use http::{Method, Request, Response};
+use sbp_core::ProxyError;
+use sbp_core::edge::{session_list_item, session_view};
+use sbp_core::http::clear_cookie;
+use sbp_core::session::{Session, SessionStore};
+use sbp_core::token::usable;
+use serde_json::json;
+use std::sync::Arc;
+
+/// `GET /edge/v1/session`: who is this, without tokens.
+pub fn session(ctx: &Ctx) -> Result<Response<Body>, ProxyError> {
+    let live = ctx.live().ok_or(ProxyError::Unauthenticated)?;
+    Ok(respond::json(200, &session_view(&live.session)))
+}
+
+/// `GET /edge/v1/sessions`: the user's live sessions, newest first.
+pub async fn sessions(ctx: &Ctx) -> Result<Response<Body>, ProxyError> {
+    let live = ctx.live().ok_or(ProxyError::Unauthenticated)?;
+    let now = ctx.app.now();
+    let mut all = ctx
+        .app
+        .sessions
+        .list_user(&live.session.user_id)
+        .await
+        .map_err(store_down)?;
+    all.retain(|(_, s)| !s.is_expired(now));
+    all.sort_by_key(|(_, s)| std::cmp::Reverse(s.created_at));
+    let list: Vec<_> = all
+        .iter()
+        .map(|(k, s)| session_list_item(s, *k == live.key))
+        .collect();
+    Ok(respond::json(200, &json!(list)))
+}
+
+/// `DELETE /edge/v1/sessions/{id}`: revoke one of the caller's own sessions.
+pub async fn revoke(ctx: &mut Ctx, id: &str) -> Result<Response<Body>, ProxyError> {
+    let live = ctx.live().ok_or(ProxyError::Unauthenticated)?;
+    let current = live.key.clone();
+    let all = ctx
+        .app
+        .sessions
+        .list_user(&live.session.user_id)
+        .await
+        .map_err(store_down)?;
+    let (key, _) = all
+        .into_iter()
+        .find(|(_, s)| s.id == id)
+        .ok_or(ProxyError::SessionNotFound)?;
+    let removed = ctx.app.sessions.remove(&key).await.map_err(store_down)?;
+    if let Some(session) = removed {
+        end_auth_session(ctx, session);
+    }
+    let mut response = respond::json(200, &json!({"id": id}));
+    if key == current {
+        let config = &ctx.app.config;
+        respond::with_cookie(
+            &mut response,
+            &clear_cookie(&config.cookie_name, config.secure_cookie()),
+        );
+        ctx.presented = Presented::Anonymous;
+    }
+    Ok(response)
+}
+
+/// Ends the revoked session in Auth too (best effort, in the background), so
+/// its refresh token dies with it. Only a token naming its Auth session is
+/// used: one without `session_id` would end all the user's sessions.
+fn end_auth_session(ctx: &Ctx, session: Session) {
+    if session.auth_session_id.is_none() || !usable(&session.tokens, ctx.app.now()) {
+        return;
+    }
+    let app = Arc::clone(&ctx.app);
+    tokio::spawn(async move {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(app.upstream.url("/auth/v1/logout?scope=local"))
+            .header("apikey", &app.config.anon_key)
+            .header(
+                "authorization",
+                format!("Bearer {}", session.tokens.access_token),
+            )
+            .body(full(""));
+        if let Ok(request) = request
+            && let Err(e) = app.upstream.call(request, 64 * 1024).await
+        {
+            tracing::warn!(error = %e, "cannot end the revoked session in Auth");
+        }
+    });
+}
+
+/// `GET /edge/v1/health`: 200 when the store answers.
+pub async fn health(ctx: &Ctx) -> Response<Body> {
+    match ctx.app.sessions.store().ping().await {
+        Ok(()) => respond::json(200, &json!({"status": "ok"})),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: store unavailable");
+            respond::error(&ProxyError::StoreUnavailable)
+        }
+    }
+}

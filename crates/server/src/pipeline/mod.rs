@@ -1,0 +1,68 @@
+//! The request pipeline: classify the route, load the session, apply the
+//! policy (answer locally, intercept Auth, or forward), send upstream, and
+//! rewrite the response (cookie, CORS).
+
+mod account;
+mod context;
+mod cors;
+mod edge;
+mod forward;
+mod respond;
+mod sign_in;
+
+use crate::app::App;
+use crate::body::Body;
+use context::Ctx;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use sbp_core::ProxyError;
+use sbp_core::route::{Route, classify};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Handles one request from a browser.
+pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    if let Some(preflight) = cors::preflight(&app.config, &request) {
+        return preflight;
+    }
+    let (parts, body) = request.into_parts();
+    let classified = classify(
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        app.config.public_url.base_path(),
+    );
+    let (route, path) = (classified.route, classified.path.to_string());
+    let mut ctx = Ctx::new(app, parts, path, peer);
+    let mut response = match dispatch(&mut ctx, route, body).await {
+        Ok(response) => response,
+        Err(e) => respond::error(&e),
+    };
+    ctx.finish(&mut response);
+    cors::apply(&ctx.app.config, &ctx.parts.headers, response.headers_mut());
+    response
+}
+
+async fn dispatch(
+    ctx: &mut Ctx,
+    route: Route,
+    body: Incoming,
+) -> Result<Response<Body>, ProxyError> {
+    match route {
+        Route::Health => return Ok(edge::health(ctx).await),
+        Route::NotFound => return Err(ProxyError::NotFound),
+        Route::MethodNotAllowed => return Err(ProxyError::MethodNotAllowed),
+        _ => ctx.load_session().await?,
+    }
+    match route {
+        Route::Session => edge::session(ctx),
+        Route::Sessions => edge::sessions(ctx).await,
+        Route::RevokeSession(id) => edge::revoke(ctx, &id).await,
+        Route::SignIn => sign_in::sign_in(ctx, body).await,
+        Route::RefreshGrant => Ok(sign_in::refresh_grant(ctx)),
+        Route::User => account::user(ctx, body).await,
+        Route::Logout(scope) => account::logout(ctx, scope, body).await,
+        Route::Forward(_) => forward::forward(ctx, body).await,
+        Route::Health | Route::NotFound | Route::MethodNotAllowed => Err(ProxyError::Internal),
+    }
+}

@@ -1,0 +1,47 @@
+//! Building the responses the proxy answers itself.
+
+use crate::body::{Body, full};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, SET_COOKIE, X_CONTENT_TYPE_OPTIONS};
+use http::{Response, StatusCode};
+use sbp_core::ProxyError;
+use sbp_core::auth::AuthError;
+
+/// A JSON response that must never be cached.
+pub fn json_bytes(status: u16, body: Vec<u8>) -> Response<Body> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+pub fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
+    json_bytes(status, value.to_string().into_bytes())
+}
+
+pub fn error(error: &ProxyError) -> Response<Body> {
+    json_bytes(error.status(), error.body())
+}
+
+/// An error in Auth's own shape, as the official client expects it.
+pub fn auth_error(error: AuthError, versioned: bool) -> Response<Body> {
+    let mut response = json_bytes(error.status(), error.body(versioned));
+    response.headers_mut().insert(
+        "x-sb-error-code",
+        HeaderValue::from_static(error.error_code()),
+    );
+    response
+}
+
+/// Adds a `Set-Cookie` and, as every response that sets or clears the
+/// cookie must, `Cache-Control: no-store`.
+pub fn with_cookie(response: &mut Response<Body>, set_cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(set_cookie) {
+        let headers = response.headers_mut();
+        headers.append(SET_COOKIE, value);
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}

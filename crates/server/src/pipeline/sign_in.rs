@@ -1,0 +1,117 @@
+//! Sign-in interception and the browser's refresh grant.
+//!
+//! A token response from Auth becomes a session: the tokens stay here, the
+//! browser gets a cookie and the same JSON with placeholder tokens. The
+//! browser's later refresh grants are answered from the session.
+
+use crate::body::{Body, read_limited};
+use crate::pipeline::context::{Ctx, store_down};
+use crate::pipeline::forward::send;
+use crate::pipeline::respond;
+use crate::upstream::{relay_response, replace_body};
+use http::Response;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use hyper::body::Incoming;
+use sbp_core::ProxyError;
+use sbp_core::auth::{
+    AuthError, SignIn, browser_token_response, read_token_response, wants_versioned_errors,
+};
+use sbp_core::http::set_cookie;
+use sbp_core::session::{NewSession, Session, SessionSecret};
+use sbp_core::token::{placeholder_refresh_token, read_claims};
+use serde_json::Map;
+
+/// Largest Auth response the proxy reads to build a session.
+pub const AUTH_RESPONSE_LIMIT: usize = 1 << 20;
+
+/// Forwards a sign-in; a token response creates the session.
+pub async fn sign_in(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
+    let anon_key = ctx.app.config.anon_key.clone();
+    let upstream = send(ctx, body, &anon_key).await?;
+    if upstream.status() != http::StatusCode::OK {
+        return Ok(relay_response(upstream));
+    }
+    let (parts, body) = upstream.into_parts();
+    let bytes = read_limited(body, AUTH_RESPONSE_LIMIT).await?;
+    let Some(grant) = read_token_response(&bytes) else {
+        // Not a token response (e.g. a sign-up awaiting confirmation): as is.
+        return Ok(replace_body(parts, bytes));
+    };
+    let body = start_session(ctx, grant).await?;
+    let mut response = replace_body(parts, body.into());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// Stores a new session for `grant` (replacing the browser's old one) and
+/// returns the body for the browser.
+async fn start_session(ctx: &mut Ctx, grant: SignIn) -> Result<Vec<u8>, ProxyError> {
+    let app = ctx.app.clone();
+    let now = app.now();
+    if let Some(old) = ctx.presented_key().cloned() {
+        app.sessions.remove(&old).await.map_err(store_down)?;
+    }
+    let secret = SessionSecret::generate(&app.rng);
+    let new = NewSession {
+        id: uuid::Builder::from_random_bytes(app.random())
+            .into_uuid()
+            .to_string(),
+        user_id: grant.claims.sub.clone(),
+        user: grant.user.clone(),
+        auth_session_id: grant.claims.session_id.clone(),
+        tokens: grant.tokens,
+        ip: Some(ctx.client_ip()),
+        user_agent: ctx.user_agent(),
+        country: ctx.header("cf-ipcountry").map(str::to_string),
+    };
+    let config = &app.config;
+    let session = Session::new(new, now, config.session_ttl, config.session_idle_ttl);
+    app.sessions
+        .insert(&secret.key(), session)
+        .await
+        .map_err(store_down)?;
+    ctx.set_cookie = Some(set_cookie(
+        &config.cookie_name,
+        &secret,
+        config.session_ttl,
+        config.secure_cookie(),
+    ));
+    let (access, expires_at) = app.placeholder_key.sign(&grant.claims.all, now);
+    let refresh = placeholder_refresh_token(&app.rng);
+    Ok(browser_token_response(
+        &grant.body,
+        &grant.user,
+        &access,
+        expires_at,
+        &refresh,
+        now,
+    ))
+}
+
+/// `grant_type=refresh_token`: new placeholders from the session, no Auth call.
+pub fn refresh_grant(ctx: &Ctx) -> Response<Body> {
+    let Some(live) = ctx.live() else {
+        let versioned = wants_versioned_errors(ctx.header("x-supabase-api-version"));
+        return respond::auth_error(AuthError::RefreshTokenNotFound, versioned);
+    };
+    let app = &ctx.app;
+    let now = app.now();
+    let session = &live.session;
+    let claims = read_claims(&session.tokens.access_token).map_or_else(
+        || Map::from_iter([("sub".to_string(), session.user_id.clone().into())]),
+        |c| c.all,
+    );
+    let (access, expires_at) = app.placeholder_key.sign(&claims, now);
+    let refresh = placeholder_refresh_token(&app.rng);
+    let body = browser_token_response(
+        &Map::new(),
+        &session.user,
+        &access,
+        expires_at,
+        &refresh,
+        now,
+    );
+    respond::json_bytes(200, body)
+}

@@ -1,0 +1,150 @@
+//! The listener: accepts connections, serves HTTP/1.1 through the pipeline,
+//! sweeps expired sessions, and shuts down gracefully.
+
+use crate::app::App;
+use crate::pipeline;
+use crate::store::Store;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use sbp_core::config::Config;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How long a client may take to send request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often expired sessions are deleted from the store.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// How long shutdown waits for requests in flight.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A proxy that is serving; dropping it does not stop it, [`RunningProxy::shutdown`] does.
+pub struct RunningProxy {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningProxy {
+    /// Stops accepting, waits for requests in flight (bounded), and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Resolves when the proxy stopped on its own (it does not, unless it panicked).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    /// A sender that stops the proxy, for signal handlers.
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Opens the configured store and starts serving on the configured address.
+pub async fn start(config: Config) -> Result<RunningProxy, crate::Error> {
+    let store = Store::open(&config.session_store)?;
+    start_with_store(config, store).await
+}
+
+/// Starts serving with an already opened store.
+pub async fn start_with_store(config: Config, store: Store) -> Result<RunningProxy, crate::Error> {
+    let listener =
+        TcpListener::bind(config.listen)
+            .await
+            .map_err(|cause| crate::Error::Listen {
+                addr: config.listen,
+                cause,
+            })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|cause| crate::Error::Listen {
+            addr: config.listen,
+            cause,
+        })?;
+    let app = Arc::new(App::new(config, store)?);
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(sweep(app.clone(), stopped.clone()));
+    let task = tokio::spawn(serve(listener, app.clone(), stopped));
+    Ok(RunningProxy {
+        addr,
+        app,
+        stop,
+        task,
+    })
+}
+
+async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    // Every connection task holds a sender; when all are dropped, all are done.
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |request| {
+            let app = app.clone();
+            async move { Ok::<_, std::convert::Infallible>(pipeline::handle(app, request, peer).await) }
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let (open, mut stopped) = (open.clone(), stopped.clone());
+        tokio::spawn(async move {
+            let mut connection = pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = stopped.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(open);
+        });
+    }
+    drop((listener, open));
+    if tokio::time::timeout(DRAIN_TIMEOUT, all_closed.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: requests still in flight were cut off");
+    }
+}
+
+async fn sweep(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(SWEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        match app.sessions.sweep(app.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
+}
