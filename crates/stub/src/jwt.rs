@@ -44,11 +44,11 @@ impl Keys {
         validation.required_spec_claims.clear();
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation)
             .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => JwtError::Expired,
-                ErrorKind::InvalidSignature => JwtError::Invalid("invalid signature".to_owned()),
-                ErrorKind::ImmatureSignature => JwtError::Invalid("JWT not yet valid".to_owned()),
-                _ => JwtError::Invalid(format!("malformed JWT: {e}")),
-            })?;
+            ErrorKind::ExpiredSignature => JwtError::Expired,
+            ErrorKind::InvalidSignature => JwtError::Invalid("invalid signature".to_owned()),
+            ErrorKind::ImmatureSignature => JwtError::Invalid("JWT not yet valid".to_owned()),
+            _ => JwtError::Invalid(format!("malformed JWT: {e}")),
+        })?;
         let issued_in_future = data
             .claims
             .get("iat")
@@ -80,7 +80,10 @@ mod tests {
         let other = Keys::new("another-secret-another-secret-xx");
         let token = other.sign(&json!({"exp": unix_now() + 60})).expect("sign");
         assert!(matches!(keys.verify(&token, 0), Err(JwtError::Invalid(_))));
-        assert!(matches!(keys.verify("not.a.jwt", 0), Err(JwtError::Invalid(_))));
+        assert!(matches!(
+            keys.verify("not.a.jwt", 0),
+            Err(JwtError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -95,7 +95,9 @@ impl Stub {
 
     /// Recorded requests with this method and exact path (no query), e.g. `("GET", "/rest/v1/todos")`.
     pub fn count(&self, method: &str, path: &str) -> usize {
-        self.shared.recorder.count(|r| r.method == method && r.path == path)
+        self.shared
+            .recorder
+            .count(|r| r.method == method && r.path == path)
     }
 
     /// Recorded `POST /auth/v1/token?grant_type=refresh_token` requests.
@@ -120,7 +122,10 @@ impl Stub {
 
     /// Creates a confirmed email user (or resets the password of an existing one); returns its id.
     pub fn create_user(&self, email: &str, password: &str) -> String {
-        self.shared.auth().create_confirmed_user(email, password).to_string()
+        self.shared
+            .auth()
+            .create_confirmed_user(email, password)
+            .to_string()
     }
 
     /// Like an admin sign-out: all the user's Auth sessions and refresh tokens are gone.

@@ -67,11 +67,19 @@ impl Recorder {
     }
 
     pub(crate) fn snapshot(&self) -> Vec<Recorded> {
-        lock(&self.inner).entries.iter().map(|(_, r)| r.clone()).collect()
+        lock(&self.inner)
+            .entries
+            .iter()
+            .map(|(_, r)| r.clone())
+            .collect()
     }
 
     pub(crate) fn count(&self, matches: impl Fn(&Recorded) -> bool) -> usize {
-        lock(&self.inner).entries.iter().filter(|(_, r)| matches(r)).count()
+        lock(&self.inner)
+            .entries
+            .iter()
+            .filter(|(_, r)| matches(r))
+            .count()
     }
 
     pub(crate) fn clear(&self) {

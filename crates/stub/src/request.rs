@@ -1,8 +1,6 @@
 //! An incoming request as handlers see it: head fields, query and header
 //! helpers, and a body reader that keeps the first 64 KiB for the recorder.
 
-use std::net::SocketAddr;
-
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method};
 use http_body_util::BodyExt;
@@ -17,7 +15,6 @@ pub(crate) struct Req {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: RequestBody,
-    pub peer: SocketAddr,
 }
 
 impl Req {

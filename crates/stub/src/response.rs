@@ -13,7 +13,11 @@ use serde_json::Value;
 pub(crate) type StubBody = BoxBody<Bytes, Infallible>;
 
 /// A response with a fixed body and content type.
-pub(crate) fn bytes(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<StubBody> {
+pub(crate) fn bytes(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<StubBody> {
     let mut response = Response::new(Full::new(body).boxed());
     *response.status_mut() = status;
     response

@@ -1,0 +1,74 @@
+//! `GET /authorize`: the stub plays both the OAuth provider and Auth's
+//! `/callback`. It signs in `<provider>-user@example.com` and redirects to
+//! `redirect_to` with `?code=` (PKCE) or, without a code challenge, with the
+//! tokens in the `#fragment` (implicit flow).
+
+use http::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use super::error::AuthError;
+use super::issue::{fragment, sign_in};
+use super::pkce::Challenge;
+use super::user::User;
+use super::{redirect_target, with_fragment, with_query_param};
+use crate::request::Req;
+use crate::response::{StubBody, redirect};
+use crate::state::Shared;
+
+pub(super) fn authorize(shared: &Shared, req: &Req) -> Result<Response<StubBody>, AuthError> {
+    let provider = req
+        .query_param("provider")
+        .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        .ok_or_else(|| {
+            AuthError::validation("Unsupported provider: provider is missing or invalid")
+        })?
+        .to_ascii_lowercase();
+    let challenge = Challenge::parse(
+        req.query_param("code_challenge").as_deref(),
+        req.query_param("code_challenge_method").as_deref(),
+    )?;
+    let target = redirect_target(shared, req);
+    let email = format!("{provider}-user@example.com");
+
+    let mut store = shared.auth();
+    let user_id = match store.user_id_by_email(&email) {
+        Some(id) => id,
+        None => {
+            let mut user = User::new(Some(email.clone()), None);
+            user.user_metadata
+                .insert("full_name".to_owned(), json!(format!("{provider} user")));
+            user.confirm();
+            store.insert_user(user)
+        }
+    };
+    if let Some(user) = store.user_mut(user_id) {
+        user.link(&provider);
+    }
+    if challenge.is_some() {
+        let code = store.insert_flow(user_id, "oauth", Some(&provider), challenge);
+        return Ok(redirect(
+            StatusCode::FOUND,
+            &with_query_param(&target, "code", &code),
+        ));
+    }
+    let mut tokens = sign_in(shared, &mut store, user_id, "oauth")?;
+    add_provider_tokens(&mut tokens, &provider);
+    Ok(redirect(
+        StatusCode::FOUND,
+        &with_fragment(&target, &fragment(&tokens, "oauth")),
+    ))
+}
+
+/// Adds the provider's own (fake) tokens, as Auth does after an OAuth sign-in.
+pub(super) fn add_provider_tokens(tokens: &mut Value, provider: &str) {
+    if let Some(map) = tokens.as_object_mut() {
+        map.insert(
+            "provider_token".to_owned(),
+            json!(format!("{provider}-provider-token")),
+        );
+        map.insert(
+            "provider_refresh_token".to_owned(),
+            json!(format!("{provider}-provider-refresh-token")),
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! One-time passwords and email links: `POST /otp`, `/magiclink`, `/recover`
+//! remember the fixed code [`OTP_CODE`] for an email or phone; `POST /verify`
+//! redeems it for a session; `GET /verify` is the link a mail would carry
+//! (token = [`link_token_hash`], prefixed `pkce_` for PKCE flows).
+//!
+//! [`OTP_CODE`]: super::store::OTP_CODE
+//! [`link_token_hash`]: super::store::link_token_hash
+
+use http::{Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::error::AuthError;
+use super::issue::{fragment, sign_in};
+use super::pkce::Challenge;
+use super::store::AuthStore;
+use super::user::User;
+use super::{present, read_json, redirect_target, with_fragment, with_query_param};
+use crate::request::Req;
+use crate::response::{StubBody, json, redirect};
+use crate::state::Shared;
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct SendBody {
+    email: Option<String>,
+    phone: Option<String>,
+    create_user: bool,
+    data: Option<Map<String, Value>>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+impl Default for SendBody {
+    fn default() -> Self {
+        SendBody {
+            email: None,
+            phone: None,
+            create_user: true,
+            data: None,
+            code_challenge: None,
+            code_challenge_method: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct VerifyBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    token: Option<String>,
+    token_hash: Option<String>,
+}
+
+/// `POST /otp`, `/magiclink` and `/recover`: answers `{}` and remembers the code.
+pub(super) async fn send(shared: &Shared, req: &mut Req) -> Result<Response<StubBody>, AuthError> {
+    let recover = req.path.ends_with("/recover");
+    let body: SendBody = read_json(req).await?;
+    let email = present(body.email.as_deref());
+    let phone = present(body.phone.as_deref());
+    let challenge = Challenge::parse(
+        body.code_challenge.as_deref(),
+        body.code_challenge_method.as_deref(),
+    )?;
+    let mut store = shared.auth();
+    let existing = match (email, phone) {
+        (Some(email), _) => store.user_id_by_email(email),
+        (None, Some(phone)) => store.user_id_by_phone(phone),
+        (None, None) => {
+            return Err(AuthError::validation(
+                "An email address or phone number is required",
+            ));
+        }
+    };
+    if existing.is_none() {
+        if recover {
+            // Auth does not reveal whether the address is known.
+            return Ok(json(StatusCode::OK, &json!({})));
+        }
+        if !body.create_user {
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "otp_disabled",
+                "Signups not allowed for otp",
+            ));
+        }
+        let mut user = User::new(email.map(str::to_owned), phone.map(str::to_owned));
+        user.link(if email.is_some() { "email" } else { "phone" });
+        user.user_metadata = body.data.unwrap_or_default();
+        store.insert_user(user);
+    }
+    if let Some(identifier) = email.or(phone) {
+        store.remember_otp(identifier, challenge);
+    }
+    Ok(json(StatusCode::OK, &json!({})))
+}
+
+/// `POST /verify`: the remembered code (or link token hash) buys a token response.
+pub(super) async fn verify(
+    shared: &Shared,
+    req: &mut Req,
+) -> Result<Response<StubBody>, AuthError> {
+    let body: VerifyBody = read_json(req).await?;
+    let kind = body.kind.as_deref().unwrap_or("email");
+    let token = present(body.token.as_deref()).unwrap_or_default();
+    let mut store = shared.auth();
+    let identifier = match (
+        present(body.email.as_deref()),
+        present(body.phone.as_deref()),
+    ) {
+        (Some(id), _) | (None, Some(id)) => store.take_otp(id, token).map(|_| id.to_owned()),
+        (None, None) => present(body.token_hash.as_deref())
+            .map(|hash| hash.strip_prefix("pkce_").unwrap_or(hash))
+            .and_then(|hash| store.take_link(hash))
+            .map(|(id, _)| id),
+    };
+    let user_id = identifier
+        .and_then(|id| confirm_user(&mut store, &id))
+        .ok_or_else(otp_expired)?;
+    let tokens = sign_in(shared, &mut store, user_id, amr_method(kind))?;
+    Ok(json(StatusCode::OK, &tokens))
+}
+
+/// `GET /verify?token&type&redirect_to`: 303 to `redirect_to` with `?code=`
+/// (PKCE) or a `#access_token=...` fragment; errors go in the fragment too.
+pub(super) fn verify_link(shared: &Shared, req: &Req) -> Response<StubBody> {
+    let target = redirect_target(shared, req);
+    let kind = req
+        .query_param("type")
+        .unwrap_or_else(|| "magiclink".to_owned());
+    let token = req.query_param("token").unwrap_or_default();
+    let (hash, is_pkce) = match token.strip_prefix("pkce_") {
+        Some(hash) => (hash, true),
+        None => (token.as_str(), false),
+    };
+    let mut store = shared.auth();
+    let found = store
+        .take_link(hash)
+        .and_then(|(id, otp)| Some((confirm_user(&mut store, &id)?, otp)));
+    let Some((user_id, otp)) = found else {
+        let error = "error=access_denied&error_code=otp_expired&error_description=Email+link+is+invalid+or+has+expired";
+        return redirect(StatusCode::SEE_OTHER, &with_fragment(&target, error));
+    };
+    if is_pkce {
+        let code = store.insert_flow(user_id, amr_method(&kind), None, otp.challenge);
+        return redirect(
+            StatusCode::SEE_OTHER,
+            &with_query_param(&target, "code", &code),
+        );
+    }
+    match sign_in(shared, &mut store, user_id, amr_method(&kind)) {
+        Ok(tokens) => redirect(
+            StatusCode::SEE_OTHER,
+            &with_fragment(&target, &fragment(&tokens, &kind)),
+        ),
+        Err(error) => {
+            let description =
+                form_urlencoded::byte_serialize(error.msg.as_bytes()).collect::<String>();
+            let error = format!(
+                "error=server_error&error_code={}&error_description={description}",
+                error.code
+            );
+            redirect(StatusCode::SEE_OTHER, &with_fragment(&target, &error))
+        }
+    }
+}
+
+/// Marks the user behind an email or phone as confirmed; returns its id.
+fn confirm_user(store: &mut AuthStore, identifier: &str) -> Option<Uuid> {
+    let id = store
+        .user_id_by_email(identifier)
+        .or_else(|| store.user_id_by_phone(identifier))?;
+    store.user_mut(id)?.confirm();
+    Some(id)
+}
+
+/// The `amr` method Auth records for each verification type.
+fn amr_method(kind: &str) -> &'static str {
+    match kind {
+        "recovery" => "recovery",
+        "invite" => "invite",
+        "magiclink" => "magiclink",
+        "email_change" => "email_change",
+        _ => "otp",
+    }
+}
+
+fn otp_expired() -> AuthError {
+    AuthError::new(
+        StatusCode::FORBIDDEN,
+        "otp_expired",
+        "Token has expired or is invalid",
+    )
+}

@@ -1,0 +1,55 @@
+//! Test-control endpoints under `/__stub/` for tests that cannot call Rust
+//! (the Node client tests): the request log, issued tokens, and a reset.
+
+use http::{Response, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::record::Recorded;
+use crate::request::Req;
+use crate::response::{StubBody, empty, json, not_found};
+use crate::state::Shared;
+
+pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<StubBody> {
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/__stub/recorded") => {
+            let list: Vec<Value> = shared
+                .recorder
+                .snapshot()
+                .iter()
+                .map(recorded_json)
+                .collect();
+            json(StatusCode::OK, &Value::Array(list))
+        }
+        ("GET", "/__stub/issued_tokens") => {
+            json(StatusCode::OK, &json!(shared.auth().issued_tokens()))
+        }
+        ("POST", "/__stub/clear") => {
+            shared.recorder.clear();
+            empty(StatusCode::NO_CONTENT)
+        }
+        _ => not_found(),
+    }
+}
+
+/// A recorded request as JSON: headers as an object (repeated ones joined
+/// with ", "), the body as lossy UTF-8.
+fn recorded_json(recorded: &Recorded) -> Value {
+    let mut headers = Map::new();
+    for name in recorded.headers.keys() {
+        let values: Vec<String> = recorded
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        headers.insert(name.as_str().to_owned(), json!(values.join(", ")));
+    }
+    json!({
+        "method": recorded.method,
+        "path": recorded.path,
+        "query": recorded.query,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&recorded.body),
+        "body_len": recorded.body_len,
+    })
+}

@@ -1,0 +1,142 @@
+//! A browser-like HTTP client: one cookie jar for the proxy's session cookie,
+//! and the headers the official client sends.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+pub struct Browser {
+    client: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+    anon_key: String,
+    cookie_name: String,
+    /// The session cookie's value, as the browser holds it.
+    pub cookie: Option<String>,
+    /// Other cookies the browser sends along.
+    pub other_cookies: Option<String>,
+}
+
+/// A whole response.
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every `Set-Cookie` value.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+impl Browser {
+    pub fn new(base: &str, anon_key: &str, cookie_name: &str) -> Browser {
+        Browser {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            base: base.to_string(),
+            anon_key: anon_key.to_string(),
+            cookie_name: cookie_name.to_string(),
+            cookie: None,
+            other_cookies: None,
+        }
+    }
+
+    /// Sends a request with the jar's cookies, the anon key and the API
+    /// version header; `headers` are added last.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("apikey", &self.anon_key)
+            .header("x-supabase-api-version", "2024-01-01");
+        let cookies: Vec<String> = self
+            .cookie
+            .iter()
+            .map(|v| format!("{}={v}", self.cookie_name))
+            .chain(self.other_cookies.clone())
+            .collect();
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies.join("; "));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(body.into())).expect("valid request");
+        let response = self.client.request(request).await.expect("proxy answers");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("whole body").to_bytes();
+        let reply = Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        };
+        self.store_cookies(&reply);
+        reply
+    }
+
+    fn store_cookies(&mut self, reply: &Reply) {
+        for value in reply.set_cookies() {
+            let Ok(cookie) = cookie::Cookie::parse(value) else {
+                continue;
+            };
+            if cookie.name() != self.cookie_name {
+                continue;
+            }
+            let cleared = cookie.value().is_empty()
+                || cookie
+                    .max_age()
+                    .is_some_and(|age| age.is_zero() || age.is_negative());
+            self.cookie = (!cleared).then(|| cookie.value().to_string());
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        self.send(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    pub async fn post_json(&mut self, path: &str, body: Value) -> Reply {
+        self.send(
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await
+    }
+
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Reply {
+        self.post_json(
+            "/auth/v1/token?grant_type=password",
+            serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+}

@@ -1,0 +1,125 @@
+//! End-to-end harness: the stand-in Supabase and the proxy on port 0, and a
+//! browser-like client with a cookie jar. Each test file uses what it needs.
+#![allow(dead_code)]
+
+mod browser;
+
+pub use browser::{Browser, Reply};
+
+use sb_cookie_proxy::RunningProxy;
+use sbp_core::config::Config;
+use sbp_stub::{Stub, StubConfig};
+use std::collections::HashMap;
+
+/// The stub and a proxy in front of it.
+pub struct Env {
+    pub stub: Stub,
+    pub proxy: RunningProxy,
+    pub settings: HashMap<String, String>,
+}
+
+/// How to set up an [`Env`].
+pub struct Setup {
+    /// Lifetime of the stub's access tokens, seconds.
+    pub token_ttl: u64,
+    /// Extra proxy settings (environment variable name → value).
+    pub settings: Vec<(&'static str, String)>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            token_ttl: 3600,
+            settings: Vec::new(),
+        }
+    }
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        Env::with(Setup::default()).await
+    }
+
+    pub async fn with(setup: Setup) -> Env {
+        let stub = Stub::start(StubConfig {
+            access_token_ttl: setup.token_ttl,
+            ..StubConfig::default()
+        })
+        .await
+        .expect("stub starts");
+        let mut settings: HashMap<String, String> = [
+            ("SUPABASE_URL", stub.url()),
+            ("SUPABASE_ANON_KEY", stub.anon_key()),
+            ("PROXY_LISTEN", "127.0.0.1:0".to_string()),
+            ("PROXY_SESSION_STORE", "memory:".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for (k, v) in setup.settings {
+            settings.insert(k.to_string(), v);
+        }
+        let proxy = start_proxy(&settings).await;
+        Env {
+            stub,
+            proxy,
+            settings,
+        }
+    }
+
+    /// Restarts the proxy with the same settings (a new process, as far as
+    /// the in-memory state is concerned).
+    pub async fn restart(self) -> Env {
+        let Env {
+            stub,
+            proxy,
+            settings,
+        } = self;
+        proxy.shutdown().await;
+        let proxy = start_proxy(&settings).await;
+        Env {
+            stub,
+            proxy,
+            settings,
+        }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.proxy.addr)
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base(), &self.stub.anon_key(), "sb-session")
+    }
+
+    /// A browser signed in as a new user; returns it and the user's id.
+    pub async fn signed_in(&self, email: &str) -> (Browser, String) {
+        let user_id = self.stub.create_user(email, "pw123456");
+        let mut browser = self.browser();
+        let reply = browser.sign_in(email, "pw123456").await;
+        assert_eq!(reply.status, 200, "sign-in: {}", reply.text());
+        (browser, user_id)
+    }
+
+    /// Fails if anything the stub ever issued as a token appears in `reply`.
+    pub fn assert_no_stub_tokens(&self, reply: &Reply) {
+        let mut seen = reply.text();
+        for (name, value) in &reply.headers {
+            seen.push_str(&format!(
+                "\n{name}: {}",
+                String::from_utf8_lossy(value.as_bytes())
+            ));
+        }
+        for token in self.stub.issued_tokens() {
+            assert!(
+                !seen.contains(&token),
+                "an upstream token reached the browser: {seen}"
+            );
+        }
+    }
+}
+
+pub async fn start_proxy(settings: &HashMap<String, String>) -> RunningProxy {
+    let config = Config::load(settings).expect("valid test config");
+    sb_cookie_proxy::start(config).await.expect("proxy starts")
+}
