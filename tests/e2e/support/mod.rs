@@ -119,6 +119,18 @@ impl Env {
     }
 }
 
+/// Waits up to two seconds for `check` to hold (for work the proxy does in
+/// the background), then asserts it.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..40 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(check(), "{what}");
+}
+
 pub async fn start_proxy(settings: &HashMap<String, String>) -> RunningProxy {
     let config = Config::load(settings).expect("valid test config");
     sb_cookie_proxy::start(config).await.expect("proxy starts")

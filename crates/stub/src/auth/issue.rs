@@ -40,7 +40,7 @@ pub(crate) fn token_response(
         "iss": shared.issuer,
         "sub": user.id,
         "aud": "authenticated",
-        "exp": iat + ttl,
+        "exp": iat.saturating_add(ttl),
         "iat": iat,
         "email": user.email.clone().unwrap_or_default(),
         "phone": user.phone.clone().unwrap_or_default(),
@@ -62,7 +62,7 @@ pub(crate) fn token_response(
         "access_token": access_token,
         "token_type": "bearer",
         "expires_in": ttl,
-        "expires_at": iat + ttl,
+        "expires_at": iat.saturating_add(ttl),
         "refresh_token": refresh_token,
         "user": user_json,
     }))

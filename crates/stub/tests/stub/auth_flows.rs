@@ -205,12 +205,24 @@ async fn logout_with_a_token_without_session_id_ends_all_sessions() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert!(stub.auth_session_ids(&user_id).is_empty());
-    stub.create_user("fay@example.com", "pw123456");
-    client
+}
+
+#[tokio::test]
+async fn revoking_a_user_kills_its_sessions_and_refresh_tokens() {
+    let (stub, client) = start_default().await;
+    let user_id = stub.create_user("gus@example.com", "pw123456");
+    let body = json!({"email": "gus@example.com", "password": "pw123456"});
+    let tokens = client
         .auth("POST", "/token?grant_type=password", None, &body)
-        .await;
+        .await
+        .json();
+    assert_eq!(stub.auth_session_ids(&user_id).len(), 1);
     stub.revoke_user_sessions(&user_id);
     assert!(stub.auth_session_ids(&user_id).is_empty());
+    let refresh = client
+        .refresh(tokens["refresh_token"].as_str().expect("rt"))
+        .await;
+    assert_eq!(refresh.json()["code"], "refresh_token_not_found");
 }
 
 #[tokio::test]
