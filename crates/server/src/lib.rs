@@ -7,6 +7,8 @@
 mod app;
 mod body;
 pub mod config;
+#[cfg(feature = "demo")]
+pub mod demo;
 mod error;
 mod pipeline;
 mod refresh;

@@ -10,8 +10,20 @@ use std::process::ExitCode;
 struct Cli {
     /// A TOML file with the same keys as the environment variables
     /// (environment variables override it).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Run in front of a built-in stand-in Supabase, to try the proxy
+    /// without a project. Every setting but the upstream applies.
+    #[cfg(feature = "demo")]
+    Demo,
 }
 
 /// Exit code for a configuration that cannot be used.
@@ -26,13 +38,6 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = match sb_cookie_proxy::config::load(cli.config.as_deref()) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("sb-cookie-proxy: cannot start:\n{e}");
-            return ExitCode::from(BAD_CONFIG);
-        }
-    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -40,8 +45,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => match sb_cookie_proxy::config::load(cli.config.as_deref()) {
+            Ok(config) => runtime.block_on(serve(config)),
+            Err(e) => Err(e.into()),
+        },
+        #[cfg(feature = "demo")]
+        Command::Demo => runtime.block_on(demo(cli.config.as_deref())),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e)
+            if e.downcast_ref::<sb_cookie_proxy::Error>()
+                .is_some_and(is_config_error) =>
+        {
+            eprintln!("sb-cookie-proxy: cannot start:\n{e}");
+            ExitCode::from(BAD_CONFIG)
+        }
         Err(e) => {
             eprintln!("sb-cookie-proxy: {e:#}");
             ExitCode::FAILURE
@@ -49,9 +69,32 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: sbp_core::config::Config) -> anyhow::Result<()> {
+fn is_config_error(e: &sb_cookie_proxy::Error) -> bool {
+    matches!(
+        e,
+        sb_cookie_proxy::Error::Config(_) | sb_cookie_proxy::Error::ConfigFile { .. }
+    )
+}
+
+async fn serve(config: sbp_core::config::Config) -> anyhow::Result<()> {
     let proxy = sb_cookie_proxy::start(config).await?;
     println!("sb-cookie-proxy listening on http://{}", proxy.addr);
+    run_until_signal(proxy).await;
+    Ok(())
+}
+
+#[cfg(feature = "demo")]
+async fn demo(file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let demo = sb_cookie_proxy::demo::start(file).await?;
+    println!("{}", sb_cookie_proxy::demo::instructions(&demo));
+    println!("sb-cookie-proxy listening on http://{}", demo.proxy.addr);
+    let sb_cookie_proxy::demo::Demo { stub, proxy } = demo;
+    run_until_signal(proxy).await;
+    stub.shutdown().await;
+    Ok(())
+}
+
+async fn run_until_signal(proxy: sb_cookie_proxy::RunningProxy) {
     let stop = proxy.stopper();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -59,7 +102,6 @@ async fn run(config: sbp_core::config::Config) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
     proxy.wait().await;
-    Ok(())
 }
 
 async fn shutdown_signal() {

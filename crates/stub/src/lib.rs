@@ -6,6 +6,16 @@
 //! shaped after `reference/SUPABASE.md` and Auth's OpenAPI description. It
 //! verifies the JWTs it receives, records every request, and lets tests
 //! inject faults. Start one with [`Stub::start`].
+//!
+//! Conventions where real Supabase would involve a third party:
+//! - every OTP is `123456`; the email-link token of `GET /auth/v1/verify` is
+//!   Auth's token hash, lower-case hex SHA-224 of `<email or phone>123456`
+//!   (prefixed `pkce_` for a PKCE link);
+//! - `grant_type=id_token` accepts `id_token: "stub:<email>"`;
+//! - `GET /auth/v1/authorize?provider=P` signs in `P-user@example.com` at once.
+//!
+//! Tests that cannot call Rust use `GET /__stub/recorded`,
+//! `GET /__stub/issued_tokens` and `POST /__stub/clear`.
 
 mod auth;
 mod clock;

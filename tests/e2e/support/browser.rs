@@ -63,6 +63,12 @@ impl Browser {
         }
     }
 
+    /// The same browser holding `cookie`.
+    pub fn with_cookie(mut self, cookie: Option<String>) -> Browser {
+        self.cookie = cookie;
+        self
+    }
+
     /// Sends a request with the jar's cookies, the anon key and the API
     /// version header; `headers` are added last.
     pub async fn send(
@@ -116,6 +122,29 @@ impl Browser {
                     .is_some_and(|age| age.is_zero() || age.is_negative());
             self.cookie = (!cleared).then(|| cookie.value().to_string());
         }
+    }
+
+    /// A password sign-in that tolerates a dead proxy: `None` when the
+    /// connection failed, else the status.
+    pub async fn try_sign_in(&mut self, email: &str, password: &str) -> Option<u16> {
+        let body = serde_json::json!({"email": email, "password": password}).to_string();
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/auth/v1/token?grant_type=password", self.base))
+            .header("apikey", &self.anon_key)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .expect("valid request");
+        let response = self.client.request(request).await.ok()?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.ok()?.to_bytes();
+        let reply = Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        };
+        self.store_cookies(&reply);
+        Some(reply.status)
     }
 
     pub async fn get(&mut self, path: &str) -> Reply {

@@ -1,10 +1,12 @@
 //! End-to-end harness: the stand-in Supabase and the proxy on port 0, and a
 //! browser-like client with a cookie jar. Each test file uses what it needs.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod browser;
+mod process;
 
 pub use browser::{Browser, Reply};
+pub use process::{ProxyProcess, binary};
 
 use sb_cookie_proxy::RunningProxy;
 use sbp_core::config::Config;

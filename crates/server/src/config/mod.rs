@@ -7,17 +7,21 @@ use sbp_core::config::{Config, ConfigSource, KEYS};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The settings of a TOML file and the environment, the environment winning.
+/// Settings in layers: fixed ones (the demo's upstream), then the
+/// environment, then a TOML file.
 struct Layered {
+    fixed: HashMap<String, String>,
     file: HashMap<String, String>,
 }
 
 impl ConfigSource for Layered {
     fn get(&self, key: &str) -> Option<String> {
-        std::env::var(key)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .or_else(|| self.file.get(key).cloned())
+        self.fixed.get(key).cloned().or_else(|| {
+            std::env::var(key)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| self.file.get(key).cloned())
+        })
     }
 }
 
@@ -69,6 +73,15 @@ pub fn parse_toml(text: &str) -> Result<HashMap<String, String>, String> {
 
 /// Loads the configuration from the environment and, if given, a TOML file.
 pub fn load(file: Option<&Path>) -> Result<Config, crate::Error> {
+    load_with(file, HashMap::new())
+}
+
+/// Like [`load`], with `fixed` settings that neither the environment nor
+/// the file can change.
+pub fn load_with(
+    file: Option<&Path>,
+    fixed: HashMap<String, String>,
+) -> Result<Config, crate::Error> {
     let file = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| crate::Error::ConfigFile {
@@ -82,7 +95,7 @@ pub fn load(file: Option<&Path>) -> Result<Config, crate::Error> {
         }
         None => HashMap::new(),
     };
-    Ok(Config::load(&Layered { file })?)
+    Ok(Config::load(&Layered { fixed, file })?)
 }
 
 #[cfg(test)]

@@ -1,0 +1,312 @@
+// Test harness for the Node client tests: starts `supabase-stub` and
+// `sb-cookie-proxy` in front of it, and gives tests a "browser" (a fetch that
+// keeps cookies in a tough-cookie jar, same-origin, and records everything
+// the client saw).
+//
+// Binaries come from $SBP_BIN_DIR, or else ../../target/debug relative to
+// this folder.
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { CookieJar } from 'tough-cookie';
+import { WebSocket as WsWebSocket } from 'ws';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const START_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 3_000;
+const LOG_LINES_KEPT = 300;
+
+/** The folder holding `supabase-stub` and `sb-cookie-proxy`. */
+export function binDir() {
+  return process.env.SBP_BIN_DIR
+    ? path.resolve(process.env.SBP_BIN_DIR)
+    : path.resolve(HERE, '../../target/debug');
+}
+
+function binary(name) {
+  const file = path.join(binDir(), name);
+  if (!existsSync(file)) {
+    throw new Error(
+      `${file} not found: build it (cargo build -p sb-cookie-proxy -p sbp-stub) ` +
+        'and set SBP_BIN_DIR to the folder holding the binaries',
+    );
+  }
+  return file;
+}
+
+// Every child still alive, so that none outlives this process.
+const live = new Set();
+process.on('exit', () => {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/**
+ * Spawns `file` and waits (at most `timeoutMs`) for a stdout line accepted
+ * by `parse` (which returns a value, or undefined to keep waiting). Output is
+ * drained for the child's whole life; the last lines are kept for messages.
+ */
+function spawnUntilLine(name, file, args, env, parse, timeoutMs = START_TIMEOUT_MS) {
+  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const log = [];
+  const keep = (stream) => (line) => {
+    log.push(`[${name} ${stream}] ${line}`);
+    if (log.length > LOG_LINES_KEPT) log.shift();
+  };
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  createInterface({ input: child.stderr }).on('line', keep('stderr'));
+  const stdout = createInterface({ input: child.stdout });
+
+  const started = new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (fn, value) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      fn(value);
+    };
+    const timer = setTimeout(() => {
+      finish(reject, new Error(`${name} did not start within ${timeoutMs} ms\n${log.join('\n')}`));
+    }, timeoutMs);
+    child.once('error', (e) => finish(reject, new Error(`${name}: cannot spawn ${file}: ${e.message}`)));
+    exited.then(({ code, signal }) =>
+      finish(reject, new Error(`${name} exited (code ${code}, signal ${signal}) before starting\n${log.join('\n')}`)),
+    );
+    stdout.on('line', (line) => {
+      keep('stdout')(line);
+      if (done) return;
+      let value;
+      try {
+        value = parse(line);
+      } catch {
+        value = undefined;
+      }
+      if (value !== undefined) finish(resolve, value);
+    });
+  });
+
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  return {
+    child,
+    started: started.catch(async (e) => {
+      await stop();
+      throw e;
+    }),
+    stop,
+    log,
+  };
+}
+
+/**
+ * Starts the stub and the proxy in front of it.
+ *
+ * Options: `stubArgs` (e.g. ['--token-ttl', '30']), `proxyEnv` (extra
+ * variables for the proxy).
+ * Returns { stubUrl, anonKey, proxyUrl, stub: {...control helpers}, logs(), stop() }.
+ */
+export async function startEnv({ stubArgs = [], proxyEnv = {} } = {}) {
+  const stub = spawnUntilLine('stub', binary('supabase-stub'), stubArgs, { ...process.env }, (line) => {
+    const info = JSON.parse(line);
+    return info && info.url && info.anon_key ? info : undefined;
+  });
+  const stubInfo = await stub.started;
+
+  const proxy = spawnUntilLine(
+    'proxy',
+    binary('sb-cookie-proxy'),
+    [],
+    {
+      ...process.env,
+      SUPABASE_URL: stubInfo.url,
+      SUPABASE_ANON_KEY: stubInfo.anon_key,
+      PROXY_LISTEN: '127.0.0.1:0',
+      PROXY_SESSION_STORE: 'memory:',
+      RUST_LOG: process.env.RUST_LOG ?? 'info',
+      ...proxyEnv,
+    },
+    (line) => line.match(/^sb-cookie-proxy listening on (http:\/\/\S+)\s*$/)?.[1],
+  );
+  let proxyUrl;
+  try {
+    proxyUrl = await proxy.started;
+  } catch (e) {
+    await stub.stop();
+    throw e;
+  }
+
+  const stubJson = async (method, p) => {
+    const res = await fetch(new URL(p, stubInfo.url), { method });
+    if (!res.ok) throw new Error(`stub ${method} ${p}: ${res.status}`);
+    return res.status === 204 ? null : res.json();
+  };
+
+  return {
+    stubUrl: stubInfo.url,
+    anonKey: stubInfo.anon_key,
+    stubInfo,
+    proxyUrl,
+    stub: {
+      /** Every request the stub received: {method, path, query, headers, body}. */
+      recorded: () => stubJson('GET', '/__stub/recorded'),
+      /** Every access and refresh token the stub ever issued. */
+      issuedTokens: () => stubJson('GET', '/__stub/issued_tokens'),
+      /** Clears the request log. */
+      clear: () => stubJson('POST', '/__stub/clear'),
+    },
+    logs: () => [...stub.log, ...proxy.log].join('\n'),
+    stop: async () => {
+      await Promise.all([proxy.stop(), stub.stop()]);
+    },
+  };
+}
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * A same-origin browser for `origin`: a cookie jar, a `fetch` that sends and
+ * stores cookies like a browser does, and a record of every exchange.
+ */
+export class Browser {
+  constructor(origin) {
+    this.origin = new URL(origin).origin;
+    this.jar = new CookieJar();
+    /** Every exchange: { method, url, requestHeaders, status, headers: [[k, v]], setCookies, body }. */
+    this.exchanges = [];
+    /** Set-Cookie headers the jar refused (a browser would drop them). */
+    this.cookieErrors = [];
+    this.fetch = this.fetch.bind(this);
+  }
+
+  async fetch(input, init) {
+    const request = new Request(input, init);
+    const method = request.method;
+    let body = method === 'GET' || method === 'HEAD' ? undefined : await request.arrayBuffer();
+    let url = request.url;
+    let currentMethod = method;
+    const baseHeaders = new Headers(request.headers);
+
+    for (let hop = 0; ; hop++) {
+      const headers = new Headers(baseHeaders);
+      headers.delete('cookie');
+      const cookie = await this.jar.getCookieString(url);
+      if (cookie) headers.set('cookie', cookie);
+
+      const response = await globalThis.fetch(url, {
+        method: currentMethod,
+        headers,
+        body,
+        redirect: 'manual',
+        signal: request.signal,
+      });
+      const setCookies = response.headers.getSetCookie();
+      for (const sc of setCookies) {
+        try {
+          await this.jar.setCookie(sc, url);
+        } catch (e) {
+          this.cookieErrors.push({ url, setCookie: sc, error: e.message });
+        }
+      }
+      const text = await response.text();
+      this.exchanges.push({
+        method: currentMethod,
+        url,
+        requestHeaders: Object.fromEntries(headers),
+        status: response.status,
+        headers: [...response.headers],
+        setCookies,
+        body: text,
+      });
+
+      const location = response.headers.get('location');
+      if (REDIRECT_STATUS.has(response.status) && location && hop < 10) {
+        url = new URL(location, url).href;
+        if (response.status === 303 || ((response.status === 301 || response.status === 302) && currentMethod === 'POST')) {
+          currentMethod = 'GET';
+          body = undefined;
+        }
+        continue;
+      }
+
+      return new Response(NULL_BODY_STATUS.has(response.status) ? null : text, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
+    }
+  }
+
+  /** A path on the proxy, fetched through the jar; resolves to { status, json, text }. */
+  async get(p) {
+    const res = await this.fetch(new URL(p, this.origin + '/'));
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  /** The cookies the jar would send to the proxy. */
+  async cookies() {
+    return this.jar.getCookies(this.origin + '/');
+  }
+
+  /** A WebSocket class for `realtime: { transport }` that sends the jar's cookie and the Origin. */
+  webSocketClass() {
+    const browser = this;
+    return class BrowserWebSocket extends WsWebSocket {
+      constructor(address, protocols, options = {}) {
+        const cookie = browser.jar.getCookieStringSync(String(address).replace(/^ws/, 'http'));
+        const headers = { ...(options.headers ?? {}), Origin: browser.origin };
+        if (cookie) headers.Cookie = cookie;
+        super(address, protocols, { ...options, headers });
+      }
+    };
+  }
+}
+
+/** The Web Storage subset supabase-js uses, in memory. */
+export function memoryStorage() {
+  const map = new Map();
+  return {
+    map,
+    getItem: (key) => (map.has(key) ? map.get(key) : null),
+    setItem: (key, value) => {
+      map.set(key, String(value));
+    },
+    removeItem: (key) => {
+      map.delete(key);
+    },
+  };
+}
+
+let counter = 0;
+/** A fresh e-mail address for one test. */
+export function freshEmail(label = 'user') {
+  counter += 1;
+  return `${label}-${process.pid}-${Date.now()}-${counter}@example.com`;
+}

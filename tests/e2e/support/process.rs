@@ -1,0 +1,72 @@
+//! The proxy as a separate process (the real binary), for tests that kill
+//! it, restart it, read its exit code or measure its memory.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct ProxyProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+/// The binary built by Cargo for these tests.
+pub fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sb-cookie-proxy"))
+}
+
+impl ProxyProcess {
+    /// Starts the binary with exactly `settings` as its environment and waits
+    /// (at most 20 s) for its "listening on" line.
+    pub fn start(settings: &HashMap<String, String>) -> ProxyProcess {
+        let mut child = binary()
+            .env_clear()
+            .envs(settings)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("proxy binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("sb-cookie-proxy listening on http://") {
+                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
+                }
+            }
+        });
+        let started = Instant::now();
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no listening line after {:?}", started.elapsed()));
+        ProxyProcess { child, addr }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `kill -9`.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Peak resident memory of the process so far (VmHWM), bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
