@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, the core's wasm build, every Rust
+# test (unit, store conformance, end-to-end), and the official supabase-js
+# client driving the proxy. Installs what it needs when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/sb-cookie-proxy-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+need_apt() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    step "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+}
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_apt nodejs npm
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "core builds for wasm32-unknown-unknown"
+cargo check -p sbp-core --target wasm32-unknown-unknown
+
+step "cargo test"
+cargo test --workspace
+
+step "supabase-js through the proxy (tests/client)"
+cargo build -p sb-cookie-proxy -p sbp-stub
+(
+  cd tests/client
+  npm ci --no-audit --no-fund
+  SBP_BIN_DIR="$CARGO_TARGET_DIR/debug" npm test
+)
