@@ -175,3 +175,33 @@ async fn health_and_wrong_methods() {
     assert_eq!(anonymous.json()["message"], "Unauthenticated");
     assert_eq!(browser.get("/edge/v1/sessions").await.status, 401);
 }
+
+#[tokio::test]
+async fn idle_and_absolute_lifetimes_end_sessions() {
+    for (setting, wait_ms) in [
+        ("PROXY_SESSION_IDLE_TTL", 2100),
+        ("PROXY_SESSION_TTL", 2100),
+    ] {
+        let env = Env::with(support::Setup {
+            settings: vec![(setting, "2s".into())],
+            ..support::Setup::default()
+        })
+        .await;
+        let (mut browser, user_id) = env.signed_in("short@example.com").await;
+        assert_eq!(
+            browser.get("/edge/v1/session").await.status,
+            200,
+            "{setting}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+        let reply = browser.get("/rest/v1/echo").await;
+        assert_eq!(
+            reply.json()["role"],
+            "anon",
+            "{setting}: the expired session is not used"
+        );
+        assert!(browser.cookie.is_none(), "{setting}: the cookie is cleared");
+        let left = env.proxy.app.sessions.list_user(&user_id).await.unwrap();
+        assert!(left.is_empty(), "{setting}: the expired session is deleted");
+    }
+}

@@ -113,3 +113,98 @@ impl SessionCache {
         self.store.ping().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use sbp_core::session::NewSession;
+
+    fn session(id: &str) -> Session {
+        let tokens = UpstreamTokens {
+            access_token: "a".into(),
+            refresh_token: "r".into(),
+            issued_at: 0,
+            expires_at: 3600,
+        };
+        let new = NewSession {
+            id: id.into(),
+            user_id: "u".into(),
+            user: serde_json::json!({}),
+            auth_session_id: None,
+            tokens,
+            ip: None,
+            user_agent: None,
+            country: None,
+        };
+        Session::new(new, 0, 100, 100)
+    }
+
+    #[tokio::test]
+    async fn lookups_are_served_from_memory_and_the_cache_is_bounded() {
+        let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 4);
+        let key = SessionKey::from_stored("k0");
+        cache.insert(&key, session("s0")).await.unwrap();
+        // Deleted behind the cache's back: still served from memory.
+        cache.store().remove(&key).await.unwrap();
+        assert_eq!(cache.get(&key).await.unwrap().unwrap().id, "s0");
+        // A reload sees the truth and forgets the entry.
+        assert!(cache.reload(&key).await.unwrap().is_none());
+        assert!(cache.get(&key).await.unwrap().is_none());
+
+        // More sessions than the capacity: the cache keeps at most 4.
+        for i in 0..50 {
+            let key = SessionKey::from_stored(&format!("k{i}"));
+            cache.insert(&key, session(&format!("s{i}"))).await.unwrap();
+        }
+        assert!(
+            cache.cache.len() <= 4,
+            "{} entries cached",
+            cache.cache.len()
+        );
+        let oldest = SessionKey::from_stored("k1");
+        assert_eq!(
+            cache.get(&oldest).await.unwrap().unwrap().id,
+            "s1",
+            "evicted entries come from the store"
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_reach_the_store_and_the_cache() {
+        let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 16);
+        let key = SessionKey::from_stored("k");
+        let stored = cache.insert(&key, session("s")).await.unwrap();
+        let touched = cache.touch(&key, &stored, 50, 100).await.unwrap();
+        assert_eq!(touched.last_seen_at, 50);
+        assert_eq!(
+            cache.store().get(&key).await.unwrap().unwrap().last_seen_at,
+            50
+        );
+        let tokens = UpstreamTokens {
+            access_token: "new".into(),
+            refresh_token: "new-r".into(),
+            issued_at: 60,
+            expires_at: 3660,
+        };
+        let updated = cache
+            .update_tokens(&key, &tokens, &serde_json::json!({"id": "u"}))
+            .await
+            .unwrap();
+        assert_eq!(updated.unwrap().tokens.access_token, "new");
+        assert_eq!(
+            cache.get(&key).await.unwrap().unwrap().last_seen_at,
+            50,
+            "touch survives a token update"
+        );
+        cache.remove(&key).await.unwrap();
+        assert!(cache.get(&key).await.unwrap().is_none());
+        assert!(
+            cache
+                .update_tokens(&key, &tokens, &serde_json::json!({}))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
