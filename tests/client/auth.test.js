@@ -5,7 +5,7 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from '@supabase/supabase-js';
-import { Browser, freshEmail, memoryStorage, startEnv } from './harness.js';
+import { freshEmail, memoryStorage, startEnv } from './harness.js';
 
 const PASSWORD = 'correct-horse-battery-9';
 const COOKIE = 'sb-session';
@@ -53,9 +53,9 @@ async function checkNewBrowsers() {
 
 /** A new "tab": its own jar, storage and client, created as an app would. */
 function newApp() {
-  const browser = new Browser(env.proxyUrl);
+  const browser = env.newBrowser();
   const storage = memoryStorage();
-  const client = createClient(env.proxyUrl, env.anonKey, {
+  const client = createClient(env.publicUrl, env.anonKey, {
     global: { fetch: browser.fetch },
     auth: {
       autoRefreshToken: false,
@@ -141,6 +141,8 @@ describe('supabase-js through the cookie proxy', () => {
     assert.equal(me.json.user.email, email);
     assert.equal(me.json.user.id, data.user.id);
     assert.ok(me.json.id, 'session has no public id');
+    assert.ok(me.json.created_at, 'session has no created_at');
+    assert.ok(me.json.expires_at, 'session has no expires_at');
     assert.notEqual(me.json.id, cookie.value, 'the public id must not be the cookie value');
     for (const field of ['access_token', 'refresh_token', 'provider_token']) {
       assert.equal(field in me.json, false, `/edge/v1/session shows ${field}`);
@@ -232,6 +234,20 @@ describe('supabase-js through the cookie proxy', () => {
     assert.equal(data.claims.sub, user.id);
   });
 
+  test('the placeholder access token is worthless without the cookie', async () => {
+    const { session, user } = await signedIn('stolen');
+    const thief = env.newBrowser();
+    browsers.push({ browser: thief, storage: memoryStorage() });
+    const res = await thief.fetch(new URL('/rest/v1/todos?select=*', env.publicUrl), {
+      headers: { apikey: env.anonKey, authorization: `Bearer ${session.access_token}` },
+    });
+    assert.equal(res.status, 200);
+    const rows = await res.json();
+    assert.ok(rows.length > 0);
+    for (const row of rows) assert.notEqual(row.user_id, user.id);
+    for (const row of rows) assert.equal(row.user_id, null);
+  });
+
   test('signOut() clears the cookie, the proxy session and the client session', async () => {
     const { browser, storage, client } = await signedIn('signout');
     assert.ok(await sessionCookie(browser));
@@ -257,5 +273,48 @@ describe('supabase-js through the cookie proxy', () => {
   test('no response the client received, nor its storage, contains a token the stub issued', async () => {
     const exchanges = await assertNoIssuedToken(browsers);
     assert.ok(exchanges > 0 || browsers.length === 0);
+  });
+});
+
+describe('an app served under a base path (PROXY_PUBLIC_URL=http://app.localhost/supabase)', () => {
+  let based;
+  before(async () => {
+    based = await startEnv({ publicUrl: 'http://app.localhost/supabase' });
+  });
+  after(async () => {
+    await based?.stop();
+  });
+
+  test('sign-up, a query as the user, /edge/v1/session and sign-out all work under the path', async () => {
+    const browser = based.newBrowser();
+    const storage = memoryStorage();
+    const client = createClient(based.publicUrl, based.anonKey, {
+      global: { fetch: browser.fetch },
+      auth: { autoRefreshToken: false, persistSession: true, storage, detectSessionInUrl: false },
+      realtime: { transport: browser.webSocketClass() },
+    });
+    const email = freshEmail('based');
+    const { data, error } = await client.auth.signUp({ email, password: PASSWORD });
+    assert.equal(error, null);
+    assert.ok(data.session);
+    assert.ok(browser.exchanges.every((x) => new URL(x.url).pathname.startsWith('/supabase/')));
+    assert.ok((await browser.cookies()).some((c) => c.key === COOKIE));
+
+    const rows = await client.from('todos').select();
+    assert.equal(rows.error, null);
+    for (const row of rows.data) assert.equal(row.user_id, data.user.id);
+
+    const me = await browser.get('/supabase/edge/v1/session');
+    assert.equal(me.status, 200, me.text);
+    assert.equal(me.json.user.email, email);
+
+    assert.equal((await client.auth.signOut()).error, null);
+    assert.equal((await browser.get('/supabase/edge/v1/session')).status, 401);
+
+    const issued = await based.stub.issuedTokens();
+    for (const x of browser.exchanges) {
+      const seen = [x.body, ...x.headers.map(([k, v]) => `${k}: ${v}`)].join('\n');
+      for (const token of issued) assert.equal(seen.includes(token), false, `${x.method} ${x.url} exposed a token`);
+    }
   });
 });

@@ -3,8 +3,14 @@
 // keeps cookies in a tough-cookie jar, same-origin, and records everything
 // the client saw).
 //
+// The proxy listens on 127.0.0.1:0; its PROXY_PUBLIC_URL is a fixed public
+// URL (default http://app.localhost) that the app and its browser use, as
+// behind a front proxy or DNS name: the Browser routes that origin to the
+// real socket, keeps cookies for the public host and sends the public
+// `Origin`, so the app is same-origin with the proxy, as deployed.
+//
 // Binaries come from $SBP_BIN_DIR, or else ../../target/debug relative to
-// this folder.
+// this folder. Set SBP_CLIENT_TEST_LOGS=1 to echo the children's output.
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -60,11 +66,17 @@ function spawnUntilLine(name, file, args, env, parse, timeoutMs = START_TIMEOUT_
   const log = [];
   const keep = (stream) => (line) => {
     log.push(`[${name} ${stream}] ${line}`);
+    if (process.env.SBP_CLIENT_TEST_LOGS) process.stderr.write(`[${name} ${stream}] ${line}\n`);
     if (log.length > LOG_LINES_KEPT) log.shift();
   };
   const exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       live.delete(child);
+      // A grandchild may still hold the pipes: do not let them keep us alive.
+      setImmediate(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      });
       resolve({ code, signal });
     });
   });
@@ -122,10 +134,12 @@ function spawnUntilLine(name, file, args, env, parse, timeoutMs = START_TIMEOUT_
  * Starts the stub and the proxy in front of it.
  *
  * Options: `stubArgs` (e.g. ['--token-ttl', '30']), `proxyEnv` (extra
- * variables for the proxy).
- * Returns { stubUrl, anonKey, proxyUrl, stub: {...control helpers}, logs(), stop() }.
+ * variables for the proxy), `publicUrl` (PROXY_PUBLIC_URL, the URL the app
+ * uses; may have a base path).
+ * Returns { stubUrl, anonKey, publicUrl, proxyUrl (the real socket),
+ * stub: {...control helpers}, newBrowser(), logs(), stop() }.
  */
-export async function startEnv({ stubArgs = [], proxyEnv = {} } = {}) {
+export async function startEnv({ stubArgs = [], proxyEnv = {}, publicUrl = DEFAULT_PUBLIC_URL } = {}) {
   const stub = spawnUntilLine('stub', binary('supabase-stub'), stubArgs, { ...process.env }, (line) => {
     const info = JSON.parse(line);
     return info && info.url && info.anon_key ? info : undefined;
@@ -142,6 +156,7 @@ export async function startEnv({ stubArgs = [], proxyEnv = {} } = {}) {
       SUPABASE_ANON_KEY: stubInfo.anon_key,
       PROXY_LISTEN: '127.0.0.1:0',
       PROXY_SESSION_STORE: 'memory:',
+      PROXY_PUBLIC_URL: publicUrl,
       RUST_LOG: process.env.RUST_LOG ?? 'info',
       ...proxyEnv,
     },
@@ -165,7 +180,10 @@ export async function startEnv({ stubArgs = [], proxyEnv = {} } = {}) {
     stubUrl: stubInfo.url,
     anonKey: stubInfo.anon_key,
     stubInfo,
+    publicUrl,
     proxyUrl,
+    /** A new browser whose page is at the public origin, routed to the proxy. */
+    newBrowser: () => new Browser(publicUrl, { connectTo: proxyUrl }),
     stub: {
       /** Every request the stub received: {method, path, query, headers, body}. */
       recorded: () => stubJson('GET', '/__stub/recorded'),
@@ -181,16 +199,23 @@ export async function startEnv({ stubArgs = [], proxyEnv = {} } = {}) {
   };
 }
 
+/** PROXY_PUBLIC_URL used by default: the app's (and so the proxy's) origin. */
+export const DEFAULT_PUBLIC_URL = 'http://app.localhost';
+
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
 /**
- * A same-origin browser for `origin`: a cookie jar, a `fetch` that sends and
- * stores cookies like a browser does, and a record of every exchange.
+ * A browser whose page is at `pageUrl`'s origin: a cookie jar, a `fetch` that
+ * sends and stores cookies like a browser does, and a record of every
+ * exchange. With `connectTo`, requests to the page's origin are sent to that
+ * address instead (what a front proxy or DNS does); URLs, cookies, `Origin`
+ * and the record all stay in terms of the page's origin.
  */
 export class Browser {
-  constructor(origin) {
-    this.origin = new URL(origin).origin;
+  constructor(pageUrl, { connectTo } = {}) {
+    this.origin = new URL(pageUrl).origin;
+    this.connectTo = connectTo ? new URL(connectTo).origin : undefined;
     this.jar = new CookieJar();
     /** Every exchange: { method, url, requestHeaders, status, headers: [[k, v]], setCookies, body }. */
     this.exchanges = [];
@@ -212,8 +237,10 @@ export class Browser {
       headers.delete('cookie');
       const cookie = await this.jar.getCookieString(url);
       if (cookie) headers.set('cookie', cookie);
+      // Browsers send Origin on every non-GET/HEAD fetch, same-origin included.
+      if (currentMethod !== 'GET' && currentMethod !== 'HEAD') headers.set('origin', this.origin);
 
-      const response = await globalThis.fetch(url, {
+      const response = await globalThis.fetch(this.route(url), {
         method: currentMethod,
         headers,
         body,
@@ -257,6 +284,18 @@ export class Browser {
     }
   }
 
+  /** Where a request for `url` (http or ws) really goes. */
+  route(url) {
+    const u = new URL(url);
+    const ws = u.protocol === 'ws:' || u.protocol === 'wss:';
+    if (!this.connectTo || httpUrl(u).origin !== this.origin) return u.href;
+    const target = new URL(this.connectTo);
+    target.pathname = u.pathname;
+    target.search = u.search;
+    if (ws) target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
+    return target.href;
+  }
+
   /** A path on the proxy, fetched through the jar; resolves to { status, json, text }. */
   async get(p) {
     const res = await this.fetch(new URL(p, this.origin + '/'));
@@ -280,13 +319,21 @@ export class Browser {
     const browser = this;
     return class BrowserWebSocket extends WsWebSocket {
       constructor(address, protocols, options = {}) {
-        const cookie = browser.jar.getCookieStringSync(String(address).replace(/^ws/, 'http'));
+        const cookie = browser.jar.getCookieStringSync(httpUrl(new URL(address)).href);
         const headers = { ...(options.headers ?? {}), Origin: browser.origin };
         if (cookie) headers.Cookie = cookie;
-        super(address, protocols, { ...options, headers });
+        super(browser.route(address), protocols, { ...options, headers });
       }
     };
   }
+}
+
+/** `url` with ws/wss turned into http/https (cookies and origins are per http origin). */
+function httpUrl(url) {
+  const u = new URL(url);
+  if (u.protocol === 'ws:') u.protocol = 'http:';
+  if (u.protocol === 'wss:') u.protocol = 'https:';
+  return u;
 }
 
 /** The Web Storage subset supabase-js uses, in memory. */
