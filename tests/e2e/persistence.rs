@@ -35,6 +35,7 @@ async fn kill_dash_nine_loses_no_committed_session() {
         ("SUPABASE_URL", stub.url()),
         ("SUPABASE_ANON_KEY", stub.anon_key()),
         ("PROXY_LISTEN", "127.0.0.1:0".into()),
+        ("PROXY_AUTH_RATE_LIMIT", "off".into()),
         (
             "PROXY_SESSION_STORE",
             format!("file:{}", dir.path().join("s.redb").display()),

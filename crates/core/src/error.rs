@@ -18,6 +18,14 @@ pub enum ProxyError {
     MethodNotAllowed,
     #[error("this origin is not allowed to call the proxy")]
     OriginNotAllowed,
+    #[error("cross-site request refused: {0}")]
+    CrossSiteRefused(String),
+    #[error("too many requests; retry in {0} s")]
+    RateLimited(u64),
+    #[error("the request URL is too long")]
+    UriTooLong,
+    #[error("the request body is too large")]
+    BodyTooLarge,
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("the session store is unavailable")]
@@ -41,6 +49,10 @@ impl ProxyError {
             ProxyError::NotFound => 404,
             ProxyError::MethodNotAllowed => 405,
             ProxyError::OriginNotAllowed => 403,
+            ProxyError::CrossSiteRefused(_) => 403,
+            ProxyError::RateLimited(_) => 429,
+            ProxyError::UriTooLong => 414,
+            ProxyError::BodyTooLarge => 413,
             ProxyError::BadRequest(_) => 400,
             ProxyError::StoreUnavailable => 503,
             ProxyError::UpstreamUnavailable(_) => 502,
@@ -58,6 +70,10 @@ impl ProxyError {
             ProxyError::NotFound => "not_found",
             ProxyError::MethodNotAllowed => "method_not_allowed",
             ProxyError::OriginNotAllowed => "origin_not_allowed",
+            ProxyError::CrossSiteRefused(_) => "cross_site_refused",
+            ProxyError::RateLimited(_) => "rate_limited",
+            ProxyError::UriTooLong => "uri_too_long",
+            ProxyError::BodyTooLarge => "body_too_large",
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::StoreUnavailable => "store_unavailable",
             ProxyError::UpstreamUnavailable(_) => "upstream_unavailable",

@@ -13,6 +13,7 @@ pub mod config;
 pub mod edge;
 pub mod env;
 pub mod error;
+pub mod guard;
 pub mod http;
 pub mod route;
 pub mod session;

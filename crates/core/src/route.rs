@@ -135,6 +135,20 @@ fn auth_route(method: &Method, rest: &str, query: Option<&str>) -> Route {
     }
 }
 
+/// Whether a call (path relative to the project root) takes a secret or
+/// sends mail, and so is rate limited per client: password and OTP grants,
+/// sign-up, OTP, magic link, recovery and verification.
+pub fn takes_secrets(path: &str, query: Option<&str>) -> bool {
+    match path.strip_prefix("/auth/v1") {
+        Some("/signup" | "/otp" | "/magiclink" | "/recover" | "/verify") => true,
+        Some("/token") => matches!(
+            query_param(query, "grant_type").as_deref(),
+            Some("password" | "otp")
+        ),
+        _ => false,
+    }
+}
+
 /// Classifies a request by method, path and query.
 pub fn classify<'a>(
     method: &Method,
@@ -231,6 +245,19 @@ mod tests {
             Route::NotFound
         );
         assert_eq!(route(Method::GET, "/", None), Route::NotFound);
+    }
+
+    #[test]
+    fn secret_taking_calls() {
+        assert!(takes_secrets("/auth/v1/token", Some("grant_type=password")));
+        assert!(takes_secrets("/auth/v1/otp", None));
+        assert!(takes_secrets("/auth/v1/verify", Some("token=x")));
+        assert!(!takes_secrets(
+            "/auth/v1/token",
+            Some("grant_type=refresh_token")
+        ));
+        assert!(!takes_secrets("/auth/v1/user", None));
+        assert!(!takes_secrets("/rest/v1/signup", None));
     }
 
     #[test]

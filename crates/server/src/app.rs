@@ -1,5 +1,6 @@
 //! Everything a request needs, built once at start-up and shared by all connections.
 
+use crate::rate_limiter::RateLimiter;
 use crate::refresh::Refresher;
 use crate::runtime::{OsRandom, SystemClock};
 use crate::store::{SessionCache, Store};
@@ -17,6 +18,8 @@ pub struct App {
     pub upstream: Upstream,
     pub placeholder_key: PlaceholderKey,
     pub refresher: Refresher,
+    /// Present when `PROXY_AUTH_RATE_LIMIT` is not `off`.
+    pub rate_limiter: Option<RateLimiter>,
     pub rng: OsRandom,
     clock: SystemClock,
 }
@@ -25,7 +28,11 @@ impl App {
     pub fn new(config: Config, store: Store) -> Result<App, crate::Error> {
         let rng = OsRandom;
         Ok(App {
-            upstream: Upstream::new(config.supabase_url.clone())?,
+            upstream: Upstream::new(
+                config.supabase_url.clone(),
+                std::time::Duration::from_secs(config.limits.upstream_timeout),
+            )?,
+            rate_limiter: config.auth_rate_limit.map(RateLimiter::new),
             placeholder_key: PlaceholderKey::generate(&rng),
             sessions: SessionCache::new(store, SESSION_CACHE_CAPACITY),
             refresher: Refresher::default(),

@@ -19,10 +19,15 @@ pub struct Demo {
 pub async fn start(file: Option<&Path>) -> anyhow::Result<Demo> {
     let stub = Stub::start(StubConfig::default()).await?;
     stub.create_user(DEMO_EMAIL, DEMO_PASSWORD);
-    let fixed = HashMap::from([
+    let mut fixed = HashMap::from([
         ("SUPABASE_URL".to_string(), stub.url()),
         ("SUPABASE_ANON_KEY".to_string(), stub.anon_key()),
     ]);
+    // Without a public URL, the demo's page origin is where it listens.
+    if std::env::var_os("PROXY_PUBLIC_URL").is_none() {
+        let listen = std::env::var("PROXY_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".into());
+        fixed.insert("PROXY_PUBLIC_URL".to_string(), format!("http://{listen}"));
+    }
     let config = crate::config::load_with(file, fixed)?;
     let proxy = crate::start(config).await?;
     Ok(Demo { stub, proxy })
@@ -31,6 +36,7 @@ pub async fn start(file: Option<&Path>) -> anyhow::Result<Demo> {
 /// What to try, printed when the demo starts.
 pub fn instructions(demo: &Demo) -> String {
     let base = format!("http://{}", demo.proxy.addr);
+    let origin = demo.proxy.app.config.public_url.origin().as_str();
     let store = match &demo.proxy.app.config.session_store {
         sbp_core::config::StoreSpec::Memory => "memory".to_string(),
         sbp_core::config::StoreSpec::File(path) => format!("file {}", path.display()),
@@ -40,15 +46,16 @@ pub fn instructions(demo: &Demo) -> String {
 Sessions are kept in: {store}. A user exists: {DEMO_EMAIL} / {DEMO_PASSWORD}.
 
 Try, in another terminal:
-  # sign in: the answer has placeholder tokens, the cookie is the session
-  curl -si -c jar -H 'content-type: application/json' \\
+  # sign in: the answer has placeholder tokens, the cookie is the session.
+  # (Unsafe requests need the app's Origin, as a browser sends it.)
+  curl -si -c jar -H 'content-type: application/json' -H 'origin: {origin}' \\
        -d '{{\"email\":\"{DEMO_EMAIL}\",\"password\":\"{DEMO_PASSWORD}\"}}' \\
        '{base}/auth/v1/token?grant_type=password'
   curl -s -b jar {base}/edge/v1/session        # who is this (no tokens)
   curl -s -b jar {base}/rest/v1/todos          # PostgREST sees the real user
   curl -s        {base}/rest/v1/todos          # ...and anon without the cookie
   curl -s -b jar {base}/edge/v1/sessions       # this user's sessions
-  curl -si -b jar -c jar -X POST {base}/auth/v1/logout
+  curl -si -b jar -c jar -H 'origin: {origin}' -X POST {base}/auth/v1/logout
 Stop with Ctrl-C.",
         stub = demo.stub.url(),
     )

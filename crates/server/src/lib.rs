@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 mod error;
 mod pipeline;
+mod rate_limiter;
 mod refresh;
 mod runtime;
 mod server;

@@ -13,11 +13,9 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
-/// How long a client may take to send request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often expired sessions are deleted from the store.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// How long shutdown waits for requests in flight.
@@ -85,7 +83,23 @@ pub async fn start_with_store(config: Config, store: Store) -> Result<RunningPro
 async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
     // Every connection task holds a sender; when all are dropped, all are done.
     let (open, mut all_closed) = mpsc::channel::<()>(1);
+    let limits = app.config.limits.clone();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(limits.header_timeout))
+        .max_header_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers)
+        .max_buf_size(limits.max_header_bytes.max(64 * 1024));
     loop {
+        // At the connection limit, stop accepting until one closes.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = stopped.changed() => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -104,9 +118,7 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
             let app = app.clone();
             async move { Ok::<_, std::convert::Infallible>(pipeline::handle(app, request, peer).await) }
         });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+        let connection = http
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         let (open, mut stopped) = (open.clone(), stopped.clone());
@@ -122,7 +134,7 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
             if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-            drop(open);
+            drop((open, slot));
         });
     }
     drop((listener, open));

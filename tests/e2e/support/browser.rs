@@ -18,6 +18,9 @@ pub struct Browser {
     pub cookie: Option<String>,
     /// Other cookies the browser sends along.
     pub other_cookies: Option<String>,
+    /// The page's origin, sent as `Origin` on unsafe requests as browsers
+    /// do; `None` acts like a non-browser client.
+    pub origin: Option<String>,
 }
 
 /// A whole response.
@@ -60,6 +63,7 @@ impl Browser {
             cookie_name: cookie_name.to_string(),
             cookie: None,
             other_cookies: None,
+            origin: Some("http://127.0.0.1:8787".to_string()),
         }
     }
 
@@ -79,7 +83,7 @@ impl Browser {
         body: impl Into<Bytes>,
     ) -> Reply {
         let mut request = Request::builder()
-            .method(method)
+            .method(method.clone())
             .uri(format!("{}{path}", self.base))
             .header("apikey", &self.anon_key)
             .header("x-supabase-api-version", "2024-01-01");
@@ -91,6 +95,17 @@ impl Browser {
             .collect();
         if !cookies.is_empty() {
             request = request.header("cookie", cookies.join("; "));
+        }
+        let unsafe_method = sbp_core::guard::is_unsafe(&method);
+        let explicit_origin = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("origin"));
+        if let Some(origin) = self
+            .origin
+            .as_ref()
+            .filter(|_| unsafe_method && !explicit_origin)
+        {
+            request = request.header("origin", origin);
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -132,6 +147,7 @@ impl Browser {
             .method(Method::POST)
             .uri(format!("{}/auth/v1/token?grant_type=password", self.base))
             .header("apikey", &self.anon_key)
+            .header("origin", self.origin.as_deref().unwrap_or("null"))
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .expect("valid request");

@@ -90,8 +90,18 @@ impl Env {
         format!("http://{}", self.proxy.addr)
     }
 
+    /// A browser on the page origin of `PROXY_PUBLIC_URL`.
     pub fn browser(&self) -> Browser {
-        Browser::new(&self.base(), &self.stub.anon_key(), "sb-session")
+        let mut browser = Browser::new(&self.base(), &self.stub.anon_key(), "sb-session");
+        if let Some(url) = self.settings.get("PROXY_PUBLIC_URL") {
+            let origin = sbp_core::config::PublicUrl::parse(url)
+                .unwrap()
+                .origin()
+                .as_str()
+                .to_string();
+            browser.origin = Some(origin);
+        }
+        browser
     }
 
     /// A browser signed in as a new user; returns it and the user's id.

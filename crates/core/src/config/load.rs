@@ -1,6 +1,8 @@
 //! Reading and validating every setting, reporting all problems at once.
 
+use super::limits::load_limits;
 use super::{Config, Origin, PublicUrl, StoreSpec, TokenMode, UpstreamUrl, parse_duration};
+use crate::guard::{RateLimit, TrustedProxies};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -21,6 +23,17 @@ pub const KEYS: &[&str] = &[
     "PROXY_SESSION_IDLE_TTL",
     "PROXY_MINT_TTL",
     "PROXY_REFRESH_MARGIN",
+    "PROXY_TRUSTED_PROXIES",
+    "PROXY_AUTH_RATE_LIMIT",
+    "PROXY_MAX_HEADER_BYTES",
+    "PROXY_MAX_HEADERS",
+    "PROXY_MAX_URL_BYTES",
+    "PROXY_MAX_AUTH_BODY",
+    "PROXY_MAX_AUTH_RESPONSE",
+    "PROXY_HEADER_TIMEOUT",
+    "PROXY_IDLE_TIMEOUT",
+    "PROXY_UPSTREAM_TIMEOUT",
+    "PROXY_MAX_CONNECTIONS",
 ];
 
 /// Where settings come from. Empty values count as unset.
@@ -58,7 +71,7 @@ impl fmt::Display for ConfigProblems {
 
 impl std::error::Error for ConfigProblems {}
 
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     source: &'a dyn ConfigSource,
     problems: Vec<ConfigProblem>,
 }
@@ -79,7 +92,7 @@ impl Reader<'_> {
     }
 
     /// A setting parsed by `parse`, or `default` when unset; `None` on error.
-    fn parsed<T>(
+    pub(super) fn parsed<T>(
         &mut self,
         key: &'static str,
         default: Option<&str>,
@@ -196,6 +209,12 @@ impl Config {
         let session_idle_ttl = r.parsed("PROXY_SESSION_IDLE_TTL", Some("7d"), positive);
         let mint_ttl = r.parsed("PROXY_MINT_TTL", Some("5m"), positive);
         let refresh_margin = r.parsed("PROXY_REFRESH_MARGIN", Some("60s"), parse_duration);
+        let trusted_proxies = r.parsed("PROXY_TRUSTED_PROXIES", Some(""), TrustedProxies::parse);
+        let auth_rate_limit = r.parsed("PROXY_AUTH_RATE_LIMIT", Some("30/1m"), |s| match s {
+            "off" => Ok(None),
+            rate => RateLimit::parse(rate).map(Some),
+        });
+        let limits = load_limits(&mut r);
 
         match (
             supabase_url,
@@ -207,6 +226,7 @@ impl Config {
             session_store,
             cookie_name,
             (session_ttl, session_idle_ttl, mint_ttl, refresh_margin),
+            (trusted_proxies, auth_rate_limit, limits),
         ) {
             (
                 Some(supabase_url),
@@ -218,6 +238,7 @@ impl Config {
                 Some(session_store),
                 Some(cookie_name),
                 (Some(session_ttl), Some(session_idle_ttl), Some(mint_ttl), Some(refresh_margin)),
+                (Some(trusted_proxies), Some(auth_rate_limit), Some(limits)),
             ) if r.problems.is_empty() => Ok(Config {
                 supabase_url,
                 anon_key,
@@ -233,6 +254,9 @@ impl Config {
                 session_idle_ttl,
                 mint_ttl,
                 refresh_margin,
+                trusted_proxies,
+                auth_rate_limit,
+                limits,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }

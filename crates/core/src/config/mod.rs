@@ -5,13 +5,16 @@
 //! config or every problem at once, one per setting.
 
 mod duration;
+mod limits;
 mod load;
 mod url;
 
 pub use duration::parse_duration;
+pub use limits::{Limits, parse_size};
 pub use load::{ConfigProblem, ConfigProblems, ConfigSource, KEYS};
 pub use url::{Origin, PublicUrl, UpstreamUrl};
 
+use crate::guard::{RateLimit, TrustedProxies};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -51,6 +54,11 @@ pub struct Config {
     pub mint_ttl: u64,
     /// Refresh this long before the upstream token expires, seconds.
     pub refresh_margin: u64,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Per-client-IP limit on Auth calls that take secrets or send mail.
+    pub auth_rate_limit: Option<RateLimit>,
+    pub limits: Limits,
 }
 
 impl Config {

@@ -18,6 +18,14 @@ pub fn find_session_secret<'a>(
         .find_map(|c| SessionSecret::from_cookie_value(c.value()))
 }
 
+/// Whether any `Cookie` header has a cookie called `name`, valid or not.
+pub fn has_cookie<'a>(cookie_headers: impl IntoIterator<Item = &'a str>, name: &str) -> bool {
+    cookie_headers
+        .into_iter()
+        .flat_map(Cookie::split_parse)
+        .any(|c| c.is_ok_and(|c| c.name() == name))
+}
+
 /// The `Cookie` header without the proxy's cookie; `None` when nothing is left.
 pub fn strip_cookie(header: &str, name: &str) -> Option<String> {
     let kept: Vec<String> = Cookie::split_parse(header)
@@ -83,6 +91,8 @@ mod tests {
             None
         );
         assert_eq!(find_session_secret([";;;=;"], "sb-session"), None);
+        assert!(has_cookie(["a=1; sb-session=forged"], "sb-session"));
+        assert!(!has_cookie(["a=1; sb-sessionx=1"], "sb-session"));
     }
 
     #[test]

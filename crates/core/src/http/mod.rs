@@ -3,5 +3,5 @@
 mod cookie;
 mod headers;
 
-pub use cookie::{clear_cookie, find_session_secret, set_cookie, strip_cookie};
+pub use cookie::{clear_cookie, find_session_secret, has_cookie, set_cookie, strip_cookie};
 pub use headers::{HOP_BY_HOP, is_hop_by_hop};

@@ -5,9 +5,9 @@
 
 use crate::body::Body;
 use crate::pipeline::context::{Ctx, Presented, store_down};
-use crate::pipeline::forward::send;
+use crate::pipeline::forward::{idle_timeout, send};
 use crate::pipeline::respond;
-use crate::upstream::relay_response;
+use crate::upstream::{make_private, relay_response};
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
@@ -25,9 +25,10 @@ pub async fn user(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Proxy
     let Some(session) = ctx.fresh_session().await? else {
         return Ok(no_session(ctx));
     };
-    Ok(relay_response(
-        send(ctx, body, &session.tokens.access_token).await?,
-    ))
+    let upstream = send(ctx, body, &session.tokens.access_token).await?;
+    let mut response = relay_response(upstream, idle_timeout(ctx));
+    make_private(response.headers_mut());
+    Ok(response)
 }
 
 /// `POST /auth/v1/logout?scope=…`: Auth first, then the matching proxy sessions.
@@ -41,7 +42,10 @@ pub async fn logout(
     };
     let (key, user_id) = (live.key.clone(), live.session.user_id.clone());
     let mut response = match ctx.fresh_session().await {
-        Ok(Some(session)) => relay_response(send(ctx, body, &session.tokens.access_token).await?),
+        Ok(Some(session)) => {
+            let upstream = send(ctx, body, &session.tokens.access_token).await?;
+            relay_response(upstream, idle_timeout(ctx))
+        }
         // Auth already ended the session (or cannot be reached to end it):
         // the proxy still signs the browser out.
         Ok(None) | Err(_) => {

@@ -8,6 +8,7 @@ use crate::refresh::{Refreshed, Refresher};
 use http::header::{COOKIE, USER_AGENT};
 use http::{Response, request};
 use sbp_core::ProxyError;
+use sbp_core::guard::client_ip;
 use sbp_core::http::{clear_cookie, find_session_secret};
 use sbp_core::session::{Session, SessionKey};
 use sbp_core::token::{needs_refresh, usable};
@@ -56,8 +57,15 @@ impl Ctx {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    pub fn client_ip(&self) -> String {
-        self.peer.ip().to_string()
+    /// The client's address: the peer, or what a trusted proxy forwarded.
+    pub fn client_ip(&self) -> std::net::IpAddr {
+        let forwarded = self
+            .parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        client_ip(self.peer.ip(), forwarded, &self.app.config.trusted_proxies)
     }
 
     pub fn user_agent(&self) -> Option<String> {

@@ -1,12 +1,13 @@
 //! Forwarding a request to Supabase with the session's token (or the anon key).
 
 use crate::body::Body;
+use crate::body::{full, read_request_body, with_idle_timeout};
 use crate::pipeline::context::Ctx;
-use crate::upstream::{Forward, forward_request, relay_response};
+use crate::upstream::{Forward, forward_request, make_private, relay_response};
 use http::Response;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
+use std::time::Duration;
 
 /// Sends the request upstream with `bearer` and returns the raw response.
 pub async fn send(
@@ -19,15 +20,21 @@ pub async fn send(
         Some(query) => format!("{}?{query}", ctx.path),
         None => ctx.path.clone(),
     };
+    let limits = &app.config.limits;
+    let body = if ctx.path.starts_with("/auth/v1") {
+        full(read_request_body(body, limits.max_auth_body).await?)
+    } else {
+        with_idle_timeout(body, Duration::from_secs(limits.idle_timeout))
+    };
     let forward = Forward {
         uri: app.upstream.url(&path_and_query),
         bearer,
         anon_key: &app.config.anon_key,
         cookie_name: &app.config.cookie_name,
-        client_ip: ctx.client_ip(),
+        client_ip: ctx.client_ip().to_string(),
         proto: app.config.public_url.scheme(),
     };
-    let request = forward_request(&ctx.parts, body.map_err(Into::into).boxed(), &forward);
+    let request = forward_request(&ctx.parts, body, &forward);
     app.upstream.send(request).await
 }
 
@@ -38,5 +45,14 @@ pub async fn forward(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Pr
         Some(session) => session.tokens.access_token.as_str(),
         None => ctx.app.config.anon_key.as_str(),
     };
-    Ok(relay_response(send(ctx, body, bearer).await?))
+    let mut response = relay_response(send(ctx, body, bearer).await?, idle_timeout(ctx));
+    if session.is_some() {
+        make_private(response.headers_mut());
+    }
+    Ok(response)
+}
+
+/// The idle timeout for relayed bodies.
+pub fn idle_timeout(ctx: &Ctx) -> Duration {
+    Duration::from_secs(ctx.app.config.limits.idle_timeout)
 }

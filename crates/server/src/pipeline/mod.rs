@@ -7,6 +7,7 @@ mod context;
 mod cors;
 mod edge;
 mod forward;
+mod guard;
 mod respond;
 mod sign_in;
 
@@ -48,6 +49,7 @@ async fn dispatch(
     route: Route,
     body: Incoming,
 ) -> Result<Response<Body>, ProxyError> {
+    guard::check(ctx, &route)?;
     match route {
         Route::Health => return Ok(edge::health(ctx).await),
         Route::NotFound => return Err(ProxyError::NotFound),

@@ -23,7 +23,13 @@ pub fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
 }
 
 pub fn error(error: &ProxyError) -> Response<Body> {
-    json_bytes(error.status(), error.body())
+    let mut response = json_bytes(error.status(), error.body());
+    if let ProxyError::RateLimited(seconds) = error {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(*seconds));
+    }
+    response
 }
 
 /// An error in Auth's own shape, as the official client expects it.

@@ -6,7 +6,7 @@
 
 use crate::body::{Body, read_limited};
 use crate::pipeline::context::{Ctx, store_down};
-use crate::pipeline::forward::send;
+use crate::pipeline::forward::{idle_timeout, send};
 use crate::pipeline::respond;
 use crate::upstream::{relay_response, replace_body};
 use http::Response;
@@ -21,18 +21,15 @@ use sbp_core::session::{NewSession, Session, SessionSecret};
 use sbp_core::token::{placeholder_refresh_token, read_claims};
 use serde_json::Map;
 
-/// Largest Auth response the proxy reads to build a session.
-pub const AUTH_RESPONSE_LIMIT: usize = 1 << 20;
-
 /// Forwards a sign-in; a token response creates the session.
 pub async fn sign_in(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
     let anon_key = ctx.app.config.anon_key.clone();
     let upstream = send(ctx, body, &anon_key).await?;
     if upstream.status() != http::StatusCode::OK {
-        return Ok(relay_response(upstream));
+        return Ok(relay_response(upstream, idle_timeout(ctx)));
     }
     let (parts, body) = upstream.into_parts();
-    let bytes = read_limited(body, AUTH_RESPONSE_LIMIT).await?;
+    let bytes = read_limited(body, ctx.app.config.limits.max_auth_response).await?;
     let Some(grant) = read_token_response(&bytes) else {
         // Not a token response (e.g. a sign-up awaiting confirmation): as is.
         return Ok(replace_body(parts, bytes));
@@ -62,7 +59,7 @@ async fn start_session(ctx: &mut Ctx, grant: SignIn) -> Result<Vec<u8>, ProxyErr
         user: grant.user.clone(),
         auth_session_id: grant.claims.session_id.clone(),
         tokens: grant.tokens,
-        ip: Some(ctx.client_ip()),
+        ip: Some(ctx.client_ip().to_string()),
         user_agent: ctx.user_agent(),
         country: ctx.header("cf-ipcountry").map(str::to_string),
     };

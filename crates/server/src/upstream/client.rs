@@ -15,12 +15,12 @@ use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long Supabase may take to send response headers (Edge Functions may run long).
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Upstream {
     client: Client<HttpsConnector<HttpConnector>, Body>,
     url: UpstreamUrl,
+    /// How long Supabase may take to send response headers.
+    response_timeout: Duration,
 }
 
 /// The error and its causes on one line.
@@ -36,7 +36,7 @@ fn describe(error: &dyn std::error::Error) -> String {
 }
 
 impl Upstream {
-    pub fn new(url: UpstreamUrl) -> Result<Upstream, crate::Error> {
+    pub fn new(url: UpstreamUrl, response_timeout: Duration) -> Result<Upstream, crate::Error> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -50,7 +50,11 @@ impl Upstream {
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_timer(TokioTimer::new())
             .build(https);
-        Ok(Upstream { client, url })
+        Ok(Upstream {
+            client,
+            url,
+            response_timeout,
+        })
     }
 
     /// The absolute upstream URI for a path and query.
@@ -64,7 +68,7 @@ impl Upstream {
 
     /// Sends a request; an unreachable or silent upstream is a proxy error, never a hang.
     pub async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, ProxyError> {
-        match tokio::time::timeout(RESPONSE_TIMEOUT, self.client.request(request)).await {
+        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => {
                 tracing::warn!(error = %describe(&e), "upstream request failed");

@@ -7,4 +7,4 @@ mod response;
 
 pub use client::Upstream;
 pub use request::{Forward, forward_request};
-pub use response::{relay_response, replace_body};
+pub use response::{make_private, relay_response, replace_body};

@@ -4,21 +4,53 @@
 //! the proxy sets its own for the origins it allows.
 
 use crate::body::Body;
+use crate::body::with_idle_timeout;
+use http::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
 use http::{Response, response};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use sbp_core::http::is_hop_by_hop;
+use std::time::Duration;
 
 /// Whether a response header is Supabase's CORS policy, which the proxy replaces.
 pub fn is_cors_header(name: &str) -> bool {
     name.starts_with("access-control-")
 }
 
-/// The upstream response, streamed, with its headers cleaned.
-pub fn relay_response(response: Response<Incoming>) -> Response<Body> {
+/// The upstream response, streamed (failing if it stalls for
+/// `idle_timeout`), with its headers cleaned.
+pub fn relay_response(response: Response<Incoming>, idle_timeout: Duration) -> Response<Body> {
     let (mut parts, body) = response.into_parts();
     clean_headers(&mut parts);
-    Response::from_parts(parts, body.map_err(Into::into).boxed())
+    Response::from_parts(parts, with_idle_timeout(body, idle_timeout))
+}
+
+/// Marks a response to a cookie-authenticated request as private, so no
+/// shared cache in front of the proxy serves one user's answer to another.
+pub fn make_private(headers: &mut HeaderMap) {
+    let kept: Vec<String> = headers
+        .get_all(CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|d| {
+            let name = d
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            !d.is_empty() && !matches!(name.as_str(), "public" | "s-maxage" | "private")
+        })
+        .map(str::to_string)
+        .collect();
+    let value = std::iter::once("private".to_string())
+        .chain(kept)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(CACHE_CONTROL, value);
+    }
 }
 
 /// A response whose body the proxy read whole (and may have replaced).

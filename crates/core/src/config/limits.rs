@@ -1,0 +1,108 @@
+//! Limits on what the proxy accepts and how long it waits.
+
+use super::duration::parse_duration;
+use super::load::Reader;
+
+/// Every limit, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request head (start line and headers), bytes.
+    pub max_header_bytes: usize,
+    /// Most request headers.
+    pub max_headers: usize,
+    /// Longest request target (path and query), bytes.
+    pub max_url_bytes: usize,
+    /// Largest request body to Auth, bytes (uploads elsewhere stream unlimited).
+    pub max_auth_body: u64,
+    /// Largest Auth response the proxy reads to build a session, bytes.
+    pub max_auth_response: usize,
+    /// Time to receive a request's headers, also the idle time allowed
+    /// between requests on a kept-alive connection, seconds.
+    pub header_timeout: u64,
+    /// A body (either way) that stalls this long is aborted, seconds.
+    pub idle_timeout: u64,
+    /// Time Supabase may take to start answering, seconds.
+    pub upstream_timeout: u64,
+    /// Most client connections served at once.
+    pub max_connections: usize,
+}
+
+/// Parses a size in bytes: `16384`, `16KiB`, `1MiB`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, factor) = if let Some(d) = text.strip_suffix("KiB") {
+        (d, 1 << 10)
+    } else if let Some(d) = text.strip_suffix("MiB") {
+        (d, 1 << 20)
+    } else {
+        (text, 1)
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a size; write e.g. 16384, 16KiB or 1MiB"))
+}
+
+fn count(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a positive number"))
+}
+
+fn bounded_size(min: u64) -> impl Fn(&str) -> Result<u64, String> {
+    move |text| match parse_size(text)? {
+        n if n < min => Err(format!("must be at least {min} bytes")),
+        n => Ok(n),
+    }
+}
+
+fn seconds(text: &str) -> Result<u64, String> {
+    match parse_duration(text)? {
+        0 => Err("must be longer than 0s".into()),
+        n => Ok(n),
+    }
+}
+
+pub(super) fn load_limits(r: &mut Reader<'_>) -> Option<Limits> {
+    // hyper needs room for at least 8 KiB of headers.
+    let max_header_bytes = r.parsed("PROXY_MAX_HEADER_BYTES", Some("16KiB"), bounded_size(8192));
+    let max_headers = r.parsed("PROXY_MAX_HEADERS", Some("100"), count);
+    let max_url_bytes = r.parsed("PROXY_MAX_URL_BYTES", Some("8KiB"), bounded_size(256));
+    let max_auth_body = r.parsed("PROXY_MAX_AUTH_BODY", Some("64KiB"), parse_size);
+    let max_auth_response = r.parsed("PROXY_MAX_AUTH_RESPONSE", Some("1MiB"), bounded_size(4096));
+    let header_timeout = r.parsed("PROXY_HEADER_TIMEOUT", Some("30s"), seconds);
+    let idle_timeout = r.parsed("PROXY_IDLE_TIMEOUT", Some("60s"), seconds);
+    let upstream_timeout = r.parsed("PROXY_UPSTREAM_TIMEOUT", Some("300s"), seconds);
+    let max_connections = r.parsed("PROXY_MAX_CONNECTIONS", Some("4096"), count);
+    Some(Limits {
+        max_header_bytes: usize::try_from(max_header_bytes?).ok()?,
+        max_headers: max_headers?,
+        max_url_bytes: usize::try_from(max_url_bytes?).ok()?,
+        max_auth_body: max_auth_body?,
+        max_auth_response: usize::try_from(max_auth_response?).ok()?,
+        header_timeout: header_timeout?,
+        idle_timeout: idle_timeout?,
+        upstream_timeout: upstream_timeout?,
+        max_connections: max_connections?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16KiB"), Ok(16_384));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("300"), Ok(300));
+        for bad in ["", "0", "1GB", "-1", "x KiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Guards the proxy applies before it does anything for a request:
+//! cross-site request forgery, the real client address, rate limits.
+
+mod client_ip;
+mod csrf;
+mod rate;
+
+pub use client_ip::{TrustedProxies, client_ip};
+pub use csrf::{CsrfVerdict, check_csrf, is_unsafe};
+pub use rate::{Bucket, RateLimit};

@@ -1,0 +1,105 @@
+//! Token-bucket rate limits, as pure arithmetic (the runtime keeps the buckets).
+
+use crate::config::parse_duration;
+
+/// `burst` calls per `period` seconds, refilled continuously.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub burst: u32,
+    pub period: u64,
+}
+
+impl RateLimit {
+    /// Parses `N/PERIOD`, e.g. `30/1m`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (count, period) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}` is not a rate; write e.g. 30/1m"))?;
+        let burst: u32 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("`{count}` is not a positive count"))?;
+        let period = parse_duration(period)?;
+        if period == 0 {
+            return Err("the period must be longer than 0s".into());
+        }
+        Ok(RateLimit { burst, period })
+    }
+}
+
+/// One client's bucket; time in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    tokens: f64,
+    updated_ms: u64,
+}
+
+impl Bucket {
+    pub fn full(limit: RateLimit, now_ms: u64) -> Self {
+        Bucket {
+            tokens: f64::from(limit.burst),
+            updated_ms: now_ms,
+        }
+    }
+
+    fn refill(&mut self, limit: RateLimit, now_ms: u64) {
+        let per_ms = f64::from(limit.burst) / (limit.period as f64 * 1000.0);
+        let elapsed = now_ms.saturating_sub(self.updated_ms) as f64;
+        self.tokens = (self.tokens + elapsed * per_ms).min(f64::from(limit.burst));
+        self.updated_ms = now_ms;
+    }
+
+    /// Takes one call; `Err(seconds)` to wait when the bucket is empty.
+    pub fn take(&mut self, limit: RateLimit, now_ms: u64) -> Result<(), u64> {
+        self.refill(limit, now_ms);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(());
+        }
+        let per_second = f64::from(limit.burst) / limit.period as f64;
+        Err(((1.0 - self.tokens) / per_second).ceil().max(1.0) as u64)
+    }
+
+    /// Whether the bucket has refilled completely (and can be forgotten).
+    pub fn is_full(&self, limit: RateLimit, now_ms: u64) -> bool {
+        let mut copy = *self;
+        copy.refill(limit, now_ms);
+        copy.tokens >= f64::from(limit.burst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rates() {
+        assert_eq!(
+            RateLimit::parse("30/1m"),
+            Ok(RateLimit {
+                burst: 30,
+                period: 60
+            })
+        );
+        for bad in ["30", "0/1m", "x/1m", "5/0s", "5/soon"] {
+            assert!(RateLimit::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn burst_then_refill() {
+        let limit = RateLimit {
+            burst: 2,
+            period: 10,
+        };
+        let mut b = Bucket::full(limit, 0);
+        assert_eq!(b.take(limit, 0), Ok(()));
+        assert_eq!(b.take(limit, 0), Ok(()));
+        assert_eq!(b.take(limit, 0), Err(5), "one call per 5 s");
+        assert_eq!(b.take(limit, 5_000), Ok(()));
+        assert!(!b.is_full(limit, 5_000));
+        assert!(b.is_full(limit, 20_000));
+    }
+}

@@ -1,0 +1,51 @@
+//! The guard stage: what the proxy refuses before doing any work for a
+//! request: over-long URLs, cross-site requests carrying the cookie or
+//! signing in, and too many secret-taking Auth calls from one client.
+
+use crate::pipeline::context::Ctx;
+use http::header::{COOKIE, ORIGIN, REFERER};
+use sbp_core::ProxyError;
+use sbp_core::guard::{CsrfVerdict, check_csrf};
+use sbp_core::http::has_cookie;
+use sbp_core::route::{Route, takes_secrets};
+
+/// Whether the request carries the proxy's cookie at all (valid or not).
+fn carries_cookie(ctx: &Ctx) -> bool {
+    let headers = ctx.parts.headers.get_all(COOKIE);
+    has_cookie(
+        headers.iter().filter_map(|v| v.to_str().ok()),
+        &ctx.app.config.cookie_name,
+    )
+}
+
+pub fn check(ctx: &Ctx, route: &Route) -> Result<(), ProxyError> {
+    let config = &ctx.app.config;
+    let target_len = ctx
+        .parts
+        .uri
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    if target_len > config.limits.max_url_bytes {
+        return Err(ProxyError::UriTooLong);
+    }
+    let verdict = check_csrf(
+        &ctx.parts.method,
+        carries_cookie(ctx),
+        *route == Route::SignIn,
+        ctx.header(ORIGIN),
+        ctx.header(REFERER),
+        &config.allowed_origins,
+    );
+    if let CsrfVerdict::Refused(why) = verdict {
+        tracing::info!(path = %ctx.path, %why, "cross-site request refused");
+        return Err(ProxyError::CrossSiteRefused(why));
+    }
+    if let Some(limiter) = &ctx.app.rate_limiter
+        && takes_secrets(&ctx.path, ctx.parts.uri.query())
+    {
+        limiter
+            .check(ctx.client_ip())
+            .map_err(ProxyError::RateLimited)?;
+    }
+    Ok(())
+}
