@@ -49,6 +49,10 @@ pub enum Route {
     Forward(Service),
     /// A proxy endpoint called with the wrong method.
     MethodNotAllowed,
+    /// A path with `.` or `..` segments (plain or percent-encoded), which
+    /// Supabase's gateway could resolve to another service than the proxy
+    /// classified: refused.
+    DotSegments,
     /// Not a path the proxy serves.
     NotFound,
 }
@@ -149,6 +153,23 @@ pub fn takes_secrets(path: &str, query: Option<&str>) -> bool {
     }
 }
 
+/// Whether a path has a `.` or `..` segment once dots, slashes and
+/// backslashes are percent-decoded (some gateways decode them, and some read
+/// a backslash as a slash).
+pub fn has_dot_segments(path: &str) -> bool {
+    let decoded = path
+        .replace("%2e", ".")
+        .replace("%2E", ".")
+        .replace("%2f", "/")
+        .replace("%2F", "/")
+        .replace("%5c", "/")
+        .replace("%5C", "/")
+        .replace('\\', "/");
+    decoded
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+}
+
 /// Classifies a request by method, path and query.
 pub fn classify<'a>(
     method: &Method,
@@ -156,6 +177,12 @@ pub fn classify<'a>(
     query: Option<&str>,
     base_path: &str,
 ) -> Classified<'a> {
+    if has_dot_segments(path) {
+        return Classified {
+            route: Route::DotSegments,
+            path,
+        };
+    }
     let path = strip_base(path, base_path);
     let route = if let Some(rest) = path.strip_prefix("/edge/v1/") {
         edge_route(method, rest)
@@ -258,6 +285,29 @@ mod tests {
         ));
         assert!(!takes_secrets("/auth/v1/user", None));
         assert!(!takes_secrets("/rest/v1/signup", None));
+    }
+
+    #[test]
+    fn dot_segments_are_refused() {
+        for bad in [
+            "/rest/v1/../auth/v1/token",
+            "/supabase/..",
+            "/rest/v1/%2e%2E/auth/v1/user",
+            "/rest/v1/./x",
+            "/rest/v1/x\\..\\y",
+            "/rest/v1/a%5c..%5cb",
+            "/storage/v1/object/..%2f..%2fauth/v1/user",
+        ] {
+            assert_eq!(route(Method::GET, bad, None), Route::DotSegments, "{bad}");
+        }
+        assert_eq!(
+            route(Method::GET, "/rest/v1/a.b..c", None),
+            Route::Forward(Service::Rest)
+        );
+        assert_eq!(
+            route(Method::GET, "/storage/v1/object/b/a%2Fb.txt", None),
+            Route::Forward(Service::Storage)
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Reading Auth's token responses and writing what the browser gets instead.
 
+use super::scrub::scrub_json;
 use crate::env::UnixSeconds;
 use crate::session::UpstreamTokens;
 use crate::token::{AccessClaims, read_claims};
@@ -14,14 +15,6 @@ pub struct SignIn {
     /// Auth's JSON body, to be returned with the tokens replaced.
     pub body: Map<String, Value>,
 }
-
-/// Fields of a token response that must never reach the browser.
-const SECRET_FIELDS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "provider_token",
-    "provider_refresh_token",
-];
 
 /// Reads a token response: a JSON object with a JWT `access_token` (with
 /// `sub` and `exp`) and a non-empty `refresh_token`. Anything else is `None`.
@@ -62,10 +55,11 @@ pub fn browser_token_response(
     refresh_placeholder: &str,
     now: UnixSeconds,
 ) -> Vec<u8> {
-    let mut body = base.clone();
-    for field in SECRET_FIELDS {
-        body.remove(*field);
-    }
+    let mut body = Value::Object(base.clone());
+    scrub_json(&mut body);
+    let Value::Object(mut body) = body else {
+        return Vec::new();
+    };
     body.insert("access_token".into(), access_placeholder.into());
     body.insert("refresh_token".into(), refresh_placeholder.into());
     body.insert("token_type".into(), "bearer".into());

@@ -3,6 +3,8 @@
 
 mod errors;
 mod intercept;
+mod scrub;
 
 pub use errors::{AuthError, wants_versioned_errors};
 pub use intercept::{SignIn, browser_token_response, read_token_response};
+pub use scrub::{SECRET_FIELDS, scrub_json, scrub_location};

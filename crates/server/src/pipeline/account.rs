@@ -4,10 +4,11 @@
 //! official client signs itself out instead of holding a dead placeholder.
 
 use crate::body::Body;
+use crate::pipeline::auth_answer::relay_auth;
 use crate::pipeline::context::{Ctx, Presented, store_down};
-use crate::pipeline::forward::{idle_timeout, send};
+use crate::pipeline::forward::send;
 use crate::pipeline::respond;
-use crate::upstream::{make_private, relay_response};
+use crate::upstream::make_private;
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
@@ -26,7 +27,7 @@ pub async fn user(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Proxy
         return Ok(no_session(ctx));
     };
     let upstream = send(ctx, body, &session.tokens.access_token).await?;
-    let mut response = relay_response(upstream, idle_timeout(ctx));
+    let mut response = relay_auth(ctx, upstream).await?;
     make_private(response.headers_mut());
     Ok(response)
 }
@@ -44,7 +45,7 @@ pub async fn logout(
     let mut response = match ctx.fresh_session().await {
         Ok(Some(session)) => {
             let upstream = send(ctx, body, &session.tokens.access_token).await?;
-            relay_response(upstream, idle_timeout(ctx))
+            relay_auth(ctx, upstream).await?
         }
         // Auth already ended the session (or cannot be reached to end it):
         // the proxy still signs the browser out.

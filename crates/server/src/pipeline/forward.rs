@@ -2,11 +2,13 @@
 
 use crate::body::Body;
 use crate::body::{full, read_request_body, with_idle_timeout};
+use crate::pipeline::auth_answer::relay_auth;
 use crate::pipeline::context::Ctx;
 use crate::upstream::{Forward, forward_request, make_private, relay_response};
 use http::Response;
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
+use sbp_core::route::Service;
 use std::time::Duration;
 
 /// Sends the request upstream with `bearer` and returns the raw response.
@@ -38,14 +40,23 @@ pub async fn send(
     app.upstream.send(request).await
 }
 
-/// The default policy: the session's fresh token, streamed both ways.
-pub async fn forward(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
+/// The default policy: the session's fresh token, streamed both ways
+/// (Auth's answers are read to remove any token from them).
+pub async fn forward(
+    ctx: &mut Ctx,
+    body: Incoming,
+    service: Service,
+) -> Result<Response<Body>, ProxyError> {
     let session = ctx.fresh_session().await?;
     let bearer = match &session {
         Some(session) => session.tokens.access_token.as_str(),
         None => ctx.app.config.anon_key.as_str(),
     };
-    let mut response = relay_response(send(ctx, body, bearer).await?, idle_timeout(ctx));
+    let upstream = send(ctx, body, bearer).await?;
+    let mut response = match service {
+        Service::Auth => relay_auth(ctx, upstream).await?,
+        _ => relay_response(upstream, idle_timeout(ctx)),
+    };
     if session.is_some() {
         make_private(response.headers_mut());
     }

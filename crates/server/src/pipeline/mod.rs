@@ -3,6 +3,7 @@
 //! rewrite the response (cookie, CORS).
 
 mod account;
+mod auth_answer;
 mod context;
 mod cors;
 mod edge;
@@ -54,6 +55,9 @@ async fn dispatch(
         Route::Health => return Ok(edge::health(ctx).await),
         Route::NotFound => return Err(ProxyError::NotFound),
         Route::MethodNotAllowed => return Err(ProxyError::MethodNotAllowed),
+        Route::DotSegments => {
+            return Err(ProxyError::BadRequest("the path has dot segments".into()));
+        }
         _ => ctx.load_session().await?,
     }
     match route {
@@ -64,7 +68,9 @@ async fn dispatch(
         Route::RefreshGrant => Ok(sign_in::refresh_grant(ctx)),
         Route::User => account::user(ctx, body).await,
         Route::Logout(scope) => account::logout(ctx, scope, body).await,
-        Route::Forward(_) => forward::forward(ctx, body).await,
-        Route::Health | Route::NotFound | Route::MethodNotAllowed => Err(ProxyError::Internal),
+        Route::Forward(service) => forward::forward(ctx, body, service).await,
+        Route::Health | Route::NotFound | Route::MethodNotAllowed | Route::DotSegments => {
+            Err(ProxyError::Internal)
+        }
     }
 }

@@ -5,10 +5,11 @@
 //! browser's later refresh grants are answered from the session.
 
 use crate::body::{Body, read_limited};
+use crate::pipeline::auth_answer::{relay_auth, scrub_body};
 use crate::pipeline::context::{Ctx, store_down};
-use crate::pipeline::forward::{idle_timeout, send};
+use crate::pipeline::forward::send;
 use crate::pipeline::respond;
-use crate::upstream::{relay_response, replace_body};
+use crate::upstream::replace_body;
 use http::Response;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use hyper::body::Incoming;
@@ -26,13 +27,13 @@ pub async fn sign_in(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Pr
     let anon_key = ctx.app.config.anon_key.clone();
     let upstream = send(ctx, body, &anon_key).await?;
     if upstream.status() != http::StatusCode::OK {
-        return Ok(relay_response(upstream, idle_timeout(ctx)));
+        return relay_auth(ctx, upstream).await;
     }
     let (parts, body) = upstream.into_parts();
     let bytes = read_limited(body, ctx.app.config.limits.max_auth_response).await?;
     let Some(grant) = read_token_response(&bytes) else {
         // Not a token response (e.g. a sign-up awaiting confirmation): as is.
-        return Ok(replace_body(parts, bytes));
+        return Ok(replace_body(parts, scrub_body(bytes)));
     };
     let body = start_session(ctx, grant).await?;
     let mut response = replace_body(parts, body.into());
