@@ -45,6 +45,8 @@ pub enum Route {
     User,
     /// `POST /auth/v1/logout`
     Logout(LogoutScope),
+    /// `GET /realtime/v1/websocket`: a Realtime socket, relayed frame by frame.
+    RealtimeSocket,
     /// Anything else for a Supabase service.
     Forward(Service),
     /// A proxy endpoint called with the wrong method.
@@ -170,6 +172,9 @@ pub fn has_dot_segments(path: &str) -> bool {
         .any(|segment| segment == "." || segment == "..")
 }
 
+/// The path of Realtime's WebSocket endpoint.
+const REALTIME_SOCKET: &str = "/realtime/v1/websocket";
+
 /// Classifies a request by method, path and query.
 pub fn classify<'a>(
     method: &Method,
@@ -189,6 +194,9 @@ pub fn classify<'a>(
     } else {
         match service_of(path) {
             Some(Service::Auth) => auth_route(method, &path["/auth/v1".len()..], query),
+            Some(Service::Realtime) if *method == Method::GET && path == REALTIME_SOCKET => {
+                Route::RealtimeSocket
+            }
             Some(service) => Route::Forward(service),
             None => Route::NotFound,
         }
@@ -272,6 +280,22 @@ mod tests {
             Route::NotFound
         );
         assert_eq!(route(Method::GET, "/", None), Route::NotFound);
+        assert_eq!(
+            route(Method::GET, "/realtime/v1/websocket", Some("vsn=2.0.0")),
+            Route::RealtimeSocket
+        );
+        assert_eq!(
+            route(Method::GET, "/supabase/realtime/v1/websocket", None),
+            Route::RealtimeSocket
+        );
+        assert_eq!(
+            route(Method::POST, "/realtime/v1/websocket", None),
+            Route::Forward(Service::Realtime)
+        );
+        assert_eq!(
+            route(Method::POST, "/realtime/v1/api/broadcast", None),
+            Route::Forward(Service::Realtime)
+        );
     }
 
     #[test]

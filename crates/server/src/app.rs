@@ -1,12 +1,14 @@
 //! Everything a request needs, built once at start-up and shared by all connections.
 
 use crate::rate_limiter::RateLimiter;
+use crate::realtime::Realtime;
 use crate::refresh::Refresher;
 use crate::runtime::{OsRandom, SystemClock};
 use crate::store::{SessionCache, Store};
 use crate::upstream::Upstream;
 use sbp_core::config::Config;
-use sbp_core::env::{Clock, RandomSource, UnixSeconds};
+use sbp_core::env::{Clock, UnixSeconds};
+use sbp_core::session::{Session, SessionKey, StoreError};
 use sbp_core::token::PlaceholderKey;
 
 /// How many sessions the in-process cache holds.
@@ -18,6 +20,8 @@ pub struct App {
     pub upstream: Upstream,
     pub placeholder_key: PlaceholderKey,
     pub refresher: Refresher,
+    /// Realtime sockets, closed when their session ends.
+    pub realtime: Realtime,
     /// Present when `PROXY_AUTH_RATE_LIMIT` is not `off`.
     pub rate_limiter: Option<RateLimiter>,
     pub rng: OsRandom,
@@ -34,12 +38,25 @@ impl App {
             )?,
             rate_limiter: config.auth_rate_limit.map(RateLimiter::new),
             placeholder_key: PlaceholderKey::generate(&rng),
-            sessions: SessionCache::new(store, SESSION_CACHE_CAPACITY),
+            sessions: SessionCache::new(
+                store,
+                SESSION_CACHE_CAPACITY,
+                std::time::Duration::from_secs(config.store_grace),
+            ),
             refresher: Refresher::default(),
+            realtime: Realtime::default(),
             config,
             rng,
             clock: SystemClock,
         })
+    }
+
+    /// Deletes a session and closes its Realtime sockets on this instance
+    /// (they are closed even when the store fails to delete it).
+    pub async fn end_session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        let removed = self.sessions.remove(key).await;
+        self.realtime.sockets.session_ended(key);
+        removed
     }
 
     pub fn now(&self) -> UnixSeconds {
@@ -47,8 +64,6 @@ impl App {
     }
 
     pub fn random<const N: usize>(&self) -> [u8; N] {
-        let mut buf = [0u8; N];
-        self.rng.fill(&mut buf);
-        buf
+        self.rng.bytes()
     }
 }

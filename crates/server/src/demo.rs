@@ -40,6 +40,7 @@ pub fn instructions(demo: &Demo) -> String {
     let store = match &demo.proxy.app.config.session_store {
         sbp_core::config::StoreSpec::Memory => "memory".to_string(),
         sbp_core::config::StoreSpec::File(path) => format!("file {}", path.display()),
+        sbp_core::config::StoreSpec::Redis(_) => "Redis".to_string(),
     };
     format!(
         "sb-cookie-proxy demo: the proxy is on {base}, in front of a stand-in Supabase at {stub}.

@@ -12,6 +12,7 @@ pub mod demo;
 mod error;
 mod pipeline;
 mod rate_limiter;
+mod realtime;
 mod refresh;
 mod runtime;
 mod server;

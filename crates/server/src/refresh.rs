@@ -1,9 +1,15 @@
 //! Refreshing a session's upstream tokens with Auth.
 //!
-//! At most one refresh per session is in flight in this process: the first
-//! request that finds the token near expiry starts it, every concurrent one
-//! waits for the same result. The refresh re-reads the session from the
-//! store first, so a refresh that another request already did is reused.
+//! Auth's refresh tokens rotate, and replaying an old one ends the session,
+//! so a session is refreshed once at a time everywhere:
+//! - in this process, the first request that finds the token near expiry
+//!   starts the refresh and every concurrent one waits for the same result;
+//! - across processes sharing a store, the refresh holds the store's lock
+//!   (with a lease renewed while it runs); the others wait until the new
+//!   tokens are in the store and use them.
+//!
+//! The holder re-reads the session after taking the lock, so a refresh that
+//! someone else already did is reused, never repeated.
 
 use crate::app::App;
 use crate::body::full;
@@ -11,13 +17,20 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use http::{Method, Request};
 use sbp_core::auth::read_token_response;
-use sbp_core::session::{Session, SessionKey};
+use sbp_core::session::{Session, SessionKey, SessionStore};
 use sbp_core::token::needs_refresh;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Largest Auth response the proxy reads to refresh a session.
 const REFRESH_RESPONSE_LIMIT: usize = 1 << 20;
+/// Lease of the store's refresh lock; renewed every third of it while held.
+const LOCK_LEASE: Duration = Duration::from_secs(30);
+/// A refresh call to Auth ends well within the lease.
+const REFRESH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a waiting process looks for the holder's result.
+const WAIT_STEP: Duration = Duration::from_millis(100);
 
 /// How a refresh ended.
 #[derive(Clone, Debug)]
@@ -64,7 +77,55 @@ impl Refresher {
     }
 }
 
-async fn run(app: &App, key: &SessionKey) -> Refreshed {
+/// Takes the store's refresh lock (or waits for its holder's result), then refreshes.
+async fn run(app: &Arc<App>, key: &SessionKey) -> Refreshed {
+    let store = app.sessions.store();
+    let owner: String = app.random::<16>().iter().map(|b| format!("{b:02x}")).collect();
+    let lease_ms = LOCK_LEASE.as_millis() as u64;
+    let waiting_since = Instant::now();
+    loop {
+        match store.lock_refresh(key, &owner, lease_ms).await {
+            Ok(true) => break,
+            Ok(false) if waiting_since.elapsed() > LOCK_LEASE + WAIT_STEP => return Refreshed::Failed,
+            Ok(false) => {
+                tokio::time::sleep(WAIT_STEP).await;
+                match app.sessions.reload(key).await {
+                    Ok(Some(s)) if !needs_refresh(&s.tokens, app.now(), app.config.refresh_margin) => {
+                        return Refreshed::Fresh(s);
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Refreshed::Revoked,
+                    Err(_) => return Refreshed::Failed,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the refresh lock");
+                return Refreshed::Failed;
+            }
+        }
+    }
+    let renewal = {
+        let (app, key, owner) = (app.clone(), key.clone(), owner.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LOCK_LEASE / 3).await;
+                if !matches!(app.sessions.store().renew_refresh(&key, &owner, lease_ms).await, Ok(true)) {
+                    tracing::warn!("lost the refresh lock while refreshing");
+                    return;
+                }
+            }
+        })
+    };
+    let outcome = refresh_locked(app, key).await;
+    renewal.abort();
+    if let Err(e) = store.unlock_refresh(key, &owner).await {
+        tracing::warn!(error = %e, "cannot release the refresh lock; it ends with its lease");
+    }
+    outcome
+}
+
+/// Refreshes with Auth, holding the lock.
+async fn refresh_locked(app: &App, key: &SessionKey) -> Refreshed {
     let session = match app.sessions.reload(key).await {
         Ok(Some(session)) => session,
         Ok(None) => return Refreshed::Revoked,
@@ -88,10 +149,15 @@ async fn run(app: &App, key: &SessionKey) -> Refreshed {
     let Ok(request) = request else {
         return Refreshed::Failed;
     };
-    let (parts, bytes) = match app.upstream.call(request, REFRESH_RESPONSE_LIMIT).await {
-        Ok(answer) => answer,
-        Err(e) => {
+    let call = app.upstream.call(request, REFRESH_RESPONSE_LIMIT);
+    let (parts, bytes) = match tokio::time::timeout(REFRESH_TIMEOUT, call).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "refresh did not reach Auth");
+            return Refreshed::Failed;
+        }
+        Err(_) => {
+            tracing::warn!("Auth did not answer a refresh in time");
             return Refreshed::Failed;
         }
     };

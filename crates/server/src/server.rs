@@ -3,7 +3,8 @@
 
 use crate::app::App;
 use crate::pipeline;
-use crate::store::Store;
+use crate::runtime::OsRandom;
+use crate::store::{Eviction, Store, follow_evictions};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -49,7 +50,12 @@ impl RunningProxy {
 
 /// Opens the configured store and starts serving on the configured address.
 pub async fn start(config: Config) -> Result<RunningProxy, crate::Error> {
-    let store = Store::open(&config.session_store)?;
+    let instance: String = OsRandom
+        .bytes::<8>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let store = Store::open(&config.session_store, instance)?;
     start_with_store(config, store).await
 }
 
@@ -71,6 +77,7 @@ pub async fn start_with_store(config: Config, store: Store) -> Result<RunningPro
     let app = Arc::new(App::new(config, store)?);
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(sweep(app.clone(), stopped.clone()));
+    tokio::spawn(follow_store(app.clone(), stopped.clone()));
     let task = tokio::spawn(serve(listener, app.clone(), stopped));
     Ok(RunningProxy {
         addr,
@@ -144,6 +151,18 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
     {
         tracing::warn!("shutdown: requests still in flight were cut off");
     }
+}
+
+/// Keeps the cache coherent with a store shared by other instances.
+async fn follow_store(app: Arc<App>, stopped: watch::Receiver<bool>) {
+    let Store::Redis(redis) = app.sessions.store() else {
+        return;
+    };
+    let evict = |eviction| match eviction {
+        Eviction::Session(key) => app.sessions.evict(&key),
+        Eviction::Everything => app.sessions.clear(),
+    };
+    follow_evictions(redis, evict, stopped).await;
 }
 
 async fn sweep(app: Arc<App>, mut stopped: watch::Receiver<bool>) {

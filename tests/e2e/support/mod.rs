@@ -4,9 +4,11 @@
 
 mod browser;
 mod process;
+mod redis;
 
 pub use browser::{Browser, Reply};
 pub use process::{ProxyProcess, binary};
+pub use redis::RedisServer;
 
 use sb_cookie_proxy::RunningProxy;
 use sbp_core::config::Config;

@@ -34,6 +34,7 @@ pub const KEYS: &[&str] = &[
     "PROXY_IDLE_TIMEOUT",
     "PROXY_UPSTREAM_TIMEOUT",
     "PROXY_MAX_CONNECTIONS",
+    "PROXY_STORE_GRACE",
 ];
 
 /// Where settings come from. Empty values count as unset.
@@ -115,7 +116,10 @@ fn parse_store(text: &str) -> Result<StoreSpec, String> {
         }
         Ok(StoreSpec::File(PathBuf::from(path)))
     } else if text.starts_with("redis://") || text.starts_with("rediss://") {
-        Err("the Redis store is not available in this version; use memory: or file:PATH".into())
+        match http::Uri::try_from(text) {
+            Ok(uri) if uri.host().is_some() => Ok(StoreSpec::Redis(text.to_string())),
+            _ => Err(format!("`{text}` is not a Redis URL like redis://127.0.0.1:6379/0")),
+        }
     } else {
         Err(format!(
             "`{text}` is not a store; use memory:, file:PATH or redis://..."
@@ -215,6 +219,7 @@ impl Config {
             rate => RateLimit::parse(rate).map(Some),
         });
         let limits = load_limits(&mut r);
+        let store_grace = r.parsed("PROXY_STORE_GRACE", Some("60s"), parse_duration);
 
         match (
             supabase_url,
@@ -226,7 +231,7 @@ impl Config {
             session_store,
             cookie_name,
             (session_ttl, session_idle_ttl, mint_ttl, refresh_margin),
-            (trusted_proxies, auth_rate_limit, limits),
+            (trusted_proxies, auth_rate_limit, limits, store_grace),
         ) {
             (
                 Some(supabase_url),
@@ -238,7 +243,7 @@ impl Config {
                 Some(session_store),
                 Some(cookie_name),
                 (Some(session_ttl), Some(session_idle_ttl), Some(mint_ttl), Some(refresh_margin)),
-                (Some(trusted_proxies), Some(auth_rate_limit), Some(limits)),
+                (Some(trusted_proxies), Some(auth_rate_limit), Some(limits), Some(store_grace)),
             ) if r.problems.is_empty() => Ok(Config {
                 supabase_url,
                 anon_key,
@@ -257,6 +262,7 @@ impl Config {
                 trusted_proxies,
                 auth_rate_limit,
                 limits,
+                store_grace,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }

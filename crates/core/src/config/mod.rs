@@ -32,6 +32,8 @@ pub enum StoreSpec {
     Memory,
     /// An embedded redb file that survives restarts.
     File(PathBuf),
+    /// A Redis or Valkey server shared by many proxies (`redis://` or `rediss://`).
+    Redis(String),
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +61,9 @@ pub struct Config {
     /// Per-client-IP limit on Auth calls that take secrets or send mail.
     pub auth_rate_limit: Option<RateLimit>,
     pub limits: Limits,
+    /// How long sessions already in memory keep working while the shared
+    /// store is unreachable, seconds.
+    pub store_grace: u64,
 }
 
 impl Config {

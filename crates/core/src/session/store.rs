@@ -46,4 +46,32 @@ pub trait SessionStore {
     async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError>;
     /// Succeeds when the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Takes the lock that allows one refresh of the session at a time
+    /// across every proxy sharing this store, for `lease_ms`, as `owner`.
+    /// `false` when someone else holds it. A store used by a single process
+    /// needs no lock (the process serialises its own refreshes).
+    async fn lock_refresh(
+        &self,
+        _key: &SessionKey,
+        _owner: &str,
+        _lease_ms: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Extends a held lock; `false` when it was lost.
+    async fn renew_refresh(
+        &self,
+        _key: &SessionKey,
+        _owner: &str,
+        _lease_ms: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Releases a held lock (a lock held by another owner is left alone).
+    async fn unlock_refresh(&self, _key: &SessionKey, _owner: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

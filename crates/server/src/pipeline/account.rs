@@ -67,7 +67,7 @@ pub async fn logout(
         }
     };
     for k in &doomed {
-        sessions.remove(k).await.map_err(store_down)?;
+        ctx.app.end_session(k).await.map_err(store_down)?;
     }
     if scope != LogoutScope::Others {
         let config = &ctx.app.config;

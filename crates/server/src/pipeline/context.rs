@@ -108,7 +108,7 @@ impl Ctx {
                 Presented::Live(Live { key, session })
             }
             Some(_) => {
-                self.app.sessions.remove(&key).await.map_err(store_down)?;
+                self.app.end_session(&key).await.map_err(store_down)?;
                 Presented::Stale(key)
             }
             None => Presented::Stale(key),

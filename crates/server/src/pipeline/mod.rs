@@ -14,6 +14,7 @@ mod sign_in;
 
 use crate::app::App;
 use crate::body::Body;
+use crate::realtime::{SessionLink, Upgrade};
 use context::Ctx;
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -68,9 +69,26 @@ async fn dispatch(
         Route::RefreshGrant => Ok(sign_in::refresh_grant(ctx)),
         Route::User => account::user(ctx, body).await,
         Route::Logout(scope) => account::logout(ctx, scope, body).await,
+        Route::RealtimeSocket => realtime_socket(ctx).await,
         Route::Forward(service) => forward::forward(ctx, body, service).await,
         Route::Health | Route::NotFound | Route::MethodNotAllowed | Route::DotSegments => {
             Err(ProxyError::Internal)
         }
     }
+}
+
+/// `GET /realtime/v1/websocket`: the upgrade and its origin are checked
+/// before anything else, then the socket is relayed with the session's
+/// fresh token (or the anon key).
+async fn realtime_socket(ctx: &mut Ctx) -> Result<Response<Body>, ProxyError> {
+    let upgrade = Upgrade::check(&ctx.app.config, &mut ctx.parts)?;
+    let session = ctx.fresh_session().await?;
+    let link = session.zip(ctx.live()).map(|(session, live)| SessionLink {
+        key: live.key.clone(),
+        session,
+    });
+    let client_ip = ctx.client_ip();
+    upgrade
+        .accept(ctx.app.clone(), &ctx.parts, client_ip, link)
+        .await
 }

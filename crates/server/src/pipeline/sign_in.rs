@@ -49,7 +49,7 @@ async fn start_session(ctx: &mut Ctx, grant: SignIn) -> Result<Vec<u8>, ProxyErr
     let app = ctx.app.clone();
     let now = app.now();
     if let Some(old) = ctx.presented_key().cloned() {
-        app.sessions.remove(&old).await.map_err(store_down)?;
+        app.end_session(&old).await.map_err(store_down)?;
     }
     let secret = SessionSecret::generate(&app.rng);
     let new = NewSession {

@@ -2,25 +2,61 @@
 //!
 //! Reads are served from memory when possible; every write goes to the store
 //! first and then to the cache, so the cache never holds something the store
-//! refused.
+//! refused. When other processes share the store, entries also have a short
+//! lifetime (a safety net behind the store's eviction messages), and while
+//! the store is unreachable an entry keeps serving for a grace period.
 
 use super::Store;
 use quick_cache::sync::Cache;
 use sbp_core::env::UnixSeconds;
 use sbp_core::session::{Session, SessionKey, SessionStore, StoreError, UpstreamTokens};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a cached session is trusted when other processes share the store.
+const SHARED_LIFETIME: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+struct Entry {
+    session: Arc<Session>,
+    cached_at: Instant,
+}
 
 pub struct SessionCache {
     store: Store,
-    cache: Cache<SessionKey, Arc<Session>>,
+    cache: Cache<SessionKey, Entry>,
+    /// `None`: the cache is the only writer's and never goes stale.
+    lifetime: Option<Duration>,
+    /// How long an entry may serve while the store is unreachable.
+    grace: Duration,
 }
 
 impl SessionCache {
-    pub fn new(store: Store, capacity: usize) -> Self {
+    pub fn new(store: Store, capacity: usize, grace: Duration) -> Self {
         Self {
+            lifetime: store.is_shared().then_some(SHARED_LIFETIME),
             store,
             cache: Cache::new(capacity),
+            grace,
         }
+    }
+
+    fn remember(&self, key: &SessionKey, session: Arc<Session>) {
+        let entry = Entry {
+            session,
+            cached_at: Instant::now(),
+        };
+        self.cache.insert(key.clone(), entry);
+    }
+
+    /// Drops one cached session (another instance changed it).
+    pub fn evict(&self, key: &SessionKey) {
+        self.cache.remove(key);
+    }
+
+    /// Drops every cached session (eviction messages may have been missed).
+    pub fn clear(&self) {
+        self.cache.clear();
     }
 
     pub fn store(&self) -> &Store {
@@ -29,10 +65,20 @@ impl SessionCache {
 
     /// The session for `key`, from memory or else from the store.
     pub async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
-        if let Some(session) = self.cache.get(key) {
-            return Ok(Some(session));
+        let Some(entry) = self.cache.get(key) else {
+            return self.reload(key).await;
+        };
+        let age = entry.cached_at.elapsed();
+        if self.lifetime.is_none_or(|lifetime| age < lifetime) {
+            return Ok(Some(entry.session));
         }
-        self.reload(key).await
+        match self.reload(key).await {
+            Err(e) if age < self.grace => {
+                tracing::warn!(error = %e, "store unreachable; serving a cached session within its grace");
+                Ok(Some(entry.session))
+            }
+            result => result,
+        }
     }
 
     /// Reads the session from the store, bypassing (and refreshing) the cache.
@@ -40,7 +86,7 @@ impl SessionCache {
         match self.store.get(key).await? {
             Some(session) => {
                 let session = Arc::new(session);
-                self.cache.insert(key.clone(), session.clone());
+                self.remember(key, session.clone());
                 Ok(Some(session))
             }
             None => {
@@ -57,7 +103,7 @@ impl SessionCache {
     ) -> Result<Arc<Session>, StoreError> {
         self.store.insert(key, &session).await?;
         let session = Arc::new(session);
-        self.cache.insert(key.clone(), session.clone());
+        self.remember(key, session.clone());
         Ok(session)
     }
 
@@ -89,7 +135,7 @@ impl SessionCache {
             .touch(key, touched.last_seen_at, touched.idle_expires_at)
             .await?;
         let touched = Arc::new(touched);
-        self.cache.insert(key.clone(), touched.clone());
+        self.remember(key, touched.clone());
         Ok(touched)
     }
 
@@ -142,7 +188,7 @@ mod tests {
 
     #[tokio::test]
     async fn lookups_are_served_from_memory_and_the_cache_is_bounded() {
-        let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 4);
+        let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 4, Duration::ZERO);
         let key = SessionKey::from_stored("k0");
         cache.insert(&key, session("s0")).await.unwrap();
         // Deleted behind the cache's back: still served from memory.
@@ -172,7 +218,7 @@ mod tests {
 
     #[tokio::test]
     async fn writes_reach_the_store_and_the_cache() {
-        let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 16);
+        let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 16, Duration::ZERO);
         let key = SessionKey::from_stored("k");
         let stored = cache.insert(&key, session("s")).await.unwrap();
         let touched = cache.touch(&key, &stored, 50, 100).await.unwrap();

@@ -5,14 +5,14 @@
 //! touch the backend.
 
 mod cache;
-#[cfg(test)]
-mod conformance;
 mod file;
 mod memory;
+mod redis;
 
 pub use cache::SessionCache;
 pub use file::FileStore;
 pub use memory::MemoryStore;
+pub use redis::{Eviction, RedisStore, follow_evictions};
 
 use sbp_core::config::StoreSpec;
 use sbp_core::env::UnixSeconds;
@@ -22,30 +22,44 @@ use sbp_core::session::{Session, SessionKey, SessionStore, StoreError, UpstreamT
 pub enum Store {
     Memory(MemoryStore),
     File(FileStore),
+    Redis(RedisStore),
 }
 
 impl Store {
     /// Opens the backend named by `spec` (creating a file store's folder).
-    pub fn open(spec: &StoreSpec) -> Result<Store, StoreError> {
+    /// `instance` names this process to the other users of a shared store.
+    pub fn open(spec: &StoreSpec, instance: String) -> Result<Store, StoreError> {
         match spec {
             StoreSpec::Memory => Ok(Store::Memory(MemoryStore::default())),
             StoreSpec::File(path) => FileStore::open(path).map(Store::File),
+            StoreSpec::Redis(url) => RedisStore::open(url, instance).map(Store::Redis),
         }
     }
+
+    /// Whether other processes share this store (then cached sessions may
+    /// be stale and refreshes need the store's lock).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Redis(_))
+    }
+}
+
+/// Calls `$method` on whichever backend `$store` is.
+macro_rules! dispatch {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::Memory($s) => $call,
+            Store::File($s) => $call,
+            Store::Redis($s) => $call,
+        }
+    };
 }
 
 impl SessionStore for Store {
     async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        match self {
-            Store::Memory(s) => s.get(key).await,
-            Store::File(s) => s.get(key).await,
-        }
+        dispatch!(self, s => s.get(key).await)
     }
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(s) => s.insert(key, session).await,
-            Store::File(s) => s.insert(key, session).await,
-        }
+        dispatch!(self, s => s.insert(key, session).await)
     }
     async fn update_tokens(
         &self,
@@ -53,10 +67,7 @@ impl SessionStore for Store {
         tokens: &UpstreamTokens,
         user: &serde_json::Value,
     ) -> Result<bool, StoreError> {
-        match self {
-            Store::Memory(s) => s.update_tokens(key, tokens, user).await,
-            Store::File(s) => s.update_tokens(key, tokens, user).await,
-        }
+        dispatch!(self, s => s.update_tokens(key, tokens, user).await)
     }
     async fn touch(
         &self,
@@ -64,33 +75,27 @@ impl SessionStore for Store {
         last_seen_at: UnixSeconds,
         idle_expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(s) => s.touch(key, last_seen_at, idle_expires_at).await,
-            Store::File(s) => s.touch(key, last_seen_at, idle_expires_at).await,
-        }
+        dispatch!(self, s => s.touch(key, last_seen_at, idle_expires_at).await)
     }
     async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        match self {
-            Store::Memory(s) => s.remove(key).await,
-            Store::File(s) => s.remove(key).await,
-        }
+        dispatch!(self, s => s.remove(key).await)
     }
     async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
-        match self {
-            Store::Memory(s) => s.list_user(user_id).await,
-            Store::File(s) => s.list_user(user_id).await,
-        }
+        dispatch!(self, s => s.list_user(user_id).await)
     }
     async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError> {
-        match self {
-            Store::Memory(s) => s.sweep(now).await,
-            Store::File(s) => s.sweep(now).await,
-        }
+        dispatch!(self, s => s.sweep(now).await)
     }
     async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(s) => s.ping().await,
-            Store::File(s) => s.ping().await,
-        }
+        dispatch!(self, s => s.ping().await)
+    }
+    async fn lock_refresh(&self, key: &SessionKey, owner: &str, lease_ms: u64) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.lock_refresh(key, owner, lease_ms).await)
+    }
+    async fn renew_refresh(&self, key: &SessionKey, owner: &str, lease_ms: u64) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.renew_refresh(key, owner, lease_ms).await)
+    }
+    async fn unlock_refresh(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.unlock_refresh(key, owner).await)
     }
 }

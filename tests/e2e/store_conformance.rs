@@ -1,7 +1,18 @@
 //! One conformance suite, run against every store backend.
 
-use super::{FileStore, MemoryStore};
+mod support;
+
+use sb_cookie_proxy::store::{FileStore, MemoryStore, RedisStore};
 use sbp_core::session::{NewSession, Session, SessionKey, SessionStore, UpstreamTokens};
+use support::RedisServer;
+
+/// A base time near the real clock: Redis expires keys by its own clock.
+fn t0() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
 
 fn session(id: &str, user: &str, now: i64) -> Session {
     Session::new(
@@ -30,18 +41,20 @@ fn key(name: &str) -> SessionKey {
     SessionKey::from_stored(name)
 }
 
-/// Every property a backend must have.
+/// Every property a backend must have. Keys are made unique per run so a
+/// shared server can hold several runs.
 pub async fn run(store: &impl SessionStore) {
+    let t = t0();
     store.ping().await.unwrap();
     assert_eq!(store.get(&key("missing")).await.unwrap(), None);
 
     // insert / get round trip
-    let a1 = session("a1", "alice", 0);
+    let a1 = session("a1", "alice", t);
     store.insert(&key("k-a1"), &a1).await.unwrap();
     assert_eq!(store.get(&key("k-a1")).await.unwrap(), Some(a1.clone()));
 
     // insert under an existing key replaces, and moves the user index
-    let moved = session("a1", "bob", 0);
+    let moved = session("a1", "bob", t);
     store.insert(&key("k-a1"), &moved).await.unwrap();
     assert!(store.list_user("alice").await.unwrap().is_empty());
     assert_eq!(store.list_user("bob").await.unwrap().len(), 1);
@@ -49,11 +62,11 @@ pub async fn run(store: &impl SessionStore) {
 
     // per-user listing
     store
-        .insert(&key("k-a2"), &session("a2", "alice", 0))
+        .insert(&key("k-a2"), &session("a2", "alice", t))
         .await
         .unwrap();
     store
-        .insert(&key("k-b1"), &session("b1", "bob", 0))
+        .insert(&key("k-b1"), &session("b1", "bob", t))
         .await
         .unwrap();
     let mut alice: Vec<String> = store
@@ -70,8 +83,8 @@ pub async fn run(store: &impl SessionStore) {
     let tokens = UpstreamTokens {
         access_token: "new-access".into(),
         refresh_token: "new-refresh".into(),
-        issued_at: 50,
-        expires_at: 3650,
+        issued_at: t + 50,
+        expires_at: t + 3650,
     };
     let user = serde_json::json!({"id": "alice", "email": "new@example.com"});
     assert!(
@@ -92,11 +105,11 @@ pub async fn run(store: &impl SessionStore) {
     );
 
     // touch changes only the last-seen fields and keeps new tokens
-    store.touch(&key("k-a1"), 40, 140).await.unwrap();
+    store.touch(&key("k-a1"), t + 40, t + 140).await.unwrap();
     let touched = store.get(&key("k-a1")).await.unwrap().unwrap();
-    assert_eq!((touched.last_seen_at, touched.idle_expires_at), (40, 140));
+    assert_eq!((touched.last_seen_at, touched.idle_expires_at), (t + 40, t + 140));
     assert_eq!(touched.tokens, tokens);
-    store.touch(&key("missing"), 40, 140).await.unwrap();
+    store.touch(&key("missing"), t + 40, t + 140).await.unwrap();
     assert_eq!(store.get(&key("missing")).await.unwrap(), None);
 
     // remove returns the session and drops it from the index
@@ -106,12 +119,12 @@ pub async fn run(store: &impl SessionStore) {
     assert_eq!(store.list_user("alice").await.unwrap().len(), 1);
 
     // sweep removes exactly the expired sessions (idle end 100, a1 touched to 140)
-    assert_eq!(store.sweep(99).await.unwrap(), 0);
-    assert_eq!(store.sweep(120).await.unwrap(), 1, "b1 idled out at 100");
+    assert_eq!(store.sweep(t + 99).await.unwrap(), 0);
+    assert_eq!(store.sweep(t + 120).await.unwrap(), 1, "b1 idled out at 100");
     assert_eq!(store.get(&key("k-b1")).await.unwrap(), None);
     assert!(store.list_user("bob").await.unwrap().is_empty());
     assert!(store.get(&key("k-a1")).await.unwrap().is_some());
-    assert_eq!(store.sweep(2000).await.unwrap(), 1);
+    assert_eq!(store.sweep(t + 2000).await.unwrap(), 1);
     assert!(store.list_user("alice").await.unwrap().is_empty());
 }
 
@@ -127,10 +140,16 @@ async fn file_store_conforms() {
 }
 
 #[tokio::test]
+async fn redis_store_conforms() {
+    let redis = RedisServer::start();
+    run(&RedisStore::open(&redis.url(), "suite".into()).unwrap()).await;
+}
+
+#[tokio::test]
 async fn file_store_keeps_sessions_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sessions.redb");
-    let s = session("p1", "carol", 0);
+    let s = session("p1", "carol", t0());
     {
         let store = FileStore::open(&path).unwrap();
         store.insert(&key("k-p1"), &s).await.unwrap();

@@ -1,0 +1,165 @@
+//! Realtime through the proxy: `GET /realtime/v1/websocket` relayed to
+//! Supabase frame by frame, with the session's token written into the
+//! frames, kept fresh while the socket is open, and the socket closed when
+//! its session ends.
+//!
+//! [`Upgrade::check`] refuses bad upgrades and foreign origins before any
+//! work; [`Upgrade::accept`] opens the socket to Supabase first (so a
+//! refusal or an unreachable Supabase is an HTTP answer), answers `101` and
+//! hands both sockets to the relay task.
+
+mod keeper;
+mod relay;
+mod sockets;
+mod state;
+mod upstream;
+
+pub use sockets::SessionSockets;
+
+use crate::app::App;
+use crate::body::{Body, empty, full};
+use http::header::{
+    CONNECTION, CONTENT_TYPE, COOKIE, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL,
+    UPGRADE,
+};
+use http::{HeaderValue, Response, StatusCode, request};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use sbp_core::ProxyError;
+use sbp_core::config::Config;
+use sbp_core::http::has_cookie;
+use sbp_core::realtime::handshake::{check_origin, websocket_key};
+use sbp_core::session::{Session, SessionKey};
+use std::net::IpAddr;
+use std::sync::Arc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use upstream::{BrowserSide, ConnectError, Tls};
+
+/// Largest message (and frame) accepted from either side.
+const MAX_MESSAGE: usize = 8 << 20;
+/// Socket buffers; idle sockets are the common case, so they stay small.
+const READ_BUFFER: usize = 8 << 10;
+const WRITE_BUFFER: usize = 8 << 10;
+
+/// The proxy's side of a browser's socket.
+type BrowserSocket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// The framing limits of both sockets of a relay.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(WRITE_BUFFER + 2 * MAX_MESSAGE)
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+}
+
+/// Realtime's share of the shared state.
+#[derive(Default)]
+pub struct Realtime {
+    /// Sockets by session, to close them when the session ends.
+    pub sockets: SessionSockets,
+    tls: Tls,
+}
+
+/// The signed-in session a socket belongs to.
+pub struct SessionLink {
+    pub key: SessionKey,
+    pub session: Arc<Session>,
+}
+
+/// An upgrade request that passed the checks, not answered yet.
+pub struct Upgrade {
+    accept_key: String,
+    on_upgrade: OnUpgrade,
+}
+
+impl Upgrade {
+    /// Refuses a foreign `Origin` (see `sbp_core::realtime::handshake`) and
+    /// malformed upgrades; takes the connection's upgrade handle.
+    pub fn check(config: &Config, parts: &mut request::Parts) -> Result<Upgrade, ProxyError> {
+        let headers = &parts.headers;
+        let origin = headers.get(ORIGIN).map(|v| v.to_str().unwrap_or(""));
+        let cookies = headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
+        check_origin(config, origin, has_cookie(cookies, &config.cookie_name))?;
+        let accept_key = derive_accept_key(websocket_key(headers)?.as_bytes());
+        let on_upgrade = parts
+            .extensions
+            .remove::<OnUpgrade>()
+            .ok_or_else(|| ProxyError::BadRequest("this connection cannot be upgraded".into()))?;
+        Ok(Upgrade {
+            accept_key,
+            on_upgrade,
+        })
+    }
+
+    /// Opens the socket to Supabase, answers `101` and relays in a task.
+    /// Without a session the socket carries the anon key.
+    pub async fn accept(
+        self,
+        app: Arc<App>,
+        parts: &request::Parts,
+        client_ip: IpAddr,
+        link: Option<SessionLink>,
+    ) -> Result<Response<Body>, ProxyError> {
+        let browser_side = BrowserSide {
+            headers: &parts.headers,
+            query: parts.uri.query(),
+            client_ip,
+        };
+        let connected = upstream::connect(&app.config, &app.realtime.tls, browser_side).await;
+        let (upstream, answer) = match connected {
+            Ok(connected) => connected,
+            Err(e) => return refusal(e),
+        };
+        let mut response = Response::new(empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(accept) = HeaderValue::from_str(&self.accept_key) {
+            headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        if let Some(protocol) = answer.headers().get(SEC_WEBSOCKET_PROTOCOL) {
+            headers.insert(SEC_WEBSOCKET_PROTOCOL, protocol.clone());
+        }
+        let token = link.as_ref().map_or_else(
+            || app.config.anon_key.clone(),
+            |link| link.session.tokens.access_token.clone(),
+        );
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let io = TokioIo::new(upgraded);
+                    let browser =
+                        WebSocketStream::from_raw_socket(io, Role::Server, Some(socket_config()))
+                            .await;
+                    relay::run(app, browser, upstream, link, token).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "realtime: the browser's upgrade failed"),
+            }
+        });
+        Ok(response)
+    }
+}
+
+/// The answer when Supabase's socket could not be opened.
+fn refusal(error: ConnectError) -> Result<Response<Body>, ProxyError> {
+    tracing::warn!(error = %error, "realtime: cannot open the socket to Supabase");
+    match error {
+        ConnectError::Refused(answer) => {
+            let (parts, body) = answer.into_parts();
+            let mut response = Response::new(full(body.unwrap_or_default()));
+            *response.status_mut() = parts.status;
+            if let Some(content_type) = parts.headers.get(CONTENT_TYPE) {
+                response.headers_mut().insert(CONTENT_TYPE, content_type.clone());
+            }
+            Ok(response)
+        }
+        ConnectError::Unreachable(cause) => Err(ProxyError::UpstreamUnavailable(cause)),
+        ConnectError::Timeout => Err(ProxyError::UpstreamTimeout),
+    }
+}

@@ -1,0 +1,64 @@
+//! Cache coherence between instances: every change to a session is
+//! published, and every instance evicts its cached copy when it hears of it.
+
+use super::{EVICTIONS, RedisStore};
+use futures_util::StreamExt;
+use sbp_core::session::SessionKey;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What an instance must drop from its cache.
+pub enum Eviction {
+    /// One session changed on another instance.
+    Session(SessionKey),
+    /// Messages may have been missed (the subscription was (re)made): drop everything.
+    Everything,
+}
+
+/// Follows the eviction channel until `stopped`, reconnecting when Redis
+/// goes away, and calls `evict` for each eviction.
+pub async fn follow_evictions(
+    store: &RedisStore,
+    mut evict: impl FnMut(Eviction),
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let subscribed = async {
+            let mut pubsub = store.client.get_async_pubsub().await?;
+            pubsub.subscribe(EVICTIONS).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let pubsub = tokio::select! {
+            result = subscribed => result,
+            _ = stopped.changed() => return,
+        };
+        match pubsub {
+            Ok(pubsub) => {
+                backoff = Duration::from_millis(100);
+                evict(Eviction::Everything);
+                let mut messages = pubsub.into_on_message();
+                loop {
+                    let message = tokio::select! {
+                        message = messages.next() => message,
+                        _ = stopped.changed() => return,
+                    };
+                    let Some(message) = message else { break };
+                    let Ok(text) = message.get_payload::<String>() else { continue };
+                    match text.split_once(':') {
+                        Some((instance, _)) if instance == store.instance => {}
+                        Some((_, key)) => evict(Eviction::Session(SessionKey::from_stored(key))),
+                        None => {}
+                    }
+                }
+                tracing::warn!("lost the Redis eviction channel; resubscribing");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to Redis evictions"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,224 @@
+//! `redis://` / `rediss://`: one session store shared by many proxies.
+//!
+//! Every operation is one Lua script (one atomic round trip; see
+//! [`scripts`]). Changes are announced on a pub/sub channel so every
+//! instance evicts its cached copy at once ([`events`]). Sessions expire in
+//! Redis by TTL; the refresh lock is a key with an owner token and a lease.
+
+mod codec;
+mod events;
+mod scripts;
+
+pub use events::{Eviction, follow_evictions};
+
+use codec::{decode, encode_tokens};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Script};
+use sbp_core::env::UnixSeconds;
+use sbp_core::session::{Session, SessionKey, SessionStore, StoreError, UpstreamTokens};
+use std::time::Duration;
+
+/// Prefix of every key the proxy writes.
+const PREFIX: &str = "sbp:";
+/// The channel on which changed sessions are announced.
+const EVICTIONS: &str = "sbp:evict";
+/// Sessions removed per sweep call.
+const SWEEP_BATCH: usize = 1000;
+/// A Redis call that takes longer fails (the request then gets a 503 or the cache's grace).
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1500);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+struct Scripts {
+    insert: Script,
+    get: Script,
+    update_tokens: Script,
+    touch: Script,
+    remove: Script,
+    list_user: Script,
+    sweep: Script,
+    renew_lock: Script,
+    unlock: Script,
+}
+
+pub struct RedisStore {
+    client: Client,
+    connection: ConnectionManager,
+    scripts: Scripts,
+    /// This instance's id, so it can skip its own eviction messages.
+    instance: String,
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(format!("redis: {e}"))
+}
+
+impl RedisStore {
+    /// Connects lazily: the proxy starts even while Redis is down, and the
+    /// connection manager reconnects by itself.
+    pub fn open(url: &str, instance: String) -> Result<RedisStore, StoreError> {
+        let client = Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(unavailable)?;
+        Ok(RedisStore {
+            client,
+            connection,
+            scripts: Scripts {
+                insert: Script::new(scripts::INSERT),
+                get: Script::new(scripts::GET),
+                update_tokens: Script::new(scripts::UPDATE_TOKENS),
+                touch: Script::new(scripts::TOUCH),
+                remove: Script::new(scripts::REMOVE),
+                list_user: Script::new(scripts::LIST_USER),
+                sweep: Script::new(scripts::SWEEP),
+                renew_lock: Script::new(scripts::RENEW_LOCK),
+                unlock: Script::new(scripts::UNLOCK),
+            },
+            instance,
+        })
+    }
+
+    /// Runs `script` with `args` (the prefix first).
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        args: &[&str],
+    ) -> Result<T, StoreError> {
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(PREFIX);
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        let mut connection = self.connection.clone();
+        invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Tells the other instances that `key` changed.
+    async fn announce(&self, key: &SessionKey) {
+        let message = format!("{}:{}", self.instance, key.as_str());
+        let mut connection = self.connection.clone();
+        let sent: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(EVICTIONS)
+            .arg(message)
+            .query_async(&mut connection)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "cannot announce a session change; other instances rely on their cache lifetime");
+        }
+    }
+}
+
+impl SessionStore for RedisStore {
+    async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        let fields: Vec<Option<String>> = self.run(&self.scripts.get, &[key.as_str()]).await?;
+        decode(&fields)
+    }
+
+    async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
+        let json = String::from_utf8_lossy(&session.to_bytes()).into_owned();
+        let (end, valid) = (session.expires_at.to_string(), session.valid_until().to_string());
+        let args = [key.as_str(), session.user_id.as_str(), json.as_str(), end.as_str(), valid.as_str()];
+        let _: i64 = self.run(&self.scripts.insert, &args).await?;
+        self.announce(key).await;
+        Ok(())
+    }
+
+    async fn update_tokens(
+        &self,
+        key: &SessionKey,
+        tokens: &UpstreamTokens,
+        user: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let (tokens, user) = (encode_tokens(tokens), user.to_string());
+        let args = [key.as_str(), tokens.as_str(), user.as_str()];
+        let updated: i64 = self.run(&self.scripts.update_tokens, &args).await?;
+        self.announce(key).await;
+        Ok(updated == 1)
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        last_seen_at: UnixSeconds,
+        idle_expires_at: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        let (seen, idle) = (last_seen_at.to_string(), idle_expires_at.to_string());
+        let _: i64 = self.run(&self.scripts.touch, &[key.as_str(), &seen, &idle]).await?;
+        Ok(())
+    }
+
+    async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        let fields: Vec<Option<String>> = self.run(&self.scripts.remove, &[key.as_str()]).await?;
+        self.announce(key).await;
+        decode(&fields)
+    }
+
+    async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
+        let now = crate::runtime::unix_now().to_string();
+        let flat: Vec<String> = self.run(&self.scripts.list_user, &[user_id, &now]).await?;
+        let mut out = Vec::new();
+        for row in flat.chunks(5) {
+            let fields: Vec<Option<String>> = row[1..]
+                .iter()
+                .map(|f| (!f.is_empty()).then(|| f.clone()))
+                .collect();
+            if let Some(session) = decode(&fields)? {
+                out.push((SessionKey::from_stored(&row[0]), session));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError> {
+        let (now, batch) = (now.to_string(), SWEEP_BATCH.to_string());
+        let mut total = 0;
+        loop {
+            let removed: usize = self.run(&self.scripts.sweep, &[&now, &batch]).await?;
+            total += removed;
+            if removed < SWEEP_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn lock_refresh(&self, key: &SessionKey, owner: &str, lease_ms: u64) -> Result<bool, StoreError> {
+        let mut connection = self.connection.clone();
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(format!("{PREFIX}l:{}", key.as_str()))
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(lease_ms)
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(taken.is_some())
+    }
+
+    async fn renew_refresh(&self, key: &SessionKey, owner: &str, lease_ms: u64) -> Result<bool, StoreError> {
+        let lease = lease_ms.to_string();
+        let renewed: i64 = self.run(&self.scripts.renew_lock, &[key.as_str(), owner, &lease]).await?;
+        Ok(renewed == 1)
+    }
+
+    async fn unlock_refresh(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
+        let _: i64 = self.run(&self.scripts.unlock, &[key.as_str(), owner]).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! The Lua scripts that make each store operation one atomic round trip.
+//!
+//! Layout, under a prefix `P` (`sbp:`):
+//! - `P s:<key>`: a hash per session: `session` (JSON as created), `uid`,
+//!   `exp` (absolute end), and the fields later writes replace: `tokens`,
+//!   `user` (JSON) and `seen` (`last_seen_at:idle_expires_at`). The key
+//!   expires in Redis when the session does.
+//! - `P u:<user>`: a sorted set of the user's session keys, scored by the
+//!   moment each session ends, so listing drops ended ones in the same call.
+//! - `P x`: a sorted set of every session (`<user>\n<key>`) by the same score,
+//!   for sweeping index entries of sessions that ended.
+//! - `P l:<key>`: the refresh lock, holding its owner's token.
+//!
+//! The scripts touch keys they compute from their arguments, so this layout
+//! is for a single Redis or Valkey server (with replicas or Sentinel), not
+//! Redis Cluster.
+
+/// ARGV: prefix, key, user, session JSON, absolute end, valid until.
+pub const INSERT: &str = r#"
+local p, key, uid = ARGV[1], ARGV[2], ARGV[3]
+local s = p .. 's:' .. key
+local old = redis.call('HGET', s, 'uid')
+if old then
+  redis.call('ZREM', p .. 'u:' .. old, key)
+  redis.call('ZREM', p .. 'x', old .. '\n' .. key)
+end
+redis.call('DEL', s)
+redis.call('HSET', s, 'session', ARGV[4], 'uid', uid, 'exp', ARGV[5])
+redis.call('EXPIREAT', s, ARGV[6])
+redis.call('ZADD', p .. 'u:' .. uid, ARGV[6], key)
+redis.call('ZADD', p .. 'x', ARGV[6], uid .. '\n' .. key)
+return 1
+"#;
+
+/// ARGV: prefix, key. Returns session, tokens, user, seen (nil when absent).
+pub const GET: &str = r#"
+return redis.call('HMGET', ARGV[1] .. 's:' .. ARGV[2], 'session', 'tokens', 'user', 'seen')
+"#;
+
+/// ARGV: prefix, key, tokens JSON, user JSON. Returns 1 if the session exists.
+pub const UPDATE_TOKENS: &str = r#"
+local s = ARGV[1] .. 's:' .. ARGV[2]
+if redis.call('EXISTS', s) == 0 then return 0 end
+redis.call('HSET', s, 'tokens', ARGV[3], 'user', ARGV[4])
+return 1
+"#;
+
+/// ARGV: prefix, key, last seen, idle end.
+pub const TOUCH: &str = r#"
+local p, key = ARGV[1], ARGV[2]
+local s = p .. 's:' .. key
+local fields = redis.call('HMGET', s, 'uid', 'exp')
+local uid, exp = fields[1], fields[2]
+if not uid then return 0 end
+local idle = tonumber(ARGV[4])
+local valid = math.min(idle, tonumber(exp))
+redis.call('HSET', s, 'seen', ARGV[3] .. ':' .. ARGV[4])
+redis.call('EXPIREAT', s, valid)
+redis.call('ZADD', p .. 'u:' .. uid, valid, key)
+redis.call('ZADD', p .. 'x', valid, uid .. '\n' .. key)
+return 1
+"#;
+
+/// ARGV: prefix, key. Returns the removed session's fields like GET.
+pub const REMOVE: &str = r#"
+local p, key = ARGV[1], ARGV[2]
+local s = p .. 's:' .. key
+local fields = redis.call('HMGET', s, 'session', 'tokens', 'user', 'seen', 'uid')
+local uid = fields[5]
+if uid then
+  redis.call('ZREM', p .. 'u:' .. uid, key)
+  redis.call('ZREM', p .. 'x', uid .. '\n' .. key)
+end
+redis.call('DEL', s)
+return {fields[1], fields[2], fields[3], fields[4]}
+"#;
+
+/// ARGV: prefix, user, now. Drops ended sessions from the user's index and
+/// returns key, session, tokens, user, seen for each live one.
+pub const LIST_USER: &str = r#"
+local p, uid = ARGV[1], ARGV[2]
+local index = p .. 'u:' .. uid
+redis.call('ZREMRANGEBYSCORE', index, '-inf', ARGV[3])
+local out = {}
+for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+  local f = redis.call('HMGET', p .. 's:' .. key, 'session', 'tokens', 'user', 'seen')
+  if f[1] then
+    table.insert(out, key)
+    for i = 1, 4 do table.insert(out, f[i] or '') end
+  else
+    redis.call('ZREM', index, key)
+  end
+end
+return out
+"#;
+
+/// ARGV: prefix, now, batch size. Removes up to a batch of sessions that
+/// ended at `now`; returns how many.
+pub const SWEEP: &str = r#"
+local p = ARGV[1]
+local ended = redis.call('ZRANGEBYSCORE', p .. 'x', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, member in ipairs(ended) do
+  local cut = string.find(member, '\n', 1, true)
+  local uid, key = string.sub(member, 1, cut - 1), string.sub(member, cut + 1)
+  redis.call('ZREM', p .. 'x', member)
+  redis.call('ZREM', p .. 'u:' .. uid, key)
+  redis.call('DEL', p .. 's:' .. key)
+end
+return #ended
+"#;
+
+/// ARGV: prefix, key, owner, lease ms. Extends the lock if still the owner's.
+pub const RENEW_LOCK: &str = r#"
+local l = ARGV[1] .. 'l:' .. ARGV[2]
+if redis.call('GET', l) == ARGV[3] then
+  return redis.call('PEXPIRE', l, ARGV[4])
+end
+return 0
+"#;
+
+/// ARGV: prefix, key, owner. Deletes the lock if still the owner's.
+pub const UNLOCK: &str = r#"
+local l = ARGV[1] .. 'l:' .. ARGV[2]
+if redis.call('GET', l) == ARGV[3] then
+  return redis.call('DEL', l)
+end
+return 0
+"#;
