@@ -27,6 +27,8 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_apt nodejs npm
+# The Redis store's tests start their own redis-server on a free loopback port.
+command -v redis-server >/dev/null 2>&1 || need_apt redis-server
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

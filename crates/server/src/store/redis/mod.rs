@@ -82,7 +82,9 @@ impl RedisStore {
         })
     }
 
-    /// Runs `script` with `args` (the prefix first).
+    /// Runs `script` with `args` (the prefix first). A call on a connection
+    /// that dropped (Redis restarted) is retried once: the connection manager
+    /// has reconnected by then.
     async fn run<T: redis::FromRedisValue>(
         &self,
         script: &Script,
@@ -94,10 +96,13 @@ impl RedisStore {
             invocation.arg(*arg);
         }
         let mut connection = self.connection.clone();
-        invocation
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)
+        match invocation.invoke_async(&mut connection).await {
+            Err(e) if e.is_connection_dropped() || e.is_io_error() => invocation
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable),
+            result => result.map_err(unavailable),
+        }
     }
 
     /// Tells the other instances that `key` changed.
@@ -123,8 +128,17 @@ impl SessionStore for RedisStore {
 
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
         let json = String::from_utf8_lossy(&session.to_bytes()).into_owned();
-        let (end, valid) = (session.expires_at.to_string(), session.valid_until().to_string());
-        let args = [key.as_str(), session.user_id.as_str(), json.as_str(), end.as_str(), valid.as_str()];
+        let (end, valid) = (
+            session.expires_at.to_string(),
+            session.valid_until().to_string(),
+        );
+        let args = [
+            key.as_str(),
+            session.user_id.as_str(),
+            json.as_str(),
+            end.as_str(),
+            valid.as_str(),
+        ];
         let _: i64 = self.run(&self.scripts.insert, &args).await?;
         self.announce(key).await;
         Ok(())
@@ -150,7 +164,9 @@ impl SessionStore for RedisStore {
         idle_expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
         let (seen, idle) = (last_seen_at.to_string(), idle_expires_at.to_string());
-        let _: i64 = self.run(&self.scripts.touch, &[key.as_str(), &seen, &idle]).await?;
+        let _: i64 = self
+            .run(&self.scripts.touch, &[key.as_str(), &seen, &idle])
+            .await?;
         Ok(())
     }
 
@@ -190,14 +206,22 @@ impl SessionStore for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
-        let _: String = redis::cmd("PING")
-            .query_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        let ping = redis::cmd("PING");
+        let answer: Result<String, _> = match ping.query_async(&mut connection).await {
+            Err(e) if e.is_connection_dropped() || e.is_io_error() => {
+                ping.query_async(&mut connection).await
+            }
+            answer => answer,
+        };
+        answer.map(drop).map_err(unavailable)
     }
 
-    async fn lock_refresh(&self, key: &SessionKey, owner: &str, lease_ms: u64) -> Result<bool, StoreError> {
+    async fn lock_refresh(
+        &self,
+        key: &SessionKey,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<bool, StoreError> {
         let mut connection = self.connection.clone();
         let taken: Option<String> = redis::cmd("SET")
             .arg(format!("{PREFIX}l:{}", key.as_str()))
@@ -211,14 +235,23 @@ impl SessionStore for RedisStore {
         Ok(taken.is_some())
     }
 
-    async fn renew_refresh(&self, key: &SessionKey, owner: &str, lease_ms: u64) -> Result<bool, StoreError> {
+    async fn renew_refresh(
+        &self,
+        key: &SessionKey,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<bool, StoreError> {
         let lease = lease_ms.to_string();
-        let renewed: i64 = self.run(&self.scripts.renew_lock, &[key.as_str(), owner, &lease]).await?;
+        let renewed: i64 = self
+            .run(&self.scripts.renew_lock, &[key.as_str(), owner, &lease])
+            .await?;
         Ok(renewed == 1)
     }
 
     async fn unlock_refresh(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
-        let _: i64 = self.run(&self.scripts.unlock, &[key.as_str(), owner]).await?;
+        let _: i64 = self
+            .run(&self.scripts.unlock, &[key.as_str(), owner])
+            .await?;
         Ok(())
     }
 }

@@ -1,0 +1,223 @@
+//! Several proxies sharing one Redis: one truth about every session,
+//! revocation everywhere within a second, one refresh in the whole cluster,
+//! and a Redis outage that degrades without wrong answers.
+
+mod support;
+
+use http::Method;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use support::{Browser, Env, RedisServer, Setup};
+
+async fn cluster(redis: &RedisServer, token_ttl: u64) -> (Env, sb_cookie_proxy::RunningProxy) {
+    let env = Env::with(Setup {
+        token_ttl,
+        settings: vec![
+            ("PROXY_SESSION_STORE", redis.url()),
+            ("PROXY_STORE_GRACE", "30s".into()),
+        ],
+    })
+    .await;
+    let second = support::start_proxy(&env.settings).await;
+    (env, second)
+}
+
+/// A browser talking to `proxy` with the same cookie as `other`.
+fn on(env: &Env, proxy: &sb_cookie_proxy::RunningProxy, other: &Browser) -> Browser {
+    let mut browser = Browser::new(
+        &format!("http://{}", proxy.addr),
+        &env.stub.anon_key(),
+        "sb-session",
+    );
+    browser.cookie = other.cookie.clone();
+    browser
+}
+
+#[tokio::test]
+async fn a_session_made_on_one_instance_works_and_dies_on_the_other() {
+    let redis = RedisServer::start();
+    let (env, b) = cluster(&redis, 3600).await;
+    let (mut on_a, user_id) = env.signed_in("shared@example.com").await;
+    let mut on_b = on(&env, &b, &on_a);
+    let me = on_b.get("/edge/v1/session").await;
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(
+        on_b.get("/rest/v1/echo").await.json()["sub"],
+        user_id.as_str()
+    );
+
+    // Revoked on A; B (which has it cached) refuses it within a second.
+    let id = me.json()["id"].as_str().unwrap().to_string();
+    let revoked = on_a
+        .send(Method::DELETE, &format!("/edge/v1/sessions/{id}"), &[], "")
+        .await;
+    assert_eq!(revoked.status, 200);
+    let started = Instant::now();
+    loop {
+        let mut probe = on(&env, &b, &on_b);
+        if probe.get("/edge/v1/session").await.status == 401 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B still accepts the revoked session"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        on(&env, &b, &on_b).get("/rest/v1/echo").await.json()["role"],
+        "anon"
+    );
+
+    // Sign-out on B ends the session A knows.
+    let (on_a, _) = env.signed_in("second@example.com").await;
+    let mut on_b = on(&env, &b, &on_a);
+    let mut on_a = on_a;
+    assert_eq!(on_a.get("/edge/v1/session").await.status, 200);
+    assert_eq!(
+        on_b.post_json("/auth/v1/logout", serde_json::json!({}))
+            .await
+            .status,
+        204
+    );
+    let started = Instant::now();
+    while on(&env, &env.proxy, &on_a)
+        .get("/edge/v1/session")
+        .await
+        .status
+        != 401
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "A still accepts a session signed out on B"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    on_a.cookie = None;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn fifty_requests_split_across_instances_cause_one_refresh() {
+    let redis = RedisServer::start();
+    let (env, b) = cluster(&redis, 8).await;
+    let (on_a, _) = env.signed_in("split@example.com").await;
+    // Both instances cache the session before it needs a refresh.
+    assert_eq!(
+        on(&env, &b, &on_a).get("/edge/v1/session").await.status,
+        200
+    );
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    env.stub
+        .faults()
+        .refresh_delay_ms
+        .store(300, Ordering::SeqCst);
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let proxy = if i % 2 == 0 { &env.proxy } else { &b };
+            let mut browser = on(&env, proxy, &on_a);
+            tokio::spawn(async move { browser.get("/rest/v1/echo").await })
+        })
+        .collect();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.json()["role"], "authenticated");
+    }
+    assert_eq!(
+        env.stub.refresh_count(),
+        1,
+        "one refresh in the whole cluster"
+    );
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_redis_outage_degrades_without_wrong_answers_and_recovers() {
+    let mut redis = RedisServer::start();
+    let (env, b) = cluster(&redis, 3600).await;
+    let (mut browser, user_id) = env.signed_in("outage@example.com").await;
+    assert_eq!(
+        browser.get("/rest/v1/echo").await.json()["sub"],
+        user_id.as_str()
+    );
+
+    // Load on both instances for the whole outage: every answer is the
+    // right user or a clear 503, never another identity, never a 500.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = [&env.proxy, &b, &env.proxy, &b]
+        .into_iter()
+        .map(|proxy| {
+            let (mut client, stop, user_id) =
+                (on(&env, proxy, &browser), stop.clone(), user_id.clone());
+            tokio::spawn(async move {
+                let mut answers = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let reply = client.get("/rest/v1/echo").await;
+                    match reply.status {
+                        200 => assert_eq!(reply.json()["sub"], user_id.as_str(), "wrong identity"),
+                        503 => assert_eq!(reply.json()["error"], "store_unavailable"),
+                        other => panic!("unexpected {other}: {}", reply.text()),
+                    }
+                    answers += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                answers
+            })
+        })
+        .collect();
+
+    redis.kill();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        let reply = browser.get("/rest/v1/echo").await;
+        assert_eq!(
+            reply.status,
+            200,
+            "a cached session keeps working: {}",
+            reply.text()
+        );
+        assert_eq!(reply.json()["sub"], user_id.as_str());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let health = browser.get("/edge/v1/health").await;
+    assert_eq!(health.status, 503);
+    env.stub.create_user("during@example.com", "pw123456");
+    let started = Instant::now();
+    let mut newcomer = env.browser();
+    let sign_in = newcomer.sign_in("during@example.com", "pw123456").await;
+    assert_eq!(sign_in.status, 503, "{}", sign_in.text());
+    assert_eq!(sign_in.json()["error"], "store_unavailable");
+    assert!(started.elapsed() < Duration::from_secs(5), "no hang");
+    assert!(newcomer.cookie.is_none());
+
+    redis.restart();
+    let started = Instant::now();
+    while browser.get("/edge/v1/health").await.status != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no recovery after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for task in load {
+        assert!(task.await.unwrap() > 10, "the load ran through the outage");
+    }
+    assert_eq!(
+        newcomer
+            .sign_in("during@example.com", "pw123456")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        on(&env, &b, &browser).get("/rest/v1/echo").await.json()["sub"],
+        user_id.as_str()
+    );
+    assert_eq!(
+        on(&env, &b, &newcomer).get("/edge/v1/session").await.status,
+        200
+    );
+    b.shutdown().await;
+}
