@@ -107,7 +107,10 @@ pub async fn run(store: &impl SessionStore) {
     // touch changes only the last-seen fields and keeps new tokens
     store.touch(&key("k-a1"), t + 40, t + 140).await.unwrap();
     let touched = store.get(&key("k-a1")).await.unwrap().unwrap();
-    assert_eq!((touched.last_seen_at, touched.idle_expires_at), (t + 40, t + 140));
+    assert_eq!(
+        (touched.last_seen_at, touched.idle_expires_at),
+        (t + 40, t + 140)
+    );
     assert_eq!(touched.tokens, tokens);
     store.touch(&key("missing"), t + 40, t + 140).await.unwrap();
     assert_eq!(store.get(&key("missing")).await.unwrap(), None);
@@ -120,7 +123,11 @@ pub async fn run(store: &impl SessionStore) {
 
     // sweep removes exactly the expired sessions (idle end 100, a1 touched to 140)
     assert_eq!(store.sweep(t + 99).await.unwrap(), 0);
-    assert_eq!(store.sweep(t + 120).await.unwrap(), 1, "b1 idled out at 100");
+    assert_eq!(
+        store.sweep(t + 120).await.unwrap(),
+        1,
+        "b1 idled out at 100"
+    );
     assert_eq!(store.get(&key("k-b1")).await.unwrap(), None);
     assert!(store.list_user("bob").await.unwrap().is_empty());
     assert!(store.get(&key("k-a1")).await.unwrap().is_some());

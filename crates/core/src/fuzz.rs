@@ -9,11 +9,14 @@
 //! becomes U+FFFD) split at `\n`, so a seed corpus is readable; a missing
 //! field takes a neutral default. The format is given on each entry.
 
-use crate::auth::{browser_token_response, read_token_response};
+use crate::auth::{SignIn, browser_token_response, read_token_response};
 use crate::config::{Config, ConfigSource, Origin, UpstreamUrl, parse_duration, parse_size};
 use crate::env::RandomSource;
-use crate::guard::{Bucket, CsrfVerdict, RateLimit, TrustedProxies, check_csrf, client_ip, is_unsafe};
+use crate::guard::{
+    Bucket, CsrfVerdict, RateLimit, TrustedProxies, check_csrf, client_ip, is_unsafe,
+};
 use crate::http::{find_session_secret, has_cookie, set_cookie, strip_cookie};
+use crate::realtime::{Channels, ClientFrame, Frame, PUSH_REF_PREFIX, ServerFrame};
 use crate::route::{Route, Service, classify, query_param, takes_secrets};
 use crate::session::{NewSession, Session, SessionSecret, UpstreamTokens};
 use crate::token::{PlaceholderKey, effective_margin, needs_refresh, read_claims, usable};
@@ -62,8 +65,14 @@ pub fn cookie(data: &[u8]) {
             assert_eq!(s.cookie_value(), header, "two cookie values for one secret");
         }
         if let Some(kept) = strip_cookie(header, name) {
-            assert!(!has_cookie([kept.as_str()], name), "strip_cookie kept `{name}`");
-            assert!(kept.len() <= 2 * header.len(), "strip_cookie grew its input");
+            assert!(
+                !has_cookie([kept.as_str()], name),
+                "strip_cookie kept `{name}`"
+            );
+            assert!(
+                kept.len() <= 2 * header.len(),
+                "strip_cookie grew its input"
+            );
         }
     }
 
@@ -102,15 +111,23 @@ fn accepted_cookie_name(name: &str) -> bool {
 pub fn route(data: &[u8]) {
     let text = text(data);
     let mut lines = text.split('\n');
-    let method = Method::from_bytes(lines.next().unwrap_or_default().as_bytes())
-        .unwrap_or(Method::GET);
+    let method =
+        Method::from_bytes(lines.next().unwrap_or_default().as_bytes()).unwrap_or(Method::GET);
     let path = lines.next().unwrap_or("/");
     let query = lines.next();
     let base = lines.next().unwrap_or_default();
 
     let c = classify(&method, path, query, base);
-    assert!(c.path == "/" || path.ends_with(c.path), "{:?} not a suffix", c.path);
-    assert_eq!(classify(&method, c.path, query, "").route, c.route, "base stripped twice");
+    assert!(
+        c.path == "/" || path.ends_with(c.path),
+        "{:?} not a suffix",
+        c.path
+    );
+    assert_eq!(
+        classify(&method, c.path, query, "").route,
+        c.route,
+        "base stripped twice"
+    );
     match &c.route {
         Route::Forward(service) => {
             let prefix = match service {
@@ -145,34 +162,69 @@ pub fn route(data: &[u8]) {
 }
 
 /// The Auth-response interceptor. The whole input is the body of Auth's
-/// answer to a sign-in (also read as one access token).
+/// answer to a sign-in.
 ///
 /// Checks, for a token response: the browser's body is JSON with exactly the
 /// placeholders at the top level and no secret field anywhere else; neither
 /// upstream token (8 bytes or longer) appears anywhere in it; the refresh
 /// policy and the session model accept the token's times.
 pub fn auth_response(data: &[u8]) {
-    if let Ok(token) = std::str::from_utf8(data)
-        && let Some(claims) = read_claims(token)
-    {
-        assert_eq!(claims.all.get("exp").and_then(Value::as_i64), Some(claims.exp));
+    if let Some(sign_in) = read_token_response(data) {
+        check_sign_in(&sign_in);
     }
-    let Some(sign_in) = read_token_response(data) else {
+}
+
+/// The claims of Auth's access token. The whole input is the JWT's payload
+/// (the fuzzer can hardly write valid base64url JSON itself): it is encoded
+/// into a token, read with `read_claims`, and sent through the interceptor
+/// in a minimal token response.
+///
+/// Checks: `exp` and `sub` are read as written; then as [`auth_response`].
+pub fn token_claims(data: &[u8]) {
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data);
+    let token = format!("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.{payload}.c2lnbmF0dXJl");
+    let Some(claims) = read_claims(&token) else {
         return;
     };
+    assert_eq!(
+        claims.all.get("exp").and_then(Value::as_i64),
+        Some(claims.exp)
+    );
+    assert_eq!(
+        claims.all.get("sub").and_then(Value::as_str),
+        Some(claims.sub.as_str())
+    );
+    let body = serde_json::json!({
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": 3600,
+        "refresh_token": "fuzz-refresh-token",
+        "user": claims.all.get("user_metadata").cloned().unwrap_or_default(),
+    });
+    let sign_in = read_token_response(body.to_string().as_bytes());
+    check_sign_in(&sign_in.expect("a token response with readable claims is a sign-in"));
+}
 
-    // What the runtime does with a sign-in (pipeline/sign_in.rs).
+/// What the runtime does with a sign-in (`pipeline/sign_in.rs`), checked.
+fn check_sign_in(sign_in: &SignIn) {
     let (access, expires_at) = PlaceholderKey::generate(&Fixed).sign(&sign_in.claims.all, NOW);
     let refresh = "placeholder-refresh";
-    let body = browser_token_response(&sign_in.body, &sign_in.user, &access, expires_at, refresh, NOW);
+    let body = browser_token_response(
+        &sign_in.body,
+        &sign_in.user,
+        &access,
+        expires_at,
+        refresh,
+        NOW,
+    );
     let Ok(Value::Object(mut out)) = serde_json::from_slice::<Value>(&body) else {
         panic!("the browser's body is not a JSON object");
     };
     assert_eq!(out.remove("access_token"), Some(Value::from(access)));
     assert_eq!(out.remove("refresh_token"), Some(Value::from(refresh)));
     let secrets = [&sign_in.tokens.access_token, &sign_in.tokens.refresh_token];
-    let rest = Value::Object(out);
-    assert_no_secret(&rest, &secrets);
+    assert_no_secret(&Value::Object(out), &secrets);
 
     let tokens = &sign_in.tokens;
     // Every margin the configuration accepts.
@@ -203,7 +255,11 @@ pub fn auth_response(data: &[u8]) {
 
 /// Panics when a secret field name, or an upstream token, appears in `value`.
 fn assert_no_secret(value: &Value, tokens: &[&String]) {
-    let leaks = |s: &str| tokens.iter().any(|t| t.len() >= 8 && s.contains(t.as_str()));
+    let leaks = |s: &str| {
+        tokens
+            .iter()
+            .any(|t| t.len() >= 8 && s.contains(t.as_str()))
+    };
     match value {
         Value::String(s) => assert!(!leaks(s), "a token reached the browser: {s:?}"),
         Value::Array(items) => items.iter().for_each(|v| assert_no_secret(v, tokens)),
@@ -274,7 +330,10 @@ pub fn config_source(source: &HashMap<String, String>) {
         if let Some(text) = given(key) {
             assert_eq!(parse_duration(&text), Ok(value), "{key}");
         }
-        assert!(i64::try_from(value).is_ok(), "{key} = {value}s overflows a time");
+        assert!(
+            i64::try_from(value).is_ok(),
+            "{key} = {value}s overflows a time"
+        );
     }
     if given("PROXY_ALLOWED_ORIGINS").is_none() {
         assert!(c.origin_allowed(c.public_url.origin().as_str()));
@@ -284,7 +343,10 @@ pub fn config_source(source: &HashMap<String, String>) {
         assert!(origin.matches(origin.as_str()));
     }
     let base = c.public_url.base_path();
-    assert!(base.is_empty() || (base.starts_with('/') && !base.ends_with('/')), "{base:?}");
+    assert!(
+        base.is_empty() || (base.starts_with('/') && !base.ends_with('/')),
+        "{base:?}"
+    );
     let upstream = UpstreamUrl::parse(&c.supabase_url.join(""));
     assert_eq!(upstream.as_ref(), Ok(&c.supabase_url));
     assert_eq!(c.listen.to_string().parse().ok(), Some(c.listen));
@@ -324,7 +386,10 @@ pub fn config_source(source: &HashMap<String, String>) {
     );
     assert!(!session.is_expired(NOW), "a new session has expired");
     session.touch(NOW + 60, c.session_idle_ttl);
-    assert!(!session.is_expired(NOW + 60), "a session used now has expired");
+    assert!(
+        !session.is_expired(NOW + 60),
+        "a session used now has expired"
+    );
 }
 
 /// The request guards. Lines: 1 trusted proxies (`PROXY_TRUSTED_PROXIES`),
@@ -390,4 +455,119 @@ pub fn guard(data: &[u8]) {
         }
         bucket.is_full(limit, now);
     }
+}
+
+/// The Realtime frame rewriter. Line 1: the session's token; each further
+/// line: a text frame from the client, or from the server when it starts
+/// with `S` (the rest of the line), or a new session token when it starts
+/// with `T` (the rest of the line), which makes the proxy push it to every
+/// tracked channel.
+///
+/// Checks: a rewritten client frame is the same message (serializer, refs,
+/// topic, event) whose payload has exactly one `access_token`, the
+/// session's, and grows by no more than the token; a join or `access_token`
+/// message with an object payload is never relayed unchanged (the client's
+/// own token would reach Realtime); a joined topic is tracked; every push is
+/// an `access_token` message for a tracked topic whose reply is dropped, and
+/// only such replies are dropped.
+pub fn realtime(data: &[u8]) {
+    let text = text(data);
+    let mut lines = text.split('\n');
+    let mut token = lines.next().unwrap_or_default().to_string();
+    let mut channels = Channels::default();
+    for line in lines {
+        if let Some(frame) = line.strip_prefix('S') {
+            let verdict = channels.on_server_text(frame);
+            if verdict == ServerFrame::Drop {
+                let parsed = Frame::parse(frame).expect("a dropped frame is a message");
+                assert_eq!(parsed.event, "phx_reply");
+                assert!(
+                    parsed
+                        .msg_ref
+                        .is_some_and(|r| r.starts_with(PUSH_REF_PREFIX))
+                );
+            }
+        } else if let Some(new_token) = line.strip_prefix('T') {
+            token = new_token.to_string();
+            let topics: Vec<String> = channels.topics().into_iter().map(str::to_string).collect();
+            let pushes = channels.token_pushes(&token);
+            assert_eq!(pushes.len(), topics.len());
+            for push in &pushes {
+                let frame = Frame::parse(push).expect("a push is a message");
+                assert_eq!(frame.event, "access_token");
+                assert!(
+                    topics.iter().any(|t| *t == frame.topic),
+                    "push to {:?}",
+                    frame.topic
+                );
+                assert_eq!(
+                    single_token(frame.payload.get()).as_deref(),
+                    Some(token.as_str())
+                );
+                let reply = crate::realtime::encode(
+                    frame.serializer(),
+                    frame.join_ref.as_deref(),
+                    frame.msg_ref.as_deref().unwrap_or_default(),
+                    &frame.topic,
+                    "phx_reply",
+                    r#"{"status":"ok","response":{}}"#,
+                );
+                assert_eq!(channels.on_server_text(&reply), ServerFrame::Drop);
+            }
+        } else {
+            client_frame(&mut channels, line, &token);
+        }
+    }
+}
+
+fn client_frame(channels: &mut Channels, text: &str, token: &str) {
+    let before = Frame::parse(text);
+    match channels.on_client_text(text, token) {
+        ClientFrame::Rewritten(out) => {
+            let before = before.expect("a rewritten frame is a message");
+            let after = Frame::parse(&out).expect("a rewritten frame stays a message");
+            assert_eq!(after.serializer(), before.serializer());
+            assert_eq!(after.join_ref, before.join_ref);
+            assert_eq!(after.msg_ref, before.msg_ref);
+            assert_eq!(after.topic, before.topic);
+            assert_eq!(after.event, before.event);
+            assert_eq!(single_token(after.payload.get()).as_deref(), Some(token));
+            let quoted = serde_json::to_string(token).unwrap_or_default();
+            assert!(
+                out.len() <= text.len() + quoted.len() + 32,
+                "{text:?} grew to {out:?}"
+            );
+            if after.event == "phx_join" {
+                assert!(
+                    channels.topics().contains(&&*after.topic),
+                    "{:?} not tracked",
+                    after.topic
+                );
+            }
+        }
+        ClientFrame::Unchanged => {
+            if let Some(frame) = before
+                && matches!(&*frame.event, "phx_join" | "access_token")
+            {
+                let object =
+                    serde_json::from_str::<serde_json::Map<String, Value>>(frame.payload.get());
+                assert!(
+                    object.is_err(),
+                    "{:?} relayed with the client's token",
+                    frame.event
+                );
+            }
+        }
+    }
+}
+
+/// The payload's `access_token` when it is a string and appears exactly once.
+fn single_token(payload: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        access_token: String,
+    }
+    serde_json::from_str::<Payload>(payload)
+        .ok()
+        .map(|p| p.access_token)
 }

@@ -37,6 +37,8 @@ pub enum Route {
     RevokeSession(String),
     /// `GET /edge/v1/health`
     Health,
+    /// `GET /edge/v1/.well-known/jwks.json`: public keys of mint mode.
+    Jwks,
     /// A call to Auth whose token response creates a session.
     SignIn,
     /// `POST /auth/v1/token?grant_type=refresh_token`, answered from the session.
@@ -115,6 +117,7 @@ fn edge_route(method: &Method, rest: &str) -> Route {
         "session" => expect(Method::GET, Route::Session),
         "sessions" => expect(Method::GET, Route::Sessions),
         "health" => expect(Method::GET, Route::Health),
+        ".well-known/jwks.json" => expect(Method::GET, Route::Jwks),
         _ => match rest.strip_prefix("sessions/") {
             Some(id) if !id.is_empty() && !id.contains('/') => {
                 expect(Method::DELETE, Route::RevokeSession(id.to_string()))
@@ -232,6 +235,10 @@ mod tests {
             Route::NotFound
         );
         assert_eq!(route(Method::GET, "/edge/v1/health", None), Route::Health);
+        assert_eq!(
+            route(Method::GET, "/edge/v1/.well-known/jwks.json", None),
+            Route::Jwks
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod error;
+mod mint;
 mod pipeline;
 mod rate_limiter;
 mod realtime;

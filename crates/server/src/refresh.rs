@@ -17,6 +17,7 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use http::{Method, Request};
 use sbp_core::auth::read_token_response;
+use sbp_core::config::TokenMode;
 use sbp_core::session::{Session, SessionKey, SessionStore};
 use sbp_core::token::needs_refresh;
 use std::collections::HashMap;
@@ -77,20 +78,33 @@ impl Refresher {
     }
 }
 
-/// Takes the store's refresh lock (or waits for its holder's result), then refreshes.
+/// Takes the store's refresh lock (or waits for its holder's result), then
+/// refreshes. In mint mode a new token is signed instead: no lock, since
+/// minting twice does no harm.
 async fn run(app: &Arc<App>, key: &SessionKey) -> Refreshed {
+    if let TokenMode::Mint(mint) = &app.config.token_mode {
+        return crate::mint::remint(app, key, mint).await;
+    }
     let store = app.sessions.store();
-    let owner: String = app.random::<16>().iter().map(|b| format!("{b:02x}")).collect();
+    let owner: String = app
+        .random::<16>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let lease_ms = LOCK_LEASE.as_millis() as u64;
     let waiting_since = Instant::now();
     loop {
         match store.lock_refresh(key, &owner, lease_ms).await {
             Ok(true) => break,
-            Ok(false) if waiting_since.elapsed() > LOCK_LEASE + WAIT_STEP => return Refreshed::Failed,
+            Ok(false) if waiting_since.elapsed() > LOCK_LEASE + WAIT_STEP => {
+                return Refreshed::Failed;
+            }
             Ok(false) => {
                 tokio::time::sleep(WAIT_STEP).await;
                 match app.sessions.reload(key).await {
-                    Ok(Some(s)) if !needs_refresh(&s.tokens, app.now(), app.config.refresh_margin) => {
+                    Ok(Some(s))
+                        if !needs_refresh(&s.tokens, app.now(), app.config.refresh_margin) =>
+                    {
                         return Refreshed::Fresh(s);
                     }
                     Ok(Some(_)) => {}
@@ -109,7 +123,13 @@ async fn run(app: &Arc<App>, key: &SessionKey) -> Refreshed {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LOCK_LEASE / 3).await;
-                if !matches!(app.sessions.store().renew_refresh(&key, &owner, lease_ms).await, Ok(true)) {
+                if !matches!(
+                    app.sessions
+                        .store()
+                        .renew_refresh(&key, &owner, lease_ms)
+                        .await,
+                    Ok(true)
+                ) {
                     tracing::warn!("lost the refresh lock while refreshing");
                     return;
                 }

@@ -1,5 +1,5 @@
-//! The stub's settings: signing secret, token lifetime, sign-up confirmation
-//! and the refresh-token reuse interval.
+//! The stub's settings: signing secret, extra trusted public keys, token
+//! lifetime, sign-up confirmation and the refresh-token reuse interval.
 
 /// How the stub behaves; [`StubConfig::default`] matches a local Supabase.
 #[derive(Debug, Clone)]
@@ -12,6 +12,10 @@ pub struct StubConfig {
     pub autoconfirm: bool,
     /// Seconds during which a rotated refresh token may be replayed and get the same child back.
     pub refresh_reuse_interval: u64,
+    /// Public keys (with `kid`) whose ES256/RS256 tokens are accepted
+    /// besides the HS256 secret, as a project with asymmetric signing keys;
+    /// served at `/auth/v1/.well-known/jwks.json`.
+    pub trusted_jwks: Vec<jsonwebtoken::jwk::Jwk>,
 }
 
 impl Default for StubConfig {
@@ -21,6 +25,7 @@ impl Default for StubConfig {
             access_token_ttl: 3600,
             autoconfirm: true,
             refresh_reuse_interval: 0,
+            trusted_jwks: Vec::new(),
         }
     }
 }

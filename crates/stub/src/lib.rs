@@ -2,7 +2,8 @@
 //!
 //! It serves, on `127.0.0.1`, the subsets of Auth (`/auth/v1`), PostgREST
 //! (`/rest/v1`), Storage (`/storage/v1`), Edge Functions (`/functions/v1`),
-//! GraphQL and the Realtime broadcast REST endpoint that the proxy touches,
+//! GraphQL, the Realtime broadcast REST endpoint and the Realtime WebSocket
+//! (`/realtime/v1/websocket`, see [`realtime`]) that the proxy touches,
 //! shaped after `reference/SUPABASE.md` and Auth's OpenAPI description. It
 //! verifies the JWTs it receives, records every request, and lets tests
 //! inject faults. Start one with [`Stub::start`].
@@ -15,7 +16,8 @@
 //! - `GET /auth/v1/authorize?provider=P` signs in `P-user@example.com` at once.
 //!
 //! Tests that cannot call Rust use `GET /__stub/recorded`,
-//! `GET /__stub/issued_tokens` and `POST /__stub/clear`.
+//! `GET /__stub/issued_tokens`, `POST /__stub/clear` and the Realtime
+//! endpoints under `/__stub/realtime/`.
 
 mod auth;
 mod clock;
@@ -23,6 +25,7 @@ mod config;
 mod control;
 mod faults;
 mod jwt;
+pub mod realtime;
 mod record;
 mod request;
 mod response;
@@ -38,6 +41,7 @@ use tokio::task::JoinHandle;
 
 pub use config::StubConfig;
 pub use faults::Faults;
+pub use realtime::{FrameData, ReceivedFrame};
 pub use record::Recorded;
 
 use state::Shared;
@@ -157,6 +161,54 @@ impl Stub {
                 .collect(),
             Err(_) => Vec::new(),
         }
+    }
+
+    /// Every frame the Realtime sockets received, in arrival order.
+    pub fn realtime_frames(&self) -> Vec<ReceivedFrame> {
+        self.shared.realtime.received()
+    }
+
+    /// Broadcasts `{type: "broadcast", event, payload}` to the channels joined
+    /// on `topic` (e.g. `realtime:room1`); returns how many got it.
+    pub fn realtime_broadcast(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: &serde_json::Value,
+    ) -> usize {
+        self.shared.realtime.broadcast(topic, event, payload)
+    }
+
+    /// Broadcasts a binary frame (kind 4, JSON encoding) carrying `payload`
+    /// to the channels joined on `topic`; returns how many got it, `None`
+    /// when topic or event is longer than 255 bytes.
+    pub fn realtime_binary_broadcast(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: &[u8],
+    ) -> Option<usize> {
+        self.shared.realtime.binary_broadcast(topic, event, payload)
+    }
+
+    /// Sends a database change (`kind` INSERT, UPDATE or DELETE) to the
+    /// channels whose `postgres_changes` bindings match; returns how many got it.
+    pub fn realtime_postgres_change(
+        &self,
+        schema: &str,
+        table: &str,
+        kind: &str,
+        record: &serde_json::Value,
+    ) -> usize {
+        self.shared
+            .realtime
+            .postgres_change(schema, table, kind, record)
+    }
+
+    /// Closes every open Realtime socket with this close code and reason
+    /// (as a restarting server would); returns how many.
+    pub fn realtime_disconnect(&self, code: u16, reason: &str) -> usize {
+        self.shared.realtime.disconnect_all(code, reason)
     }
 
     /// Stops the server and waits for its task to end.

@@ -5,6 +5,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 
 use crate::record::BODY_CAPTURE_LIMIT;
 
@@ -15,6 +16,8 @@ pub(crate) struct Req {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: RequestBody,
+    /// The connection's upgrade, for the Realtime WebSocket.
+    pub upgrade: Option<OnUpgrade>,
 }
 
 impl Req {

@@ -10,6 +10,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -18,7 +19,7 @@ use crate::record::Recorded;
 use crate::request::{Req, RequestBody};
 use crate::response::{StubBody, not_found};
 use crate::state::Shared;
-use crate::{auth, control, services};
+use crate::{auth, control, realtime, services};
 
 /// How much of a body a handler left unread is still read for the recorder.
 const DRAIN_LIMIT: u64 = 1024 * 1024;
@@ -49,18 +50,23 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     let _ = http1::Builder::new()
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
         .await;
 }
 
-async fn handle(request: Request<Incoming>, shared: &Shared) -> Response<StubBody> {
-    let (parts, incoming) = request.into_parts();
+async fn handle(request: Request<Incoming>, shared: &Arc<Shared>) -> Response<StubBody> {
+    let (mut parts, incoming) = request.into_parts();
     let mut req = Req {
         method: parts.method,
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
         headers: parts.headers,
         body: RequestBody::new(incoming),
+        upgrade: parts.extensions.remove::<OnUpgrade>(),
     };
+    if req.path.starts_with("/__stub/realtime/") {
+        return realtime::control(shared, &mut req).await;
+    }
     if req.path.starts_with("/__stub/") {
         return control::handle(shared, &req);
     }
@@ -79,7 +85,7 @@ async fn handle(request: Request<Incoming>, shared: &Shared) -> Response<StubBod
     response
 }
 
-async fn route(shared: &Shared, req: &mut Req) -> Response<StubBody> {
+async fn route(shared: &Arc<Shared>, req: &mut Req) -> Response<StubBody> {
     let path = req.path.as_str();
     if under(path, "/auth/v1") {
         auth::handle(shared, req).await
@@ -93,6 +99,8 @@ async fn route(shared: &Shared, req: &mut Req) -> Response<StubBody> {
         services::graphql(shared, req)
     } else if req.method == http::Method::POST && under(path, "/realtime/v1/api/broadcast") {
         services::broadcast(shared, req)
+    } else if path == "/realtime/v1/websocket" {
+        realtime::upgrade(shared, req)
     } else if path == "/" {
         crate::response::json(
             StatusCode::OK,

@@ -10,6 +10,7 @@ use crate::auth::store::AuthStore;
 use crate::config::StubConfig;
 use crate::faults::Faults;
 use crate::jwt::Keys;
+use crate::realtime::Hub;
 use crate::record::Recorder;
 
 /// `exp` of the well-known local-development API keys (year 2032).
@@ -34,12 +35,13 @@ pub(crate) struct Shared {
     pub service_role_key: String,
     pub recorder: Recorder,
     pub faults: Faults,
+    pub realtime: Hub,
     auth: Mutex<AuthStore>,
 }
 
 impl Shared {
     pub fn new(config: StubConfig, addr: SocketAddr) -> Result<Self, jsonwebtoken::errors::Error> {
-        let keys = Keys::new(&config.jwt_secret);
+        let keys = Keys::with_trusted(&config.jwt_secret, &config.trusted_jwks)?;
         let api_key = |role| {
             let claims = ApiKeyClaims {
                 iss: "supabase-demo",
@@ -63,6 +65,7 @@ impl Shared {
             service_role_key,
             recorder: Recorder::default(),
             faults: Faults::default(),
+            realtime: Hub::default(),
             auth: Mutex::new(AuthStore::default()),
             config,
         })

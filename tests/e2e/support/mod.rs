@@ -28,6 +28,8 @@ pub struct Setup {
     pub token_ttl: u64,
     /// Extra proxy settings (environment variable name → value).
     pub settings: Vec<(&'static str, String)>,
+    /// Public keys the stub accepts besides its secret (asymmetric signing).
+    pub stub_keys: Vec<jsonwebtoken::jwk::Jwk>,
 }
 
 impl Default for Setup {
@@ -35,6 +37,7 @@ impl Default for Setup {
         Setup {
             token_ttl: 3600,
             settings: Vec::new(),
+            stub_keys: Vec::new(),
         }
     }
 }
@@ -47,6 +50,7 @@ impl Env {
     pub async fn with(setup: Setup) -> Env {
         let stub = Stub::start(StubConfig {
             access_token_ttl: setup.token_ttl,
+            trusted_jwks: setup.stub_keys,
             ..StubConfig::default()
         })
         .await
@@ -74,12 +78,20 @@ impl Env {
     /// Restarts the proxy with the same settings (a new process, as far as
     /// the in-memory state is concerned).
     pub async fn restart(self) -> Env {
+        self.restart_with(&[]).await
+    }
+
+    /// Restarts the proxy with some settings changed.
+    pub async fn restart_with(self, changes: &[(&str, &str)]) -> Env {
         let Env {
             stub,
             proxy,
-            settings,
+            mut settings,
         } = self;
         proxy.shutdown().await;
+        for (key, value) in changes {
+            settings.insert(key.to_string(), value.to_string());
+        }
         let proxy = start_proxy(&settings).await;
         Env {
             stub,

@@ -3,9 +3,11 @@
 use super::limits::load_limits;
 use super::{Config, Origin, PublicUrl, StoreSpec, TokenMode, UpstreamUrl, parse_duration};
 use crate::guard::{RateLimit, TrustedProxies};
+use crate::token::MintKey;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Every setting the proxy reads, by its environment variable name.
 pub const KEYS: &[&str] = &[
@@ -35,6 +37,8 @@ pub const KEYS: &[&str] = &[
     "PROXY_UPSTREAM_TIMEOUT",
     "PROXY_MAX_CONNECTIONS",
     "PROXY_STORE_GRACE",
+    "PROXY_JWT_PRIVATE_KEY",
+    "PROXY_JWT_KEY_ID",
 ];
 
 /// Where settings come from. Empty values count as unset.
@@ -78,14 +82,14 @@ pub(super) struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn raw(&self, key: &'static str) -> Option<String> {
+    pub(super) fn raw(&self, key: &'static str) -> Option<String> {
         self.source
             .get(key)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     }
 
-    fn problem(&mut self, key: &'static str, message: impl Into<String>) {
+    pub(super) fn problem(&mut self, key: &'static str, message: impl Into<String>) {
         self.problems.push(ConfigProblem {
             key,
             message: message.into(),
@@ -118,7 +122,9 @@ fn parse_store(text: &str) -> Result<StoreSpec, String> {
     } else if text.starts_with("redis://") || text.starts_with("rediss://") {
         match http::Uri::try_from(text) {
             Ok(uri) if uri.host().is_some() => Ok(StoreSpec::Redis(text.to_string())),
-            _ => Err(format!("`{text}` is not a Redis URL like redis://127.0.0.1:6379/0")),
+            _ => Err(format!(
+                "`{text}` is not a Redis URL like redis://127.0.0.1:6379/0"
+            )),
         }
     } else {
         Err(format!(
@@ -127,14 +133,37 @@ fn parse_store(text: &str) -> Result<StoreSpec, String> {
     }
 }
 
-fn parse_mode(text: &str) -> Result<TokenMode, String> {
+fn check_mode(text: &str) -> Result<bool, String> {
     match text {
-        "refresh" => Ok(TokenMode::Refresh),
-        "mint" => Err("mint mode is not available in this version; use refresh".into()),
+        "refresh" => Ok(false),
+        "mint" => Ok(true),
         other => Err(format!(
             "`{other}` is not a token mode; use refresh or mint"
         )),
     }
+}
+
+/// The signing key of mint mode: an imported private key, else the JWT secret.
+fn mint_key(r: &mut Reader<'_>) -> Option<TokenMode> {
+    let kid = r.raw("PROXY_JWT_KEY_ID");
+    let (key, parsed) = match (r.raw("PROXY_JWT_PRIVATE_KEY"), r.raw("SUPABASE_JWT_SECRET")) {
+        (Some(pem_or_jwk), _) => (
+            "PROXY_JWT_PRIVATE_KEY",
+            MintKey::from_private_key(&pem_or_jwk, kid.as_deref()),
+        ),
+        (None, Some(secret)) => ("SUPABASE_JWT_SECRET", MintKey::from_secret(&secret)),
+        (None, None) => {
+            r.problem(
+                "PROXY_TOKEN_MODE",
+                "mint needs SUPABASE_JWT_SECRET or PROXY_JWT_PRIVATE_KEY",
+            );
+            return None;
+        }
+    };
+    parsed
+        .map(|k| TokenMode::Mint(Arc::new(k)))
+        .map_err(|e| r.problem(key, e))
+        .ok()
 }
 
 fn parse_origins(text: &str) -> Result<Vec<Origin>, String> {
@@ -194,7 +223,11 @@ impl Config {
             default_origin.as_deref(),
             parse_origins,
         );
-        let token_mode = r.parsed("PROXY_TOKEN_MODE", Some("refresh"), parse_mode);
+        let token_mode = match r.parsed("PROXY_TOKEN_MODE", Some("refresh"), check_mode) {
+            Some(true) => mint_key(&mut r),
+            Some(false) => Some(TokenMode::Refresh),
+            None => None,
+        };
         let session_store = r.parsed(
             "PROXY_SESSION_STORE",
             Some("file:./data/sessions.redb"),
@@ -293,7 +326,7 @@ mod tests {
         assert_eq!(c.session_idle_ttl, 7 * 86_400);
         assert_eq!(c.mint_ttl, 300);
         assert_eq!(c.refresh_margin, 60);
-        assert_eq!(c.token_mode, TokenMode::Refresh);
+        assert!(matches!(c.token_mode, TokenMode::Refresh));
         assert_eq!(
             c.session_store,
             StoreSpec::File(PathBuf::from("./data/sessions.redb"))
@@ -343,6 +376,36 @@ mod tests {
         let text = err.to_string();
         assert_eq!(text.lines().count(), 7);
         assert!(text.contains("SUPABASE_URL: is required"));
+    }
+
+    #[test]
+    fn mint_mode_needs_a_usable_key() {
+        let base = [
+            ("SUPABASE_URL", "http://127.0.0.1:54321"),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("PROXY_TOKEN_MODE", "mint"),
+        ];
+        let err = Config::load(&source(&base)).unwrap_err();
+        assert!(
+            err.to_string().contains("PROXY_TOKEN_MODE: mint needs"),
+            "{err}"
+        );
+        let short = [&base[..], &[("SUPABASE_JWT_SECRET", "short")]].concat();
+        assert_eq!(
+            Config::load(&source(&short)).unwrap_err().0[0].key,
+            "SUPABASE_JWT_SECRET"
+        );
+        let bad_key = [&base[..], &[("PROXY_JWT_PRIVATE_KEY", "{\"kty\":\"oct\"}")]].concat();
+        assert_eq!(
+            Config::load(&source(&bad_key)).unwrap_err().0[0].key,
+            "PROXY_JWT_PRIVATE_KEY"
+        );
+        let secret = "super-secret-jwt-token-with-at-least-32-characters-long";
+        let good = [&base[..], &[("SUPABASE_JWT_SECRET", secret)]].concat();
+        assert!(matches!(
+            Config::load(&source(&good)).unwrap().token_mode,
+            TokenMode::Mint(_)
+        ));
     }
 
     #[test]

@@ -15,14 +15,18 @@ pub use load::{ConfigProblem, ConfigProblems, ConfigSource, KEYS};
 pub use url::{Origin, PublicUrl, UpstreamUrl};
 
 use crate::guard::{RateLimit, TrustedProxies};
+use crate::token::MintKey;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// How the proxy obtains the token it sends upstream for a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum TokenMode {
     /// Keep Auth's own access and refresh tokens and refresh them server-side.
     Refresh,
+    /// Sign short-lived tokens with Auth's claims, never calling Auth to refresh.
+    Mint(Arc<MintKey>),
 }
 
 /// Where sessions are kept.

@@ -144,7 +144,10 @@ mod tests {
         assert_eq!(frame.serializer(), Serializer::Arrays);
         assert_eq!(frame.join_ref.as_deref(), Some("10"));
         assert_eq!(frame.msg_ref.as_deref(), Some("11"));
-        assert_eq!((&*frame.topic, &*frame.event), ("realtime:room1", "phx_join"));
+        assert_eq!(
+            (&*frame.topic, &*frame.event),
+            ("realtime:room1", "phx_join")
+        );
         assert_eq!(frame.payload.get(), r#"{"config":{}}"#);
 
         let v1 = r#"{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"3"}"#;
@@ -207,15 +210,35 @@ mod tests {
     #[test]
     fn encodes_both_serializers() {
         let payload = r#"{"access_token":"t"}"#;
-        let v2 = encode(Serializer::Arrays, Some("10"), "sbp-1", "realtime:r", "access_token", payload);
-        assert_eq!(v2, r#"["10","sbp-1","realtime:r","access_token",{"access_token":"t"}]"#);
-        let v1 = encode(Serializer::Objects, None, "sbp-2", "realtime:\"q\"", "access_token", payload);
+        let v2 = encode(
+            Serializer::Arrays,
+            Some("10"),
+            "sbp-1",
+            "realtime:r",
+            "access_token",
+            payload,
+        );
+        assert_eq!(
+            v2,
+            r#"["10","sbp-1","realtime:r","access_token",{"access_token":"t"}]"#
+        );
+        let v1 = encode(
+            Serializer::Objects,
+            None,
+            "sbp-2",
+            "realtime:\"q\"",
+            "access_token",
+            payload,
+        );
         let value: serde_json::Value = serde_json::from_str(&v1).unwrap();
         assert_eq!(value["topic"], "realtime:\"q\"");
         assert_eq!(value["ref"], "sbp-2");
         assert_eq!(value["join_ref"], serde_json::Value::Null);
         assert_eq!(value["payload"]["access_token"], "t");
         let back = Frame::parse(&v1).unwrap();
-        assert_eq!((&*back.event, back.msg_ref.as_deref()), ("access_token", Some("sbp-2")));
+        assert_eq!(
+            (&*back.event, back.msg_ref.as_deref()),
+            ("access_token", Some("sbp-2"))
+        );
     }
 }

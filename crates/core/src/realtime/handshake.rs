@@ -51,8 +51,7 @@ fn lists_token(headers: &HeaderMap, name: http::HeaderName, token: &str) -> bool
 
 /// Checks the upgrade headers of a GET and returns its `Sec-WebSocket-Key`.
 pub fn websocket_key(headers: &HeaderMap) -> Result<&str, UpgradeRefusal> {
-    if !lists_token(headers, CONNECTION, "upgrade") || !lists_token(headers, UPGRADE, "websocket")
-    {
+    if !lists_token(headers, CONNECTION, "upgrade") || !lists_token(headers, UPGRADE, "websocket") {
         return Err(UpgradeRefusal::NotAnUpgrade);
     }
     if headers.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
@@ -143,7 +142,10 @@ mod tests {
         assert_eq!(without("connection"), Err(UpgradeRefusal::NotAnUpgrade));
         assert!(without("nothing").is_ok());
         assert_eq!(without("upgrade"), Err(UpgradeRefusal::NotAnUpgrade));
-        assert_eq!(without("sec-websocket-version"), Err(UpgradeRefusal::UnsupportedVersion));
+        assert_eq!(
+            without("sec-websocket-version"),
+            Err(UpgradeRefusal::UnsupportedVersion)
+        );
         assert_eq!(without("sec-websocket-key"), Err(UpgradeRefusal::BadKey));
         let mut bad = upgrade_headers(&GOOD);
         bad.insert(SEC_WEBSOCKET_KEY, "c2hvcnQ=".parse().unwrap());
@@ -161,7 +163,10 @@ mod tests {
             ("SUPABASE_URL", "http://127.0.0.1:54321"),
             ("SUPABASE_ANON_KEY", "anon"),
             ("PROXY_PUBLIC_URL", "https://app.example.com/supabase"),
-            ("PROXY_ALLOWED_ORIGINS", "https://app.example.com,https://admin.example.com"),
+            (
+                "PROXY_ALLOWED_ORIGINS",
+                "https://app.example.com,https://admin.example.com",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -173,9 +178,20 @@ mod tests {
     fn origin_rule() {
         let config = config();
         for cookie in [true, false] {
-            assert_eq!(check_origin(&config, Some("https://app.example.com"), cookie), Ok(()));
-            assert_eq!(check_origin(&config, Some("https://admin.example.com"), cookie), Ok(()));
-            for foreign in ["https://evil.example", "null", "", "https://app.example.com.evil.example"] {
+            assert_eq!(
+                check_origin(&config, Some("https://app.example.com"), cookie),
+                Ok(())
+            );
+            assert_eq!(
+                check_origin(&config, Some("https://admin.example.com"), cookie),
+                Ok(())
+            );
+            for foreign in [
+                "https://evil.example",
+                "null",
+                "",
+                "https://app.example.com.evil.example",
+            ] {
                 assert_eq!(
                     check_origin(&config, Some(foreign), cookie),
                     Err(ProxyError::OriginNotAllowed),
@@ -185,7 +201,10 @@ mod tests {
         }
         assert_eq!(check_origin(&config, None, false), Ok(()));
         let refused = check_origin(&config, None, true).unwrap_err();
-        assert_eq!((refused.status(), refused.code()), (403, "cross_site_refused"));
+        assert_eq!(
+            (refused.status(), refused.code()),
+            (403, "cross_site_refused")
+        );
     }
 
     #[test]

@@ -140,7 +140,16 @@ mod tests {
 
     #[test]
     fn non_objects_are_refused() {
-        for bad in ["", "[]", "1", "\"s\"", "{", "{\"a\":}", "{\"a\":1}x", "null"] {
+        for bad in [
+            "",
+            "[]",
+            "1",
+            "\"s\"",
+            "{",
+            "{\"a\":}",
+            "{\"a\":1}x",
+            "null",
+        ] {
             assert!(Entries::parse(bad).is_none(), "{bad}");
         }
     }

@@ -38,9 +38,13 @@ fn a_joins_own_token_and_access_token_frames_are_replaced() {
     assert_eq!(out[4]["version"], "realtime-js/2.119.1");
     assert_eq!(out[4]["config"], parse(join)[4]["config"]);
 
-    let set_auth = r#"["10","13","realtime:room1","access_token",{"access_token":"custom-jwt-from-app"}]"#;
+    let set_auth =
+        r#"["10","13","realtime:room1","access_token",{"access_token":"custom-jwt-from-app"}]"#;
     let out = rewritten(&mut channels, set_auth, TOKEN);
-    assert_eq!(out, json!(["10", "13", "realtime:room1", "access_token", {"access_token": TOKEN}]));
+    assert_eq!(
+        out,
+        json!(["10", "13", "realtime:room1", "access_token", {"access_token": TOKEN}])
+    );
 }
 
 #[test]
@@ -69,7 +73,11 @@ fn other_frames_pass_byte_identical() {
         r#"["10","11","realtime:room1","broadcast",{"type":"broadcast","event":"cursor","payload":{"x":1}}]"#,
         r#"{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"2"}"#,
     ] {
-        assert_eq!(channels.on_client_text(text, TOKEN), ClientFrame::Unchanged, "{text}");
+        assert_eq!(
+            channels.on_client_text(text, TOKEN),
+            ClientFrame::Unchanged,
+            "{text}"
+        );
     }
     assert!(channels.topics().is_empty());
 }
@@ -90,11 +98,23 @@ fn malformed_and_unexpected_frames_pass_unchanged_and_never_panic() {
         "\u{0}\u{1}binary-ish",
         "💥",
         &"[".repeat(10_000),
-        &format!("[\"1\",\"1\",\"t\",\"phx_join\",{}{}]", "{\"a\":".repeat(500), "}".repeat(500)),
+        &format!(
+            "[\"1\",\"1\",\"t\",\"phx_join\",{}{}]",
+            "{\"a\":".repeat(500),
+            "}".repeat(500)
+        ),
     ];
     for text in cases {
-        assert_eq!(channels.on_client_text(text, TOKEN), ClientFrame::Unchanged, "{text:.80}");
-        assert_eq!(channels.on_server_text(text), ServerFrame::Relay, "{text:.80}");
+        assert_eq!(
+            channels.on_client_text(text, TOKEN),
+            ClientFrame::Unchanged,
+            "{text:.80}"
+        );
+        assert_eq!(
+            channels.on_server_text(text),
+            ServerFrame::Relay,
+            "{text:.80}"
+        );
     }
     assert!(channels.topics().is_empty());
     // Every prefix of a valid join is handled without a panic.
@@ -143,16 +163,29 @@ fn topics_are_tracked_through_replies_leaves_closes_and_errors() {
     join(&mut channels, "8", "realtime:rejoined");
     channels.on_server_text(r#"["6","9","realtime:rejoined","phx_close",{}]"#);
     // Replies to other pushes of a topic say nothing about the join.
-    channels.on_server_text(r#"["1","12","realtime:ok","phx_reply",{"status":"error","response":{}}]"#);
+    channels
+        .on_server_text(r#"["1","12","realtime:ok","phx_reply",{"status":"error","response":{}}]"#);
     assert_eq!(channels.topics(), ["realtime:ok", "realtime:rejoined"]);
 }
 
 #[test]
 fn token_pushes_cover_every_topic_with_refs_of_their_own() {
     let mut channels = Channels::default();
-    rewritten(&mut channels, r#"["10","10","realtime:a","phx_join",{}]"#, TOKEN);
-    rewritten(&mut channels, r#"["11","11","realtime:b","phx_join",{}]"#, TOKEN);
-    let mut first: Vec<Value> = channels.token_pushes("fresh").iter().map(|p| parse(p)).collect();
+    rewritten(
+        &mut channels,
+        r#"["10","10","realtime:a","phx_join",{}]"#,
+        TOKEN,
+    );
+    rewritten(
+        &mut channels,
+        r#"["11","11","realtime:b","phx_join",{}]"#,
+        TOKEN,
+    );
+    let mut first: Vec<Value> = channels
+        .token_pushes("fresh")
+        .iter()
+        .map(|p| parse(p))
+        .collect();
     first.sort_by_key(|p| p[2].as_str().unwrap().to_string());
     assert_eq!(first[0][0], "10");
     assert_eq!(first[0][2], "realtime:a");
@@ -165,17 +198,25 @@ fn token_pushes_cover_every_topic_with_refs_of_their_own() {
         .chain(second.iter().map(|p| parse(p)).collect::<Vec<_>>().iter())
         .map(|p| p[1].as_str().unwrap().to_string())
         .collect();
-    assert!(refs.iter().all(|r| r.starts_with(PUSH_REF_PREFIX)), "{refs:?}");
+    assert!(
+        refs.iter().all(|r| r.starts_with(PUSH_REF_PREFIX)),
+        "{refs:?}"
+    );
     let mut unique = refs.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 4, "refs are never reused: {refs:?}");
 
     // The server's replies to those refs are the proxy's business.
-    let reply = format!(r#"["10","{}","realtime:a","phx_reply",{{"status":"ok","response":{{}}}}]"#, refs[0]);
+    let reply = format!(
+        r#"["10","{}","realtime:a","phx_reply",{{"status":"ok","response":{{}}}}]"#,
+        refs[0]
+    );
     assert_eq!(channels.on_server_text(&reply), ServerFrame::Drop);
     assert_eq!(
-        channels.on_server_text(r#"["10","10","realtime:a","phx_reply",{"status":"ok","response":{}}]"#),
+        channels.on_server_text(
+            r#"["10","10","realtime:a","phx_reply",{"status":"ok","response":{}}]"#
+        ),
         ServerFrame::Relay
     );
     assert!(Channels::default().token_pushes("t").is_empty());
@@ -184,9 +225,16 @@ fn token_pushes_cover_every_topic_with_refs_of_their_own() {
 #[test]
 fn a_token_with_quotes_stays_valid_json() {
     let mut channels = Channels::default();
-    let out = rewritten(&mut channels, r#"["1","1","realtime:q","phx_join",{}]"#, "a\"b\\c");
+    let out = rewritten(
+        &mut channels,
+        r#"["1","1","realtime:q","phx_join",{}]"#,
+        "a\"b\\c",
+    );
     assert_eq!(out[4]["access_token"], "a\"b\\c");
-    assert_eq!(parse(&channels.token_pushes("x\"y")[0])[4]["access_token"], "x\"y");
+    assert_eq!(
+        parse(&channels.token_pushes("x\"y")[0])[4]["access_token"],
+        "x\"y"
+    );
 }
 
 #[test]

@@ -1,9 +1,12 @@
-//! Token policy: reading Auth's tokens, the browser's placeholders, and when to refresh.
+//! Token policy: reading Auth's tokens, minting upstream tokens, the
+//! browser's placeholders, and when to refresh (or re-mint).
 
 mod claims;
+mod mint;
 mod placeholder;
 mod policy;
 
 pub use claims::{AccessClaims, read_claims};
+pub use mint::{MintKey, claims_for_user};
 pub use placeholder::{PLACEHOLDER_TTL, PlaceholderKey, placeholder_refresh_token};
 pub use policy::{effective_margin, needs_refresh, usable};

@@ -4,17 +4,23 @@
 //! official client signs itself out instead of holding a dead placeholder.
 
 use crate::body::Body;
+use crate::body::full;
 use crate::pipeline::auth_answer::relay_auth;
-use crate::pipeline::context::{Ctx, Presented, store_down};
+use crate::pipeline::context::{Ctx, Live, Presented, store_down};
 use crate::pipeline::forward::send;
 use crate::pipeline::respond;
 use crate::upstream::make_private;
 use http::{Response, StatusCode};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::auth::{AuthError, wants_versioned_errors};
+use sbp_core::config::TokenMode;
 use sbp_core::http::clear_cookie;
 use sbp_core::route::LogoutScope;
+use sbp_core::session::Session;
+use sbp_core::token::MintKey;
+use serde_json::Value;
 
 fn no_session(ctx: &Ctx) -> Response<Body> {
     let versioned = wants_versioned_errors(ctx.header("x-supabase-api-version"));
@@ -28,8 +34,41 @@ pub async fn user(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Proxy
     };
     let upstream = send(ctx, body, &session.tokens.access_token).await?;
     let mut response = relay_auth(ctx, upstream).await?;
+    let app = ctx.app.clone();
+    if response.status() == StatusCode::OK
+        && let TokenMode::Mint(mint) = &app.config.token_mode
+    {
+        response = remember_user(ctx, mint, &session, response).await?;
+    }
     make_private(response.headers_mut());
     Ok(response)
+}
+
+/// Mint mode: Auth's answer to `/user` is the user as it is now; the
+/// session keeps it, and tokens minted from now on carry its claims.
+async fn remember_user(
+    ctx: &mut Ctx,
+    mint: &MintKey,
+    session: &Session,
+    response: Response<Body>,
+) -> Result<Response<Body>, ProxyError> {
+    let (parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| ProxyError::UpstreamUnavailable(e.to_string()))?
+        .to_bytes();
+    let user: Option<Value> = serde_json::from_slice(&bytes).ok();
+    if let (Some(user), Some(live)) = (user.filter(|u| u.get("id").is_some()), ctx.live()) {
+        let key = live.key.clone();
+        let updated = crate::mint::update_user(&ctx.app, mint, &key, session, user)
+            .await
+            .map_err(store_down)?;
+        if let Some(session) = updated {
+            ctx.presented = Presented::Live(Live { key, session });
+        }
+    }
+    Ok(Response::from_parts(parts, full(bytes)))
 }
 
 /// `POST /auth/v1/logout?scope=…`: Auth first, then the matching proxy sessions.

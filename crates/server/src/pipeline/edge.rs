@@ -5,6 +5,7 @@ use crate::pipeline::context::{Ctx, Presented, store_down};
 use crate::pipeline::respond;
 use http::{Method, Request, Response};
 use sbp_core::ProxyError;
+use sbp_core::config::TokenMode;
 use sbp_core::edge::{session_list_item, session_view};
 use sbp_core::http::clear_cookie;
 use sbp_core::session::{Session, SessionStore};
@@ -91,6 +92,21 @@ fn end_auth_session(ctx: &Ctx, session: Session) {
             tracing::warn!(error = %e, "cannot end the revoked session in Auth");
         }
     });
+}
+
+/// `GET /edge/v1/.well-known/jwks.json`: the public keys minted tokens are
+/// signed with (none for HS256 or in refresh mode).
+pub fn jwks(ctx: &Ctx) -> Response<Body> {
+    let keys = match &ctx.app.config.token_mode {
+        TokenMode::Mint(mint) => mint.jwks(),
+        TokenMode::Refresh => json!({"keys": []}),
+    };
+    let mut response = respond::json(200, &keys);
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("public, max-age=600"),
+    );
+    response
 }
 
 /// `GET /edge/v1/health`: 200 when the store answers.

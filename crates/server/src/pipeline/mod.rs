@@ -54,6 +54,7 @@ async fn dispatch(
     guard::check(ctx, &route)?;
     match route {
         Route::Health => return Ok(edge::health(ctx).await),
+        Route::Jwks => return Ok(edge::jwks(ctx)),
         Route::NotFound => return Err(ProxyError::NotFound),
         Route::MethodNotAllowed => return Err(ProxyError::MethodNotAllowed),
         Route::DotSegments => {
@@ -71,9 +72,11 @@ async fn dispatch(
         Route::Logout(scope) => account::logout(ctx, scope, body).await,
         Route::RealtimeSocket => realtime_socket(ctx).await,
         Route::Forward(service) => forward::forward(ctx, body, service).await,
-        Route::Health | Route::NotFound | Route::MethodNotAllowed | Route::DotSegments => {
-            Err(ProxyError::Internal)
-        }
+        Route::Health
+        | Route::Jwks
+        | Route::NotFound
+        | Route::MethodNotAllowed
+        | Route::DotSegments => Err(ProxyError::Internal),
     }
 }
 

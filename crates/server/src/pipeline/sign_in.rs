@@ -17,6 +17,7 @@ use sbp_core::ProxyError;
 use sbp_core::auth::{
     AuthError, SignIn, browser_token_response, read_token_response, wants_versioned_errors,
 };
+use sbp_core::config::TokenMode;
 use sbp_core::http::set_cookie;
 use sbp_core::session::{NewSession, Session, SessionSecret};
 use sbp_core::token::{placeholder_refresh_token, read_claims};
@@ -65,6 +66,10 @@ async fn start_session(ctx: &mut Ctx, grant: SignIn) -> Result<Vec<u8>, ProxyErr
         country: ctx.header("cf-ipcountry").map(str::to_string),
     };
     let config = &app.config;
+    let mut new = new;
+    if let TokenMode::Mint(mint) = &config.token_mode {
+        new.tokens = crate::mint::first_tokens(&app, mint, &grant.claims.all, &new.tokens)?;
+    }
     let session = Session::new(new, now, config.session_ttl, config.session_idle_ttl);
     app.sessions
         .insert(&secret.key(), session)

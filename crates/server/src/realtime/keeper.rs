@@ -57,7 +57,8 @@ fn until_next_look(app: &App, session: &Session) -> Duration {
 /// Time from now until the Unix second `at` begins.
 fn until(at: UnixSeconds) -> Duration {
     let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0));
-    at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)
+    at.duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
 }
 
 /// The session as it is now, refreshed when due; `Err` when it ended.

@@ -19,8 +19,7 @@ pub use sockets::SessionSockets;
 use crate::app::App;
 use crate::body::{Body, empty, full};
 use http::header::{
-    CONNECTION, CONTENT_TYPE, COOKIE, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL,
-    UPGRADE,
+    CONNECTION, CONTENT_TYPE, COOKIE, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL, UPGRADE,
 };
 use http::{HeaderValue, Response, StatusCode, request};
 use hyper::upgrade::{OnUpgrade, Upgraded};
@@ -82,7 +81,10 @@ impl Upgrade {
     pub fn check(config: &Config, parts: &mut request::Parts) -> Result<Upgrade, ProxyError> {
         let headers = &parts.headers;
         let origin = headers.get(ORIGIN).map(|v| v.to_str().unwrap_or(""));
-        let cookies = headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
+        let cookies = headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
         check_origin(config, origin, has_cookie(cookies, &config.cookie_name))?;
         let accept_key = derive_accept_key(websocket_key(headers)?.as_bytes());
         let on_upgrade = parts
@@ -155,7 +157,9 @@ fn refusal(error: ConnectError) -> Result<Response<Body>, ProxyError> {
             let mut response = Response::new(full(body.unwrap_or_default()));
             *response.status_mut() = parts.status;
             if let Some(content_type) = parts.headers.get(CONTENT_TYPE) {
-                response.headers_mut().insert(CONTENT_TYPE, content_type.clone());
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, content_type.clone());
             }
             Ok(response)
         }

@@ -14,7 +14,7 @@ use crate::realtime::state::SocketState;
 use crate::realtime::upstream::UpstreamSocket;
 use crate::realtime::{BrowserSocket, SessionLink};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use sbp_core::realtime::{SESSION_ENDED_CLOSE_CODE, ServerFrame, SessionEnd};
+use sbp_core::realtime::{SESSION_ENDED_CLOSE_CODE, ServerFrame};
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,8 +45,16 @@ pub async fn run(
     let (mut to_upstream, mut from_upstream) = upstream.split();
     let state = SocketState::new(token);
     let ended = {
-        let mut up = pin!(browser_to_upstream(&mut from_browser, &mut to_upstream, &state));
-        let mut down = pin!(upstream_to_browser(&mut from_upstream, &mut to_browser, &state));
+        let mut up = pin!(browser_to_upstream(
+            &mut from_browser,
+            &mut to_upstream,
+            &state
+        ));
+        let mut down = pin!(upstream_to_browser(
+            &mut from_upstream,
+            &mut to_browser,
+            &state
+        ));
         let mut keeper = pin!(keep(&app, link, &state));
         tokio::select! {
             () = &mut up => {
@@ -61,11 +69,17 @@ pub async fn run(
         }
     };
     if let Some(end) = ended {
-        tracing::info!(reason = end.reason(), "realtime: closing a socket whose session ended");
+        tracing::info!(
+            reason = end.reason(),
+            "realtime: closing a socket whose session ended"
+        );
         let to_browser_close = close(CloseCode::from(SESSION_ENDED_CLOSE_CODE), end.reason());
         let to_upstream_close = close(CloseCode::Normal, end.reason());
         let _ = timeout(CLOSE_GRACE, async {
-            let _ = tokio::join!(to_browser.send(to_browser_close), to_upstream.send(to_upstream_close));
+            let _ = tokio::join!(
+                to_browser.send(to_browser_close),
+                to_upstream.send(to_upstream_close)
+            );
             // Reading on completes each close handshake; what still arrives is dropped.
             tokio::join!(drain(&mut from_browser), drain(&mut from_upstream));
         })
@@ -106,7 +120,9 @@ async fn browser_to_upstream<U>(
             }
             Some(Ok(message)) => message,
             Some(Err(_)) | None => {
-                let _ = to_upstream.send(close(CloseCode::Away, "client went away")).await;
+                let _ = to_upstream
+                    .send(close(CloseCode::Away, "client went away"))
+                    .await;
                 return;
             }
         };
@@ -136,7 +152,9 @@ async fn upstream_to_browser<B>(
             }
             Some(Ok(message)) => message,
             Some(Err(_)) | None => {
-                let _ = to_browser.send(close(CloseCode::Error, "Supabase connection lost")).await;
+                let _ = to_browser
+                    .send(close(CloseCode::Error, "Supabase connection lost"))
+                    .await;
                 return;
             }
         };

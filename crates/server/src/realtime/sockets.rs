@@ -100,8 +100,14 @@ mod tests {
         let mut b1 = sockets.watch(&b);
         sockets.session_ended(&a);
         timeout(SOON, a1.ended()).await.expect("first socket woken");
-        timeout(SOON, a2.ended()).await.expect("second socket woken");
-        assert!(timeout(Duration::from_millis(50), b1.ended()).await.is_err());
+        timeout(SOON, a2.ended())
+            .await
+            .expect("second socket woken");
+        assert!(
+            timeout(Duration::from_millis(50), b1.ended())
+                .await
+                .is_err()
+        );
         assert_eq!(sockets.watched(), 1);
     }
 
@@ -117,6 +123,10 @@ mod tests {
         assert_eq!(sockets.watched(), 0);
         sockets.session_ended(&key); // nobody is watching: nothing happens
         let mut late = sockets.watch(&key);
-        assert!(timeout(Duration::from_millis(50), late.ended()).await.is_err());
+        assert!(
+            timeout(Duration::from_millis(50), late.ended())
+                .await
+                .is_err()
+        );
     }
 }

@@ -38,7 +38,9 @@ impl SocketState {
     /// or the text with the current token injected.
     pub fn client_text(&self, text: Utf8Bytes) -> Message {
         let mut inner = self.lock();
-        let Inner { channels, token, .. } = &mut *inner;
+        let Inner {
+            channels, token, ..
+        } = &mut *inner;
         match channels.on_client_text(&text, token) {
             ClientFrame::Unchanged => Message::Text(text),
             ClientFrame::Rewritten(rewritten) => Message::text(rewritten),
@@ -98,7 +100,10 @@ mod tests {
         assert!(state.take_pushes().is_empty(), "nothing due yet");
 
         state.set_token("t1");
-        assert!(state.take_pushes().is_empty(), "the same token is not pushed");
+        assert!(
+            state.take_pushes().is_empty(),
+            "the same token is not pushed"
+        );
 
         state.set_token("t2");
         tokio::time::timeout(std::time::Duration::from_secs(1), state.pushes_due())
@@ -106,7 +111,11 @@ mod tests {
             .expect("pushes are announced");
         let pushes = state.take_pushes();
         assert_eq!(pushes.len(), 1);
-        assert!(pushes[0].contains(r#""access_token":"t2""#), "{}", pushes[0]);
+        assert!(
+            pushes[0].contains(r#""access_token":"t2""#),
+            "{}",
+            pushes[0]
+        );
         assert!(state.take_pushes().is_empty(), "pushed once");
         let next = text(state.client_text(r#"["1","2","realtime:r","access_token",{}]"#.into()));
         assert!(next.contains(r#""access_token":"t2""#), "{next}");

@@ -23,7 +23,12 @@ const SOCKET_PATH: &str = "/realtime/v1/websocket";
 /// Connecting, TLS and the WebSocket handshake together.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The browser's headers that go on to Supabase (besides those the proxy sets).
-const PASSED_ON: [&str; 4] = ["user-agent", "accept-language", "x-client-info", "sec-websocket-protocol"];
+const PASSED_ON: [&str; 4] = [
+    "user-agent",
+    "accept-language",
+    "x-client-info",
+    "sec-websocket-protocol",
+];
 
 /// A byte stream to Supabase, plain or TLS.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -88,12 +93,18 @@ pub async fn connect(
         .map_err(|e| ConnectError::Unreachable(format!("bad upstream URL: {e}")))?;
     set_headers(request.headers_mut(), from.headers, config, from.client_ip);
     let uri = request.uri().clone();
-    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-    let port = uri.port_u16().unwrap_or(if upstream.is_https() { 443 } else { 80 });
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = uri
+        .port_u16()
+        .unwrap_or(if upstream.is_https() { 443 } else { 80 });
     let handshake = async {
-        let tcp = TcpStream::connect((host, port))
-            .await
-            .map_err(|e| ConnectError::Unreachable(format!("cannot connect to {host}:{port}: {e}")))?;
+        let tcp = TcpStream::connect((host, port)).await.map_err(|e| {
+            ConnectError::Unreachable(format!("cannot connect to {host}:{port}: {e}"))
+        })?;
         let _ = tcp.set_nodelay(true);
         let stream: Box<dyn Io> = if upstream.is_https() {
             let name = ServerName::try_from(host.to_string())
@@ -106,7 +117,9 @@ pub async fn connect(
         tokio_tungstenite::client_async_with_config(request, stream, Some(socket_config()))
             .await
             .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(response) => ConnectError::Refused(response),
+                tokio_tungstenite::tungstenite::Error::Http(response) => {
+                    ConnectError::Refused(response)
+                }
                 other => ConnectError::Unreachable(format!("WebSocket handshake failed: {other}")),
             })
     };
@@ -131,7 +144,10 @@ fn set_headers(out: &mut HeaderMap, browser: &HeaderMap, config: &Config, client
     set("apikey", &config.anon_key);
     set("x-forwarded-for", &client_ip.to_string());
     set("x-forwarded-proto", config.public_url.scheme());
-    if let Some(host) = browser.get(http::header::HOST).and_then(|h| h.to_str().ok()) {
+    if let Some(host) = browser
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
         set("x-forwarded-host", host);
     }
 }

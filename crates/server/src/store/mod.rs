@@ -89,10 +89,20 @@ impl SessionStore for Store {
     async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.ping().await)
     }
-    async fn lock_refresh(&self, key: &SessionKey, owner: &str, lease_ms: u64) -> Result<bool, StoreError> {
+    async fn lock_refresh(
+        &self,
+        key: &SessionKey,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.lock_refresh(key, owner, lease_ms).await)
     }
-    async fn renew_refresh(&self, key: &SessionKey, owner: &str, lease_ms: u64) -> Result<bool, StoreError> {
+    async fn renew_refresh(
+        &self,
+        key: &SessionKey,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.renew_refresh(key, owner, lease_ms).await)
     }
     async fn unlock_refresh(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {

@@ -24,7 +24,9 @@ pub fn decode(fields: &[Option<String>]) -> Result<Option<Session>, StoreError> 
         session.user = serde_json::from_str(user).map_err(corrupt)?;
     }
     if let Some(seen) = seen {
-        let (last, idle) = seen.split_once(':').ok_or_else(|| corrupt("bad seen field"))?;
+        let (last, idle) = seen
+            .split_once(':')
+            .ok_or_else(|| corrupt("bad seen field"))?;
         session.last_seen_at = last.parse().map_err(corrupt)?;
         session.idle_expires_at = idle.parse().map_err(corrupt)?;
     }

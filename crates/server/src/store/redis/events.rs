@@ -44,7 +44,9 @@ pub async fn follow_evictions(
                         _ = stopped.changed() => return,
                     };
                     let Some(message) = message else { break };
-                    let Ok(text) = message.get_payload::<String>() else { continue };
+                    let Ok(text) = message.get_payload::<String>() else {
+                        continue;
+                    };
                     match text.split_once(':') {
                         Some((instance, _)) if instance == store.instance => {}
                         Some((_, key)) => evict(Eviction::Session(SessionKey::from_stored(key))),

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Fuzzes every parser that reads untrusted input: the cargo-fuzz targets in
+# fuzz/ (each calls an entry in crates/core/src/fuzz.rs), each for a bounded
+# time, with libFuzzer's memory limits. Exits non-zero on any crash, failed
+# invariant, timeout or allocation over the limit; the input that did it is
+# kept under $SBP_FUZZ_DIR/artifacts/<target>/.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]   every (or the named) target for SECONDS each (60)
+#   scripts/fuzz.sh --smoke                  a few seconds each, what scripts/test.sh runs
+#   scripts/fuzz.sh --list                   the targets
+#
+# Only stable Rust is needed: cargo-fuzz passes rustc flags that stable
+# accepts only with RUSTC_BOOTSTRAP=1 (the AddressSanitizer), so this script
+# sets it for the fuzz build alone. Full runs use AddressSanitizer, which
+# also enforces -malloc_limit_mb on every allocation; the smoke builds
+# without it (and unoptimised) to keep CI short: there the RSS limit holds.
+# Nothing is written into the repository but the seed corpus it reads:
+# the build, the growing corpus and crash inputs live under $SBP_FUZZ_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work="${SBP_FUZZ_DIR:-/var/tmp/sb-cookie-proxy-fuzz}"
+rss_limit_mb="${SBP_FUZZ_RSS_LIMIT_MB:-2048}"
+malloc_limit_mb="${SBP_FUZZ_MALLOC_LIMIT_MB:-256}"
+max_len="${SBP_FUZZ_MAX_LEN:-8192}"
+
+all_targets() {
+  sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -vx sbp-fuzz
+}
+
+seconds=60
+smoke=0
+targets=()
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) smoke=1 ;;
+    --list) all_targets; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    '' | *[!0-9]*) targets+=("$arg") ;;
+    *) seconds="$arg" ;;
+  esac
+done
+if [ "${#targets[@]}" -eq 0 ]; then
+  mapfile -t targets < <(all_targets)
+fi
+
+if [ "$smoke" = 1 ]; then
+  seconds="${SBP_FUZZ_SMOKE_SECONDS:-8}"
+  build=(--dev --sanitizer none)
+  profile=smoke
+else
+  # cargo-fuzz's default: optimised, with debug assertions and overflow checks.
+  build=(--sanitizer address)
+  profile=asan
+fi
+
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  echo "==> installing cargo-fuzz"
+  cargo install cargo-fuzz --locked --version '^0.13'
+fi
+
+export RUSTC_BOOTSTRAP=1
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+target_dir="$work/target-$profile"
+echo "==> building ${targets[*]} ($profile, $target_dir)"
+(cd fuzz && cargo fuzz build "${build[@]}" --target-dir "$target_dir")
+
+failed=()
+for target in "${targets[@]}"; do
+  corpus="$work/corpus/$target"
+  artifacts="$work/artifacts/$target"
+  mkdir -p "$corpus" "$artifacts" "fuzz/corpus/$target"
+  log="$work/$target.log"
+  echo "==> fuzzing $target for ${seconds}s"
+  # The first corpus folder receives new inputs; the committed seeds are read only.
+  if (cd fuzz && cargo fuzz run "${build[@]}" --target-dir "$target_dir" "$target" \
+    "$corpus" "corpus/$target" -- \
+    -max_total_time="$seconds" -rss_limit_mb="$rss_limit_mb" \
+    -malloc_limit_mb="$malloc_limit_mb" -max_len="$max_len" -timeout=10 \
+    -artifact_prefix="$artifacts/" -print_final_stats=1) >"$log" 2>&1; then
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|^Done [0-9]+ runs' "$log" |
+      tr '\n' ' ' | sed 's/^/    /;s/ $/\n/'
+  else
+    failed+=("$target")
+    tail -n 60 "$log"
+    echo "!!! $target failed; full log: $log; input: $(ls -t "$artifacts" | head -n 1)"
+  fi
+done
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "fuzzing failed: ${failed[*]}"
+  exit 1
+fi
+echo "fuzzing passed: ${#targets[@]} targets, ${seconds}s each"

@@ -1,0 +1,239 @@
+//! Mint mode: upstream tokens signed by the proxy, with Auth's exact claims,
+//! reused within their lifetime, replaced before expiry, verifiable by
+//! Supabase with the project secret or the imported key's public half.
+
+mod support;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::Method;
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+use support::{Env, Setup};
+
+const SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
+
+fn mint_setup(extra: Vec<(&'static str, String)>) -> Setup {
+    let mut settings = vec![
+        ("PROXY_TOKEN_MODE", "mint".to_string()),
+        ("SUPABASE_JWT_SECRET", SECRET.to_string()),
+    ];
+    settings.extend(extra);
+    Setup {
+        settings,
+        ..Setup::default()
+    }
+}
+
+/// The claims PostgREST saw (the stub verified the token first).
+async fn upstream_claims(browser: &mut support::Browser) -> Map<String, Value> {
+    let echo = browser.get("/rest/v1/echo").await;
+    assert_eq!(echo.status, 200, "{}", echo.text());
+    echo.json()["claims"]
+        .as_object()
+        .expect("verified claims")
+        .clone()
+}
+
+/// Claims of the access token the stub issued last.
+fn auth_claims(env: &Env) -> Map<String, Value> {
+    let token = env
+        .stub
+        .issued_tokens()
+        .into_iter()
+        .rev()
+        .find(|t| t.matches('.').count() == 2)
+        .expect("an access token was issued");
+    sbp_core::token::read_claims(&token).unwrap().all
+}
+
+fn without_times(mut claims: Map<String, Value>) -> Map<String, Value> {
+    claims.remove("iat");
+    claims.remove("exp");
+    claims
+}
+
+#[tokio::test]
+async fn minted_tokens_carry_auths_claims_and_work_with_auth() {
+    let env = Env::with(mint_setup(vec![])).await;
+    let (mut browser, user_id) = env.signed_in("mint@example.com").await;
+    let auth = auth_claims(&env);
+    let minted = upstream_claims(&mut browser).await;
+    assert_eq!(
+        without_times(minted.clone()),
+        without_times(auth.clone()),
+        "the same claims but iat/exp"
+    );
+    assert_eq!(
+        minted["exp"].as_i64().unwrap() - minted["iat"].as_i64().unwrap(),
+        300,
+        "PROXY_MINT_TTL"
+    );
+    assert_ne!(
+        minted["exp"], auth["exp"],
+        "not Auth's token (that one lives an hour)"
+    );
+
+    // Auth accepts it and acts on the right session.
+    let user = browser.get("/auth/v1/user").await;
+    assert_eq!(user.status, 200, "{}", user.text());
+    assert_eq!(user.json()["id"], user_id.as_str());
+    let mut other = env.browser();
+    assert_eq!(
+        other.sign_in("mint@example.com", "pw123456").await.status,
+        200
+    );
+    assert_eq!(env.stub.auth_session_ids(&user_id).len(), 2);
+    assert_eq!(
+        browser
+            .post_json("/auth/v1/logout?scope=local", json!({}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        env.stub.auth_session_ids(&user_id),
+        vec![auth_session_of(&mut other).await]
+    );
+    assert_eq!(
+        env.stub.refresh_count(),
+        0,
+        "mint mode never refreshes with Auth"
+    );
+}
+
+async fn auth_session_of(browser: &mut support::Browser) -> String {
+    upstream_claims(browser).await["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_token_is_reused_within_its_lifetime_and_replaced_before_expiry() {
+    let env = Env::with(mint_setup(vec![("PROXY_MINT_TTL", "8s".into())])).await;
+    let (mut browser, _) = env.signed_in("reuse@example.com").await;
+    let first = upstream_claims(&mut browser).await;
+    let again = upstream_claims(&mut browser).await;
+    assert_eq!(first["iat"], again["iat"], "signed once, reused");
+    tokio::time::sleep(Duration::from_millis(6500)).await; // inside the 2 s margin
+    let renewed = upstream_claims(&mut browser).await;
+    assert!(
+        renewed["iat"].as_i64() > first["iat"].as_i64(),
+        "re-minted before expiry"
+    );
+    assert!(renewed["exp"].as_i64().unwrap() - now() >= 5);
+    assert_eq!(without_times(renewed), without_times(first));
+    assert_eq!(env.stub.refresh_count(), 0);
+}
+
+#[tokio::test]
+async fn updating_the_user_updates_the_minted_claims() {
+    let env = Env::with(mint_setup(vec![])).await;
+    let (mut browser, _) = env.signed_in("meta@example.com").await;
+    let updated = browser
+        .send(
+            Method::PUT,
+            "/auth/v1/user",
+            &[("content-type", "application/json")],
+            json!({"data": {"nick": "m"}}).to_string(),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    env.assert_no_stub_tokens(&updated);
+    assert_eq!(
+        upstream_claims(&mut browser).await["user_metadata"]["nick"],
+        "m"
+    );
+    assert_eq!(
+        browser.get("/edge/v1/session").await.json()["user"]["user_metadata"]["nick"],
+        "m"
+    );
+}
+
+/// A P-256 private key as a JWK, and the public JWK Supabase would hold.
+fn ec_key() -> (String, jsonwebtoken::jwk::Jwk) {
+    let d = [42u8; 32];
+    let private =
+        json!({"kty": "EC", "crv": "P-256", "kid": "proxy-key-1", "d": URL_SAFE_NO_PAD.encode(d)});
+    let key = sbp_core::token::MintKey::from_private_key(&private.to_string(), None).unwrap();
+    let public = serde_json::from_value(key.jwks()["keys"][0].clone()).unwrap();
+    (private.to_string(), public)
+}
+
+#[tokio::test]
+async fn an_imported_asymmetric_key_signs_with_its_kid() {
+    let (private, public) = ec_key();
+    let env = Env::with(Setup {
+        settings: vec![
+            ("PROXY_TOKEN_MODE", "mint".into()),
+            ("PROXY_JWT_PRIVATE_KEY", private),
+        ],
+        stub_keys: vec![public],
+        ..Setup::default()
+    })
+    .await;
+    let (mut browser, user_id) = env.signed_in("es256@example.com").await;
+    let claims = upstream_claims(&mut browser).await;
+    assert_eq!(
+        claims["sub"],
+        user_id.as_str(),
+        "Supabase verified the ES256 token by its kid"
+    );
+    assert_eq!(browser.get("/auth/v1/user").await.status, 200);
+    let jwks = browser.get("/edge/v1/.well-known/jwks.json").await.json();
+    assert_eq!(jwks["keys"][0]["kid"], "proxy-key-1");
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+    assert!(
+        jwks["keys"][0].get("d").is_none(),
+        "the private key is not published"
+    );
+}
+
+#[tokio::test]
+async fn sessions_survive_a_switch_between_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("file:{}", dir.path().join("s.redb").display());
+    let env = Env::with(Setup {
+        token_ttl: 8,
+        settings: vec![
+            ("PROXY_SESSION_STORE", store),
+            ("SUPABASE_JWT_SECRET", SECRET.into()),
+            ("PROXY_MINT_TTL", "8s".into()),
+        ],
+        ..Setup::default()
+    })
+    .await;
+    let (browser, user_id) = env.signed_in("switch@example.com").await;
+    let cookie = browser.cookie.clone();
+
+    // refresh -> mint: near its expiry, the session's Auth token is replaced
+    // by one minted from its claims, without asking Auth.
+    let env = env.restart_with(&[("PROXY_TOKEN_MODE", "mint")]).await;
+    let mut browser = env.browser().with_cookie(cookie.clone());
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    let minted = upstream_claims(&mut browser).await;
+    assert_eq!(minted["sub"], user_id.as_str());
+    assert!(
+        minted["exp"].as_i64().unwrap() - now() > 5,
+        "a fresh minted token"
+    );
+    assert_eq!(env.stub.refresh_count(), 0);
+
+    // mint -> refresh: once the minted token nears expiry, Auth's own refresh
+    // token (kept by mint mode) refreshes the session.
+    let env = env.restart_with(&[("PROXY_TOKEN_MODE", "refresh")]).await;
+    let mut browser = env.browser().with_cookie(cookie);
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    let claims = upstream_claims(&mut browser).await;
+    assert_eq!(claims["sub"], user_id.as_str());
+    assert_eq!(env.stub.refresh_count(), 1, "refreshed with Auth");
+    assert_eq!(browser.get("/edge/v1/session").await.status, 200);
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
