@@ -16,13 +16,27 @@ struct Layered {
 
 impl ConfigSource for Layered {
     fn get(&self, key: &str) -> Option<String> {
-        self.fixed.get(key).cloned().or_else(|| {
+        let value = self.fixed.get(key).cloned().or_else(|| {
             std::env::var(key)
                 .ok()
                 .filter(|v| !v.trim().is_empty())
                 .or_else(|| self.file.get(key).cloned())
-        })
+        })?;
+        if key == "PROXY_JWT_PRIVATE_KEY" {
+            return Some(key_text(value));
+        }
+        Some(value)
     }
+}
+
+/// A private key given inline (a JWK or PEM) or as the path of a file
+/// holding one; an unreadable path is passed on and refused as a key.
+fn key_text(value: String) -> String {
+    let inline = value.trim_start().starts_with('{') || value.trim_start().starts_with("-----BEGIN");
+    if inline {
+        return value;
+    }
+    std::fs::read_to_string(value.trim()).unwrap_or(value)
 }
 
 /// Parses a TOML config file into settings, refusing unknown keys.
