@@ -16,6 +16,7 @@ async fn cluster(redis: &RedisServer, token_ttl: u64) -> (Env, sb_cookie_proxy::
             ("PROXY_SESSION_STORE", redis.url()),
             ("PROXY_STORE_GRACE", "30s".into()),
         ],
+        ..Setup::default()
     })
     .await;
     let second = support::start_proxy(&env.settings).await;

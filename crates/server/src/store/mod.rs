@@ -22,7 +22,8 @@ use sbp_core::session::{Session, SessionKey, SessionStore, StoreError, UpstreamT
 pub enum Store {
     Memory(MemoryStore),
     File(FileStore),
-    Redis(RedisStore),
+    /// Boxed: the client and its scripts are large, and there is one store.
+    Redis(Box<RedisStore>),
 }
 
 impl Store {
@@ -32,7 +33,7 @@ impl Store {
         match spec {
             StoreSpec::Memory => Ok(Store::Memory(MemoryStore::default())),
             StoreSpec::File(path) => FileStore::open(path).map(Store::File),
-            StoreSpec::Redis(url) => RedisStore::open(url, instance).map(Store::Redis),
+            StoreSpec::Redis(url) => RedisStore::open(url, instance).map(|s| Store::Redis(Box::new(s))),
         }
     }
 
