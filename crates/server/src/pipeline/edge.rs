@@ -16,7 +16,9 @@ use std::sync::Arc;
 /// `GET /edge/v1/session`: who is this, without tokens.
 pub fn session(ctx: &Ctx) -> Result<Response<Body>, ProxyError> {
     let live = ctx.live().ok_or(ProxyError::Unauthenticated)?;
-    Ok(respond::json(200, &session_view(&live.session)))
+    let body =
+        serde_json::to_vec(&session_view(&live.session)).map_err(|_| ProxyError::Internal)?;
+    Ok(respond::json_bytes(200, body))
 }
 
 /// `GET /edge/v1/sessions`: the user's live sessions, newest first.

@@ -15,6 +15,9 @@ use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Read buffer per upstream connection: bodies stream, so a small buffer
+/// keeps memory flat with many large transfers at once.
+const READ_BUFFER: usize = 64 * 1024;
 
 pub struct Upstream {
     client: Client<HttpsConnector<HttpConnector>, Body>,
@@ -47,6 +50,7 @@ impl Upstream {
             .enable_http1()
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
+            .http1_max_buf_size(READ_BUFFER)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_timer(TokioTimer::new())
             .build(https);
