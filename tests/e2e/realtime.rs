@@ -1,19 +1,22 @@
 //! Realtime through the proxy: raw WebSocket clients against the stand-in
 //! Realtime. The session's token is written into joins and `access_token`
 //! frames (both serializers), binary and malformed frames pass untouched,
-//! channels outlive many token lifetimes, sockets die with their session,
-//! and foreign origins never reach Supabase.
+//! close frames and upstream failures reach the client, and foreign origins
+//! never reach Supabase. How sockets live and die with their session is in
+//! `realtime/session.rs`.
 
+#[path = "realtime/backpressure.rs"]
+mod backpressure;
 #[path = "realtime/client.rs"]
 mod client;
+#[path = "realtime/session.rs"]
+mod session;
 mod support;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use client::{Socket, WAIT, open};
-use http::Method;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 use support::{Browser, Env, Setup, eventually};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -222,145 +225,6 @@ async fn malformed_frames_are_relayed_unchanged_and_the_socket_lives() {
         })
         .collect();
     assert_eq!(texts[..malformed.len()], malformed.map(String::from));
-}
-
-#[tokio::test]
-async fn a_channel_stays_subscribed_across_many_token_lifetimes() {
-    let env = Env::with(Setup {
-        token_ttl: 8,
-        ..Setup::default()
-    })
-    .await;
-    let (browser, _) = env.signed_in("rt-long@example.com").await;
-    let mut socket = open_as(&env, &browser, SOCKET).await;
-    socket
-        .join("6", "realtime:long", json!({"config": {}}))
-        .await;
-    let started = Instant::now();
-    let mut n = 0;
-    while started.elapsed() < Duration::from_secs(26) {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        n += 1;
-        let delivered = env
-            .stub
-            .realtime_broadcast("realtime:long", "tick", &json!({"n": n}));
-        assert_eq!(
-            delivered,
-            1,
-            "still subscribed after {:?}",
-            started.elapsed()
-        );
-        loop {
-            let message = socket.next_json().await;
-            let bad = message[3] == "phx_close" || message[4]["status"] == "error";
-            assert!(
-                !bad,
-                "the channel failed after {:?}: {message}",
-                started.elapsed()
-            );
-            if message[3] == "broadcast" {
-                assert_eq!(message[4]["payload"]["n"], n);
-                break;
-            }
-        }
-    }
-    let pushed: Vec<Value> = stub_saw(&env, "access_token");
-    assert!(pushed.len() >= 3, "fresh tokens were pushed: {pushed:?}");
-    for push in &pushed {
-        assert_eq!(
-            (push[0].as_str(), push[2].as_str()),
-            (Some("6"), Some("realtime:long"))
-        );
-        assert!(push[1].as_str().unwrap().starts_with("sbp-"), "{push}");
-    }
-    assert!(env.stub.refresh_count() >= 3);
-}
-
-async fn session_id(browser: &mut Browser) -> String {
-    browser.get("/edge/v1/session").await.json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-#[tokio::test]
-async fn revoking_a_session_closes_its_sockets_and_no_other() {
-    let env = Env::start().await;
-    let (mut laptop, _) = env.signed_in("rt-revoke@example.com").await;
-    let mut phone = env.browser();
-    assert_eq!(
-        phone
-            .sign_in("rt-revoke@example.com", "pw123456")
-            .await
-            .status,
-        200
-    );
-    let mut phone_socket = open_as(&env, &phone, SOCKET).await;
-    let mut laptop_socket = open_as(&env, &laptop, SOCKET).await;
-    phone_socket
-        .join("6", "realtime:r", json!({"config": {}}))
-        .await;
-    laptop_socket
-        .join("6", "realtime:r", json!({"config": {}}))
-        .await;
-
-    let phone_id = session_id(&mut phone).await;
-    let path = format!("/edge/v1/sessions/{phone_id}");
-    assert_eq!(
-        laptop.send(Method::DELETE, &path, &[], "").await.status,
-        200
-    );
-    let revoked = Instant::now();
-    let frame = phone_socket.closed(WAIT).await.expect("a close frame");
-    assert!(revoked.elapsed() < Duration::from_secs(5));
-    assert_eq!(
-        (u16::from(frame.code), frame.reason.as_str()),
-        (4001, "session ended")
-    );
-
-    laptop_socket
-        .send_text(r#"[null,"9","phoenix","heartbeat",{}]"#)
-        .await;
-    let reply = laptop_socket.wait_for("phoenix", "phx_reply").await;
-    assert_eq!(reply[1], "9", "the other session's socket lives on");
-}
-
-#[tokio::test]
-async fn signing_out_closes_the_socket() {
-    let env = Env::start().await;
-    let (mut browser, _) = env.signed_in("rt-logout@example.com").await;
-    let mut socket = open_as(&env, &browser, SOCKET).await;
-    socket
-        .join("6", "realtime:out", json!({"config": {}}))
-        .await;
-    let reply = browser
-        .post_json("/auth/v1/logout?scope=local", json!({}))
-        .await;
-    assert_eq!(reply.status, 204);
-    let frame = socket.closed(WAIT).await.expect("a close frame");
-    assert_eq!(
-        (u16::from(frame.code), frame.reason.as_str()),
-        (4001, "session ended")
-    );
-}
-
-#[tokio::test]
-async fn an_idle_session_that_expires_closes_its_socket() {
-    let env = Env::with(Setup {
-        settings: vec![("PROXY_SESSION_IDLE_TTL", "3s".to_string())],
-        ..Setup::default()
-    })
-    .await;
-    let (browser, _) = env.signed_in("rt-idle@example.com").await;
-    let mut socket = open_as(&env, &browser, SOCKET).await;
-    let frame = socket
-        .closed(Duration::from_secs(8))
-        .await
-        .expect("a close frame");
-    assert_eq!(
-        (u16::from(frame.code), frame.reason.as_str()),
-        (4001, "session expired")
-    );
 }
 
 #[tokio::test]

@@ -207,7 +207,7 @@ async fn refresh_locked(app: &App, key: &SessionKey) -> Refreshed {
                 status = parts.status.as_u16(),
                 "Auth refused the refresh; ending the session"
             );
-            if let Err(e) = app.sessions.remove(key).await {
+            if let Err(e) = app.end_session(key).await {
                 tracing::warn!(error = %e, "cannot delete a revoked session");
             }
             Refreshed::Revoked

@@ -31,6 +31,17 @@ pub async fn open(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Result<Socket, Refused> {
+    let tcp = TcpStream::connect(addr).await.expect("proxy accepts");
+    open_on(tcp, path, headers).await
+}
+
+/// Like [`open`], over a connection the test made itself.
+pub async fn open_on(
+    tcp: TcpStream,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Socket, Refused> {
+    let addr = tcp.peer_addr().expect("connected");
     let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
     for (name, value) in headers {
         request.headers_mut().insert(
@@ -38,7 +49,6 @@ pub async fn open(
             value.parse().unwrap(),
         );
     }
-    let tcp = TcpStream::connect(addr).await.expect("proxy accepts");
     match tokio_tungstenite::client_async(request, tcp).await {
         Ok((ws, _)) => Ok(Socket { ws }),
         Err(Error::Http(response)) => Err(Refused {

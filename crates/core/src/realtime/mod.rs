@@ -16,7 +16,6 @@ mod object;
 mod tests;
 
 pub use channels::{Channels, ClientFrame, PUSH_REF_PREFIX, ServerFrame};
-pub use frame::{Frame, Serializer, encode};
 
 /// Close code of a socket whose session ended; the reason says how.
 pub const SESSION_ENDED_CLOSE_CODE: u16 = 4001;

@@ -32,7 +32,8 @@ impl ConfigSource for Layered {
 /// A private key given inline (a JWK or PEM) or as the path of a file
 /// holding one; an unreadable path is passed on and refused as a key.
 fn key_text(value: String) -> String {
-    let inline = value.trim_start().starts_with('{') || value.trim_start().starts_with("-----BEGIN");
+    let inline =
+        value.trim_start().starts_with('{') || value.trim_start().starts_with("-----BEGIN");
     if inline {
         return value;
     }

@@ -18,9 +18,7 @@ pub use sockets::SessionSockets;
 
 use crate::app::App;
 use crate::body::{Body, empty, full};
-use http::header::{
-    CONNECTION, CONTENT_TYPE, COOKIE, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL, UPGRADE,
-};
+use http::header::{CONNECTION, CONTENT_TYPE, COOKIE, ORIGIN, SEC_WEBSOCKET_ACCEPT, UPGRADE};
 use http::{HeaderValue, Response, StatusCode, request};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
@@ -112,7 +110,7 @@ impl Upgrade {
             client_ip,
         };
         let connected = upstream::connect(&app.config, &app.realtime.tls, browser_side).await;
-        let (upstream, answer) = match connected {
+        let upstream = match connected {
             Ok(connected) => connected,
             Err(e) => return refusal(e),
         };
@@ -123,9 +121,6 @@ impl Upgrade {
         headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
         if let Ok(accept) = HeaderValue::from_str(&self.accept_key) {
             headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
-        }
-        if let Some(protocol) = answer.headers().get(SEC_WEBSOCKET_PROTOCOL) {
-            headers.insert(SEC_WEBSOCKET_PROTOCOL, protocol.clone());
         }
         let token = link.as_ref().map_or_else(
             || app.config.anon_key.clone(),

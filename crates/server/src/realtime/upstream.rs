@@ -22,13 +22,10 @@ use tokio_tungstenite::tungstenite::handshake::client::Response;
 const SOCKET_PATH: &str = "/realtime/v1/websocket";
 /// Connecting, TLS and the WebSocket handshake together.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The browser's headers that go on to Supabase (besides those the proxy sets).
-const PASSED_ON: [&str; 4] = [
-    "user-agent",
-    "accept-language",
-    "x-client-info",
-    "sec-websocket-protocol",
-];
+/// The browser's headers that go on to Supabase (besides those the proxy
+/// sets). Subprotocols are not among them: Phoenix uses none, and a socket
+/// that offered some is answered without one.
+const PASSED_ON: [&str; 3] = ["user-agent", "accept-language", "x-client-info"];
 
 /// A byte stream to Supabase, plain or TLS.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -78,12 +75,12 @@ pub struct BrowserSide<'a> {
     pub client_ip: IpAddr,
 }
 
-/// Opens the socket to Supabase; returns it and Supabase's 101 answer.
+/// Opens the socket to Supabase.
 pub async fn connect(
     config: &Config,
     tls: &Tls,
     from: BrowserSide<'_>,
-) -> Result<(UpstreamSocket, Response), ConnectError> {
+) -> Result<UpstreamSocket, ConnectError> {
     let upstream = &config.supabase_url;
     let scheme = if upstream.is_https() { "wss" } else { "ws" };
     let query = upstream_query(from.query, &config.anon_key);
@@ -116,6 +113,7 @@ pub async fn connect(
         };
         tokio_tungstenite::client_async_with_config(request, stream, Some(socket_config()))
             .await
+            .map(|(socket, _)| socket)
             .map_err(|e| match e {
                 tokio_tungstenite::tungstenite::Error::Http(response) => {
                     ConnectError::Refused(response)

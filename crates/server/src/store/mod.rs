@@ -33,7 +33,9 @@ impl Store {
         match spec {
             StoreSpec::Memory => Ok(Store::Memory(MemoryStore::default())),
             StoreSpec::File(path) => FileStore::open(path).map(Store::File),
-            StoreSpec::Redis(url) => RedisStore::open(url, instance).map(|s| Store::Redis(Box::new(s))),
+            StoreSpec::Redis(url) => {
+                RedisStore::open(url, instance).map(|s| Store::Redis(Box::new(s)))
+            }
         }
     }
 

@@ -10,7 +10,9 @@ use sbp_stub::{Stub, StubConfig};
 use serde::Serialize;
 
 #[derive(Debug, Parser)]
-#[command(about = "Stand-in Supabase (Auth, PostgREST, Storage, Functions) for tests. Dev-only.")]
+#[command(
+    about = "Stand-in Supabase (Auth, PostgREST, Storage, Functions, Realtime) for tests. Dev-only."
+)]
 struct Args {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]

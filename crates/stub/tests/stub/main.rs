@@ -6,5 +6,6 @@ mod auth_flows;
 mod binary;
 mod client;
 mod conformance;
+mod realtime;
 mod refresh;
 mod services;
