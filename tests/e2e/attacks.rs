@@ -6,6 +6,7 @@ mod support;
 
 use http::Method;
 use serde_json::json;
+use std::time::Duration;
 use support::{Env, Setup};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -327,4 +328,36 @@ async fn tokens_in_auth_redirects_never_reach_the_browser() {
     env.assert_no_stub_tokens(&implicit);
     let location = implicit.header("location").unwrap_or_default();
     assert!(!location.contains("access_token"), "{location}");
+}
+
+#[tokio::test]
+async fn a_slow_loris_client_is_dropped() {
+    let env = Env::with(Setup {
+        settings: vec![("PROXY_HEADER_TIMEOUT", "1s".into())],
+        ..Setup::default()
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(env.proxy.addr)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /rest/v1/echo HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection was not closed");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "dropped after the header timeout"
+    );
+    assert!(env.stub.recorded().is_empty(), "nothing reached Supabase");
+    // An idle kept-alive connection is closed the same way.
+    let mut idle = tokio::net::TcpStream::connect(env.proxy.addr)
+        .await
+        .unwrap();
+    let mut nothing = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut nothing)).await;
+    assert!(closed.is_ok(), "an idle connection stays open forever");
 }
