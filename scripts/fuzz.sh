@@ -3,19 +3,20 @@
 # fuzz/ (each calls an entry in crates/core/src/fuzz.rs), each for a bounded
 # time, with libFuzzer's memory limits. Exits non-zero on any crash, failed
 # invariant, timeout or allocation over the limit; the input that did it is
-# kept under $SBP_FUZZ_DIR/artifacts/<target>/.
+# kept under $SBP_FUZZ_DIR/artifacts/<target>/ (reproduce: scripts/fuzz.sh
+# builds, then run that target's binary with the file as its argument).
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   every (or the named) target for SECONDS each (60)
-#   scripts/fuzz.sh --smoke                  a few seconds each, what scripts/test.sh runs
+#   scripts/fuzz.sh --smoke                  8 seconds each, unoptimised: what scripts/test.sh runs
 #   scripts/fuzz.sh --list                   the targets
 #
-# Only stable Rust is needed: cargo-fuzz passes rustc flags that stable
-# accepts only with RUSTC_BOOTSTRAP=1 (the AddressSanitizer), so this script
-# sets it for the fuzz build alone. Full runs use AddressSanitizer, which
-# also enforces -malloc_limit_mb on every allocation; the smoke builds
-# without it (and unoptimised) to keep CI short: there the RSS limit holds.
-# Nothing is written into the repository but the seed corpus it reads:
-# the build, the growing corpus and crash inputs live under $SBP_FUZZ_DIR.
+# Only stable Rust is needed: cargo-fuzz's AddressSanitizer flag is one that
+# stable rustc accepts only with RUSTC_BOOTSTRAP=1, set for the fuzz build
+# alone. Full runs use AddressSanitizer, which also enforces -malloc_limit_mb
+# on every allocation; the smoke builds without it to keep CI short, and
+# there the RSS limit holds. The build, the growing corpus and crash inputs
+# live under $SBP_FUZZ_DIR (/var/tmp/sb-cookie-proxy-fuzz); nothing is
+# written into the repository but fuzz/Cargo.lock when dependencies change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,36 +60,38 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --version '^0.13'
 fi
 
-export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 target_dir="$work/target-$profile"
-echo "==> building ${targets[*]} ($profile, $target_dir)"
-(cd fuzz && cargo fuzz build "${build[@]}" --target-dir "$target_dir")
+echo "==> building the fuzz targets ($profile build in $target_dir)"
+# Built once, then run directly: edits made while fuzzing do not rebuild.
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build "${build[@]}" --target-dir "$target_dir")
+host="$(rustc -vV | sed -n 's/^host: //p')"
+bin_dir="$target_dir/$host/$([ "$smoke" = 1 ] && echo debug || echo release)"
 
 failed=()
 for target in "${targets[@]}"; do
   corpus="$work/corpus/$target"
   artifacts="$work/artifacts/$target"
-  mkdir -p "$corpus" "$artifacts" "fuzz/corpus/$target"
+  mkdir -p "$corpus" "$artifacts"
   log="$work/$target.log"
   echo "==> fuzzing $target for ${seconds}s"
-  # The first corpus folder receives new inputs; the committed seeds are read only.
-  if (cd fuzz && cargo fuzz run "${build[@]}" --target-dir "$target_dir" "$target" \
-    "$corpus" "corpus/$target" -- \
+  # The first corpus folder receives new inputs; the committed seeds are only read.
+  if ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_odr_violation=0" \
+    "$bin_dir/$target" "$corpus" "fuzz/corpus/$target" \
     -max_total_time="$seconds" -rss_limit_mb="$rss_limit_mb" \
     -malloc_limit_mb="$malloc_limit_mb" -max_len="$max_len" -timeout=10 \
-    -artifact_prefix="$artifacts/" -print_final_stats=1) >"$log" 2>&1; then
-    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|^Done [0-9]+ runs' "$log" |
-      tr '\n' ' ' | sed 's/^/    /;s/ $/\n/'
+    -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1; then
+    echo "    $(grep -E '^Done [0-9]+ runs' "$log"), peak RSS $(sed -n 's/^stat::peak_rss_mb: *//p' "$log") MB"
   else
     failed+=("$target")
-    tail -n 60 "$log"
-    echo "!!! $target failed; full log: $log; input: $(ls -t "$artifacts" | head -n 1)"
+    grep -v -E '^ +(#[0-9]+|[0-9]+:|at) ' "$log" | tail -n 40
+    echo "!!! $target failed: log $log, input $artifacts/$(ls -t "$artifacts" | head -n 1)"
   fi
 done
 
+passed=$((${#targets[@]} - ${#failed[@]}))
 if [ "${#failed[@]}" -gt 0 ]; then
-  echo "fuzzing failed: ${failed[*]}"
-  exit 1
+  echo "failed targets: ${failed[*]}"
 fi
-echo "fuzzing passed: ${#targets[@]} targets, ${seconds}s each"
+echo "fuzz: $passed passed, ${#failed[@]} failed"
+[ "${#failed[@]}" -eq 0 ]

@@ -42,6 +42,9 @@ cargo check -p sbp-core --target wasm32-unknown-unknown
 step "cargo test"
 cargo test --workspace
 
+step "fuzz smoke: every fuzz target for a few seconds (scripts/fuzz.sh)"
+./scripts/fuzz.sh --smoke
+
 step "supabase-js through the proxy (tests/client)"
 cargo build -p sb-cookie-proxy -p sbp-stub
 (

@@ -16,7 +16,7 @@ use crate::guard::{
     Bucket, CsrfVerdict, RateLimit, TrustedProxies, check_csrf, client_ip, is_unsafe,
 };
 use crate::http::{find_session_secret, has_cookie, set_cookie, strip_cookie};
-use crate::realtime::{Channels, ClientFrame, Frame, PUSH_REF_PREFIX, ServerFrame};
+use crate::realtime::{Channels, ClientFrame, PUSH_REF_PREFIX, ServerFrame};
 use crate::route::{Route, Service, classify, query_param, takes_secrets};
 use crate::session::{NewSession, Session, SessionSecret, UpstreamTokens};
 use crate::token::{PlaceholderKey, effective_margin, needs_refresh, read_claims, usable};
@@ -182,6 +182,7 @@ pub fn auth_response(data: &[u8]) {
 /// Checks: `exp` and `sub` are read as written; then as [`auth_response`].
 pub fn token_claims(data: &[u8]) {
     use base64::Engine;
+    use sha2::Digest;
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data);
     let token = format!("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.{payload}.c2lnbmF0dXJl");
     let Some(claims) = read_claims(&token) else {
@@ -199,7 +200,8 @@ pub fn token_claims(data: &[u8]) {
         "access_token": token,
         "token_type": "bearer",
         "expires_in": 3600,
-        "refresh_token": "fuzz-refresh-token",
+        // A refresh token the claims cannot contain (a digest of them).
+        "refresh_token": format!("{:x}", sha2::Sha256::digest(data)),
         "user": claims.all.get("user_metadata").cloned().unwrap_or_default(),
     });
     let sign_in = read_token_response(body.to_string().as_bytes());
@@ -463,13 +465,14 @@ pub fn guard(data: &[u8]) {
 /// with `T` (the rest of the line), which makes the proxy push it to every
 /// tracked channel.
 ///
-/// Checks: a rewritten client frame is the same message (serializer, refs,
-/// topic, event) whose payload has exactly one `access_token`, the
-/// session's, and grows by no more than the token; a join or `access_token`
-/// message with an object payload is never relayed unchanged (the client's
-/// own token would reach Realtime); a joined topic is tracked; every push is
-/// an `access_token` message for a tracked topic whose reply is dropped, and
-/// only such replies are dropped.
+/// Frames are read here independently of the rewriter ([`Message`]). Checks:
+/// a rewritten client frame is the same message (serializer, refs, topic,
+/// event) whose payload has exactly one `access_token`, the session's, and
+/// grows by no more than the token; a join or `access_token` message with an
+/// object payload is never relayed unchanged (the client's own token would
+/// reach Realtime); a joined topic is tracked; every push is an
+/// `access_token` message for a tracked topic whose reply is dropped, and
+/// only replies to the proxy's refs are dropped.
 pub fn realtime(data: &[u8]) {
     let text = text(data);
     let mut lines = text.split('\n');
@@ -477,15 +480,10 @@ pub fn realtime(data: &[u8]) {
     let mut channels = Channels::default();
     for line in lines {
         if let Some(frame) = line.strip_prefix('S') {
-            let verdict = channels.on_server_text(frame);
-            if verdict == ServerFrame::Drop {
-                let parsed = Frame::parse(frame).expect("a dropped frame is a message");
-                assert_eq!(parsed.event, "phx_reply");
-                assert!(
-                    parsed
-                        .msg_ref
-                        .is_some_and(|r| r.starts_with(PUSH_REF_PREFIX))
-                );
+            if channels.on_server_text(frame) == ServerFrame::Drop {
+                let m = Message::parse(frame).expect("a dropped frame is a message");
+                assert_eq!(m.event, "phx_reply");
+                assert!(m.msg_ref.is_some_and(|r| r.starts_with(PUSH_REF_PREFIX)));
             }
         } else if let Some(new_token) = line.strip_prefix('T') {
             token = new_token.to_string();
@@ -493,26 +491,19 @@ pub fn realtime(data: &[u8]) {
             let pushes = channels.token_pushes(&token);
             assert_eq!(pushes.len(), topics.len());
             for push in &pushes {
-                let frame = Frame::parse(push).expect("a push is a message");
-                assert_eq!(frame.event, "access_token");
-                assert!(
-                    topics.iter().any(|t| *t == frame.topic),
-                    "push to {:?}",
-                    frame.topic
-                );
+                let m = Message::parse(push).expect("a push is a message");
+                assert_eq!(m.event, "access_token");
+                assert!(topics.contains(&m.topic), "push to {:?}", m.topic);
                 assert_eq!(
-                    single_token(frame.payload.get()).as_deref(),
+                    single_token(m.payload.get()).as_deref(),
                     Some(token.as_str())
                 );
-                let reply = crate::realtime::encode(
-                    frame.serializer(),
-                    frame.join_ref.as_deref(),
-                    frame.msg_ref.as_deref().unwrap_or_default(),
-                    &frame.topic,
-                    "phx_reply",
-                    r#"{"status":"ok","response":{}}"#,
+                let reply = m.reply(r#"{"status":"ok","response":{}}"#);
+                assert_eq!(
+                    channels.on_server_text(&reply),
+                    ServerFrame::Drop,
+                    "{reply}"
                 );
-                assert_eq!(channels.on_server_text(&reply), ServerFrame::Drop);
             }
         } else {
             client_frame(&mut channels, line, &token);
@@ -521,16 +512,27 @@ pub fn realtime(data: &[u8]) {
 }
 
 fn client_frame(channels: &mut Channels, text: &str, token: &str) {
-    let before = Frame::parse(text);
+    let before = Message::parse(text);
     match channels.on_client_text(text, token) {
         ClientFrame::Rewritten(out) => {
             let before = before.expect("a rewritten frame is a message");
-            let after = Frame::parse(&out).expect("a rewritten frame stays a message");
-            assert_eq!(after.serializer(), before.serializer());
-            assert_eq!(after.join_ref, before.join_ref);
-            assert_eq!(after.msg_ref, before.msg_ref);
-            assert_eq!(after.topic, before.topic);
-            assert_eq!(after.event, before.event);
+            let after = Message::parse(&out).expect("a rewritten frame stays a message");
+            assert_eq!(
+                (
+                    after.array,
+                    &after.join_ref,
+                    &after.msg_ref,
+                    &after.topic,
+                    &after.event
+                ),
+                (
+                    before.array,
+                    &before.join_ref,
+                    &before.msg_ref,
+                    &before.topic,
+                    &before.event
+                ),
+            );
             assert_eq!(single_token(after.payload.get()).as_deref(), Some(token));
             let quoted = serde_json::to_string(token).unwrap_or_default();
             assert!(
@@ -539,24 +541,90 @@ fn client_frame(channels: &mut Channels, text: &str, token: &str) {
             );
             if after.event == "phx_join" {
                 assert!(
-                    channels.topics().contains(&&*after.topic),
+                    channels.topics().contains(&after.topic.as_str()),
                     "{:?} not tracked",
                     after.topic
                 );
             }
         }
         ClientFrame::Unchanged => {
-            if let Some(frame) = before
-                && matches!(&*frame.event, "phx_join" | "access_token")
+            if let Some(m) = before
+                && matches!(m.event.as_str(), "phx_join" | "access_token")
             {
                 let object =
-                    serde_json::from_str::<serde_json::Map<String, Value>>(frame.payload.get());
+                    serde_json::from_str::<serde_json::Map<String, Value>>(m.payload.get());
                 assert!(
                     object.is_err(),
-                    "{:?} relayed with the client's token",
-                    frame.event
+                    "{:?} relayed with the client's token: {text}",
+                    m.event
                 );
             }
+        }
+    }
+}
+
+/// A Phoenix message as Realtime's two serializers write it: vsn 2.0.0
+/// `[join_ref, ref, topic, event, payload]`, vsn 1.0.0 an object with those
+/// keys (each at most once, refs `null` or strings).
+struct Message {
+    array: bool,
+    join_ref: Option<String>,
+    msg_ref: Option<String>,
+    topic: String,
+    event: String,
+    payload: Box<serde_json::value::RawValue>,
+}
+
+impl Message {
+    fn parse(text: &str) -> Option<Message> {
+        type Array = (
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            Box<serde_json::value::RawValue>,
+        );
+        #[derive(serde::Deserialize)]
+        struct Object {
+            join_ref: Option<String>,
+            #[serde(rename = "ref")]
+            msg_ref: Option<String>,
+            topic: String,
+            event: String,
+            payload: Box<serde_json::value::RawValue>,
+        }
+        if let Ok((join_ref, msg_ref, topic, event, payload)) = serde_json::from_str::<Array>(text)
+        {
+            return Some(Message {
+                array: true,
+                join_ref,
+                msg_ref,
+                topic,
+                event,
+                payload,
+            });
+        }
+        let o: Object = serde_json::from_str(text).ok()?;
+        Some(Message {
+            array: false,
+            join_ref: o.join_ref,
+            msg_ref: o.msg_ref,
+            topic: o.topic,
+            event: o.event,
+            payload: o.payload,
+        })
+    }
+
+    /// The server's `phx_reply` to this message.
+    fn reply(&self, payload: &str) -> String {
+        let payload: Value = serde_json::from_str(payload).unwrap_or_default();
+        let (join_ref, msg_ref, topic) = (&self.join_ref, &self.msg_ref, &self.topic);
+        if self.array {
+            serde_json::json!([join_ref, msg_ref, topic, "phx_reply", payload]).to_string()
+        } else {
+            serde_json::json!({"topic": topic, "event": "phx_reply", "payload": payload,
+                               "ref": msg_ref, "join_ref": join_ref})
+            .to_string()
         }
     }
 }

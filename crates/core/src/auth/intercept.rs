@@ -28,10 +28,19 @@ pub fn read_token_response(body: &[u8]) -> Option<SignIn> {
         return None;
     }
     let claims = read_claims(&access_token)?;
-    let user = match body.get("user") {
+    let mut user = match body.get("user") {
         Some(user @ Value::Object(_)) => user.clone(),
         _ => serde_json::json!({"id": claims.sub}),
     };
+    // The user is kept with the session and shown to the browser, and the
+    // body is returned to it: neither keeps a token, whatever its name.
+    scrub_json(&mut user);
+    let mut body = body;
+    let tokens = [access_token.as_str(), refresh_token.as_str()];
+    if let Value::Object(user) = &mut user {
+        drop_token_copies(user, &tokens);
+    }
+    drop_token_copies(&mut body, &tokens);
     Some(SignIn {
         tokens: UpstreamTokens {
             access_token,
@@ -43,6 +52,42 @@ pub fn read_token_response(body: &[u8]) -> Option<SignIn> {
         user,
         body,
     })
+}
+
+/// Removes, at any depth, every string that contains one of `tokens`, and
+/// every entry whose key does. Tokens shorter than 8 bytes are not looked
+/// for: Auth's are longer, and a short one would match ordinary text.
+fn drop_token_copies(map: &mut Map<String, Value>, tokens: &[&str]) {
+    let tokens: Vec<&str> = tokens.iter().copied().filter(|t| t.len() >= 8).collect();
+    if !tokens.is_empty() {
+        drop_in_map(map, &tokens);
+    }
+}
+
+fn holds_token(text: &str, tokens: &[&str]) -> bool {
+    tokens.iter().any(|t| text.contains(t))
+}
+
+fn is_token_copy(value: &Value, tokens: &[&str]) -> bool {
+    matches!(value, Value::String(s) if holds_token(s, tokens))
+}
+
+fn drop_in_map(map: &mut Map<String, Value>, tokens: &[&str]) {
+    map.retain(|k, v| !holds_token(k, tokens) && !is_token_copy(v, tokens));
+    for value in map.values_mut() {
+        drop_in_value(value, tokens);
+    }
+}
+
+fn drop_in_value(value: &mut Value, tokens: &[&str]) {
+    match value {
+        Value::Object(map) => drop_in_map(map, tokens),
+        Value::Array(items) => {
+            items.retain(|v| !is_token_copy(v, tokens));
+            items.iter_mut().for_each(|v| drop_in_value(v, tokens));
+        }
+        _ => {}
+    }
 }
 
 /// A token response body for the browser: `base` (Auth's body, or just the
@@ -109,6 +154,52 @@ mod tests {
         assert_eq!(v["expires_at"], 5000);
         assert!(v.get("provider_token").is_none());
         assert!(v.get("weak_password").is_some());
+    }
+
+    #[test]
+    fn tokens_inside_the_user_never_reach_the_browser() {
+        // Found by fuzzing (fuzz/ auth_response): the user object was
+        // stored and returned as Auth sent it.
+        let body = serde_json::json!({
+            "access_token": jwt(), "refresh_token": "upstream-refresh",
+            "user": {"id": "u1", "refresh_token": "upstream-refresh",
+                     "identities": [{"provider_token": "p"}]}
+        });
+        let sign_in = read_token_response(body.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            sign_in.user,
+            serde_json::json!({"id": "u1", "identities": [{}]})
+        );
+        let out = browser_token_response(&sign_in.body, &sign_in.user, "ph", 5000, "opaque", 1400);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains("upstream-refresh") && !text.contains("provider_token"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn tokens_under_other_names_never_reach_the_browser() {
+        // Found by fuzzing (fuzz/ auth_response): the access token under a
+        // name no scrubber knows was returned as Auth sent it.
+        let body = serde_json::json!({
+            "access_token": jwt(), "refresh_token": "upstream-refresh",
+            "session": {"token": jwt(), "kept": 1},
+            "links": ["https://app.example/cb#t=upstream-refresh", "ok"],
+            "user": {"id": "u1", "note": format!("Bearer {}", jwt())}
+        });
+        let sign_in = read_token_response(body.to_string().as_bytes()).unwrap();
+        assert_eq!(sign_in.tokens.refresh_token, "upstream-refresh");
+        assert_eq!(sign_in.user, serde_json::json!({"id": "u1"}));
+        let out = browser_token_response(&sign_in.body, &sign_in.user, "ph", 5000, "opaque", 1400);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["session"], serde_json::json!({"kept": 1}));
+        assert_eq!(v["links"], serde_json::json!(["ok"]));
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains(&jwt()) && !text.contains("upstream-refresh"),
+            "{text}"
+        );
     }
 
     #[test]

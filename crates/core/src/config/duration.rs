@@ -27,6 +27,8 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(factor))
+        // Durations are added to Unix times (i64).
+        .filter(|n| i64::try_from(*n).is_ok())
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
@@ -41,6 +43,7 @@ mod tests {
         assert_eq!(parse_duration("12h"), Ok(43_200));
         assert_eq!(parse_duration("7d"), Ok(604_800));
         assert_eq!(parse_duration(" 0s "), Ok(0));
+        assert_eq!(parse_duration("9223372036854775807s"), Ok(i64::MAX as u64));
     }
 
     #[test]
@@ -53,6 +56,9 @@ mod tests {
             "-5m",
             "1.5h",
             "99999999999999999999d",
+            // Found by fuzzing (fuzz/ config): over i64::MAX seconds, a
+            // session TTL made sessions that expired before they started.
+            "9223372036854775808s",
             "5 m",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad} accepted");

@@ -24,7 +24,10 @@ pub fn read_claims(token: &str) -> Option<AccessClaims> {
     let all = data.claims;
     let sub = all.get("sub")?.as_str()?.to_string();
     let exp = all.get("exp")?.as_i64()?;
-    let iat = all.get("iat").and_then(Value::as_i64).unwrap_or(exp - 3600);
+    let iat = all
+        .get("iat")
+        .and_then(Value::as_i64)
+        .unwrap_or(exp.saturating_sub(3600));
     let session_id = all
         .get("session_id")
         .and_then(Value::as_str)
@@ -56,6 +59,19 @@ mod tests {
         assert_eq!((claims.iat, claims.exp), (10, 3610));
         assert_eq!(claims.session_id.as_deref(), Some("s1"));
         assert_eq!(claims.all["role"], "authenticated");
+    }
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        // Found by fuzzing (fuzz/ token_claims): `exp - 3600` overflowed.
+        let token = encode(
+            &Header::default(),
+            &serde_json::json!({"sub": "u1", "exp": i64::MIN}),
+            &EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        let claims = read_claims(&token).unwrap();
+        assert_eq!((claims.iat, claims.exp), (i64::MIN, i64::MIN));
     }
 
     #[test]

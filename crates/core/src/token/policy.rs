@@ -5,13 +5,15 @@ use crate::session::UpstreamTokens;
 
 /// The configured margin, but never more than a quarter of the token's lifetime.
 pub fn effective_margin(tokens: &UpstreamTokens, margin: u64) -> i64 {
-    let lifetime = (tokens.expires_at - tokens.issued_at).max(0);
-    (margin as i64).min(lifetime / 4)
+    let lifetime = tokens.expires_at.saturating_sub(tokens.issued_at).max(0);
+    i64::try_from(margin).unwrap_or(i64::MAX).min(lifetime / 4)
 }
 
 /// Whether the token is within its refresh margin (or past expiry).
 pub fn needs_refresh(tokens: &UpstreamTokens, now: UnixSeconds, margin: u64) -> bool {
-    now >= tokens.expires_at - effective_margin(tokens, margin)
+    now >= tokens
+        .expires_at
+        .saturating_sub(effective_margin(tokens, margin))
 }
 
 /// Whether the token is still valid and may be sent while a refresh fails.
@@ -37,6 +39,17 @@ mod tests {
         assert_eq!(effective_margin(&tokens(0, 3600), 60), 60);
         assert_eq!(effective_margin(&tokens(0, 20), 60), 5);
         assert_eq!(effective_margin(&tokens(10, 0), 60), 0);
+    }
+
+    #[test]
+    fn extreme_times_and_margins_do_not_overflow() {
+        // Found by fuzzing (fuzz/ token_claims): Auth's `iat` and `exp` are
+        // read as any i64, and a margin as any u64.
+        let t = tokens(i64::MIN, i64::MAX);
+        assert_eq!(effective_margin(&t, u64::MAX), i64::MAX / 4);
+        assert!(!needs_refresh(&t, 0, u64::MAX));
+        assert_eq!(effective_margin(&tokens(0, 3600), u64::MAX), 900);
+        assert!(needs_refresh(&tokens(i64::MIN, i64::MIN), 0, 60));
     }
 
     #[test]
