@@ -71,6 +71,11 @@ bin_dir="$target_dir/$host/$([ "$smoke" = 1 ] && echo debug || echo release)"
 failed=()
 for target in "${targets[@]}"; do
   corpus="$work/corpus/$target"
+  if [ "$smoke" = 1 ]; then
+    # From the seeds alone, so that the smoke takes the same time every run.
+    corpus="$work/smoke-corpus/$target"
+    rm -rf "$corpus"
+  fi
   artifacts="$work/artifacts/$target"
   mkdir -p "$corpus" "$artifacts"
   log="$work/$target.log"
@@ -84,7 +89,7 @@ for target in "${targets[@]}"; do
     echo "    $(grep -E '^Done [0-9]+ runs' "$log"), peak RSS $(sed -n 's/^stat::peak_rss_mb: *//p' "$log") MB"
   else
     failed+=("$target")
-    grep -v -E '^ +(#[0-9]+|[0-9]+:|at) ' "$log" | tail -n 40
+    grep -v -E '^ +(#[0-9]+|[0-9]+:|at) ' "$log" | tail -n 40 || true
     echo "!!! $target failed: log $log, input $artifacts/$(ls -t "$artifacts" | head -n 1)"
   fi
 done
