@@ -31,19 +31,14 @@ async fn kill_dash_nine_loses_no_committed_session() {
         .await
         .unwrap();
     stub.create_user("crash@example.com", "pw123456");
-    let settings: std::collections::HashMap<String, String> = [
-        ("SUPABASE_URL", stub.url()),
-        ("SUPABASE_ANON_KEY", stub.anon_key()),
-        ("PROXY_LISTEN", "127.0.0.1:0".into()),
-        ("PROXY_AUTH_RATE_LIMIT", "off".into()),
-        (
-            "PROXY_SESSION_STORE",
-            format!("file:{}", dir.path().join("s.redb").display()),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let store = format!("file:{}", dir.path().join("s.redb").display());
+    let settings = support::settings_for(
+        &stub,
+        vec![
+            ("PROXY_AUTH_RATE_LIMIT", "off".into()),
+            ("PROXY_SESSION_STORE", store),
+        ],
+    );
 
     let mut committed: Vec<String> = Vec::new();
     for round in 0..3u64 {

@@ -23,15 +23,7 @@ async fn one_gib_up_and_down_with_flat_memory() {
     let stub = sbp_stub::Stub::start(sbp_stub::StubConfig::default())
         .await
         .unwrap();
-    let settings = [
-        ("SUPABASE_URL", stub.url()),
-        ("SUPABASE_ANON_KEY", stub.anon_key()),
-        ("PROXY_LISTEN", "127.0.0.1:0".to_string()),
-        ("PROXY_SESSION_STORE", "memory:".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let settings = support::settings_for(&stub, vec![]);
     let proxy = ProxyProcess::start(&settings);
     let client = Client::builder(TokioExecutor::new()).build_http();
 

@@ -4,10 +4,9 @@
 //! kernel from absorbing what the proxy must not.
 
 use super::client::{WAIT, open_on};
-use super::support::ProxyProcess;
+use super::support::{ProxyProcess, settings_for};
 use super::{ORIGIN, SOCKET};
 use serde_json::json;
-use std::collections::HashMap;
 use std::time::Duration;
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
@@ -22,15 +21,7 @@ async fn a_stalled_browser_does_not_make_the_proxy_buffer() {
     let stub = sbp_stub::Stub::start(sbp_stub::StubConfig::default())
         .await
         .unwrap();
-    let settings: HashMap<String, String> = [
-        ("SUPABASE_URL", stub.url()),
-        ("SUPABASE_ANON_KEY", stub.anon_key()),
-        ("PROXY_LISTEN", "127.0.0.1:0".to_string()),
-        ("PROXY_SESSION_STORE", "memory:".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let settings = settings_for(&stub, vec![]);
     let proxy = ProxyProcess::start(&settings);
     let tcp = TcpSocket::new_v4().unwrap();
     tcp.set_recv_buffer_size(64 << 10).unwrap();

@@ -55,18 +55,7 @@ impl Env {
         })
         .await
         .expect("stub starts");
-        let mut settings: HashMap<String, String> = [
-            ("SUPABASE_URL", stub.url()),
-            ("SUPABASE_ANON_KEY", stub.anon_key()),
-            ("PROXY_LISTEN", "127.0.0.1:0".to_string()),
-            ("PROXY_SESSION_STORE", "memory:".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        for (k, v) in setup.settings {
-            settings.insert(k.to_string(), v);
-        }
+        let settings = settings_for(&stub, setup.settings);
         let proxy = start_proxy(&settings).await;
         Env {
             stub,
@@ -155,6 +144,21 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(check(), "{what}");
+}
+
+/// Settings for a proxy in front of `stub`: a free loopback port, the
+/// memory store, then `extra` on top.
+pub fn settings_for(stub: &Stub, extra: Vec<(&str, String)>) -> HashMap<String, String> {
+    let base = [
+        ("SUPABASE_URL", stub.url()),
+        ("SUPABASE_ANON_KEY", stub.anon_key()),
+        ("PROXY_LISTEN", "127.0.0.1:0".to_string()),
+        ("PROXY_SESSION_STORE", "memory:".to_string()),
+    ];
+    base.into_iter()
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
 }
 
 pub async fn start_proxy(settings: &HashMap<String, String>) -> RunningProxy {
