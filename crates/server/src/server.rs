@@ -31,10 +31,17 @@ pub struct RunningProxy {
 }
 
 impl RunningProxy {
-    /// Stops accepting, waits for requests in flight (bounded), and returns.
+    /// Stops accepting, waits for requests in flight and for background
+    /// work (refreshes, last-seen writes, sockets) to let go of the app,
+    /// both bounded, and returns: the store is then closed, so a file store
+    /// can be opened again at once.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
+        while Arc::strong_count(&self.app) > 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Resolves when the proxy stopped on its own (it does not, unless it panicked).
