@@ -8,6 +8,7 @@
 //! - `POST /__stub/realtime/postgres_changes` `{schema?, table, type?, record}`:
 //!   a change for the matching `postgres_changes` bindings, `{delivered: n}`.
 
+use crate::services::hex;
 use http::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -78,8 +79,4 @@ fn bad_request() -> Response<StubBody> {
         StatusCode::BAD_REQUEST,
         &json!({"message": "expected JSON with the fields this endpoint documents"}),
     )
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

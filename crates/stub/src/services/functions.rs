@@ -11,10 +11,8 @@ use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use super::storage::hex;
-use super::{Identity, echo};
+use super::{Identity, echo, hash_body};
 use crate::request::Req;
 use crate::response::{StubBody, json};
 use crate::state::Shared;
@@ -70,27 +68,13 @@ pub(crate) async fn handle(shared: &Shared, req: &mut Req) -> Response<StubBody>
 
 /// Counts and hashes the request body as it streams in.
 async fn count(req: &mut Req) -> Response<StubBody> {
-    let mut hasher = Sha256::new();
-    let mut total: u64 = 0;
-    loop {
-        match req.body.next_chunk().await {
-            Ok(Some(chunk)) => {
-                total += chunk.len() as u64;
-                hasher.update(&chunk);
-            }
-            Ok(None) => break,
-            Err(e) => {
-                return json(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"error": format!("body read failed: {e}")}),
-                );
-            }
-        }
+    match hash_body(req).await {
+        Ok((total, sha256)) => json(StatusCode::OK, &json!({"bytes": total, "sha256": sha256})),
+        Err(e) => json(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": format!("body read failed: {e}")}),
+        ),
     }
-    json(
-        StatusCode::OK,
-        &json!({"bytes": total, "sha256": hex(&hasher.finalize())}),
-    )
 }
 
 /// Bytes `next..end` of the pattern, produced one chunk at a time; its exact

@@ -67,3 +67,21 @@ pub(crate) fn broadcast(shared: &Shared, req: &Req) -> Response<StubBody> {
         Err(refusal) => refusal.into_response(),
     }
 }
+
+/// Reads a request body chunk by chunk (memory stays flat whatever its
+/// size); its length and lower-case hex SHA-256.
+pub(crate) async fn hash_body(req: &mut Req) -> Result<(u64, String), String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut total: u64 = 0;
+    while let Some(chunk) = req.body.next_chunk().await.map_err(|e| e.to_string())? {
+        total += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    Ok((total, hex(&hasher.finalize())))
+}
+
+/// Lower-case hex of bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -4,10 +4,9 @@
 
 use http::{Response, StatusCode};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Identity, echo};
+use super::{Identity, echo, hash_body};
 use crate::jwt::JwtError;
 use crate::request::Req;
 use crate::response::{StubBody, json};
@@ -35,30 +34,22 @@ pub(crate) async fn handle(shared: &Shared, req: &mut Req) -> Response<StubBody>
 
 /// Hashes the body chunk by chunk; memory stays flat whatever its size.
 async fn upload(req: &mut Req, key: &str, who: &Identity) -> Response<StubBody> {
-    let mut hasher = Sha256::new();
-    let mut total: u64 = 0;
-    loop {
-        match req.body.next_chunk().await {
-            Ok(Some(chunk)) => {
-                total += chunk.len() as u64;
-                hasher.update(&chunk);
-            }
-            Ok(None) => break,
-            Err(e) => {
-                return json(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"statusCode": "400", "error": "Bad Request", "message": format!("upload failed: {e}")}),
-                );
-            }
+    let (total, sha256) = match hash_body(req).await {
+        Ok(digest) => digest,
+        Err(e) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &json!({"statusCode": "400", "error": "Bad Request", "message": format!("upload failed: {e}")}),
+            );
         }
-    }
+    };
     json(
         StatusCode::OK,
         &json!({
             "Key": key,
             "Id": Uuid::new_v4(),
             "bytes": total,
-            "sha256": hex(&hasher.finalize()),
+            "sha256": sha256,
             "role": who.role,
             "sub": who.sub,
         }),
@@ -82,9 +73,4 @@ fn access_denied(message: &str) -> Response<StubBody> {
         StatusCode::BAD_REQUEST,
         &json!({"statusCode": "403", "code": "AccessDenied", "error": "Unauthorized", "message": message}),
     )
-}
-
-/// Lower-case hex of a digest.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
