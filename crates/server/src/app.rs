@@ -34,6 +34,7 @@ impl App {
         Ok(App {
             upstream: Upstream::new(
                 config.supabase_url.clone(),
+                &config.anon_key,
                 std::time::Duration::from_secs(config.limits.upstream_timeout),
             )?,
             rate_limiter: config.auth_rate_limit.map(RateLimiter::new),

@@ -15,6 +15,6 @@ pub enum Error {
         addr: std::net::SocketAddr,
         cause: std::io::Error,
     },
-    #[error("cannot set up TLS for the upstream connection: {0}")]
-    Tls(std::io::Error),
+    #[error("cannot set up the client to Supabase: {0}")]
+    Upstream(String),
 }

@@ -160,9 +160,8 @@ async fn refresh_locked(app: &App, key: &SessionKey) -> Refreshed {
     let body = serde_json::json!({"refresh_token": session.tokens.refresh_token}).to_string();
     let request = Request::builder()
         .method(Method::POST)
-        .uri(app.upstream.url("/auth/v1/token?grant_type=refresh_token"))
-        .header("apikey", &app.config.anon_key)
-        .header("authorization", format!("Bearer {}", app.config.anon_key))
+        .uri("/auth/v1/token?grant_type=refresh_token")
+        .header("authorization", app.upstream.anon_bearer.clone())
         .header("content-type", "application/json")
         .header("x-supabase-api-version", "2024-01-01")
         .body(full(body));

@@ -7,7 +7,7 @@ use crate::body::Body;
 use crate::body::full;
 use crate::pipeline::auth_answer::relay_auth;
 use crate::pipeline::context::{Ctx, Live, Presented, store_down};
-use crate::pipeline::forward::send;
+use crate::pipeline::forward::{send, session_bearer};
 use crate::pipeline::respond;
 use crate::upstream::make_private;
 use http::{Response, StatusCode};
@@ -32,7 +32,7 @@ pub async fn user(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Proxy
     let Some(session) = ctx.fresh_session().await? else {
         return Ok(no_session(ctx));
     };
-    let upstream = send(ctx, body, &session.tokens.access_token).await?;
+    let upstream = send(ctx, body, session_bearer(&session)?).await?;
     let mut response = relay_auth(ctx, upstream).await?;
     let app = ctx.app.clone();
     if response.status() == StatusCode::OK
@@ -83,7 +83,7 @@ pub async fn logout(
     let (key, user_id) = (live.key.clone(), live.session.user_id.clone());
     let mut response = match ctx.fresh_session().await {
         Ok(Some(session)) => {
-            let upstream = send(ctx, body, &session.tokens.access_token).await?;
+            let upstream = send(ctx, body, session_bearer(&session)?).await?;
             relay_auth(ctx, upstream).await?
         }
         // Auth already ended the session (or cannot be reached to end it):

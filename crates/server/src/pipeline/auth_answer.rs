@@ -5,11 +5,10 @@
 use crate::body::{Body, read_limited};
 use crate::pipeline::context::Ctx;
 use crate::pipeline::forward::idle_timeout;
-use crate::upstream::{relay_response, replace_body};
+use crate::upstream::{UpstreamResponse, relay_response, replace_body};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue, LOCATION};
 use http::{Response, response};
-use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::auth::{scrub_json, scrub_location};
 
@@ -50,7 +49,7 @@ fn is_json(parts: &response::Parts) -> bool {
 /// Relays an answer from Auth with every token removed.
 pub async fn relay_auth(
     ctx: &Ctx,
-    upstream: Response<Incoming>,
+    upstream: UpstreamResponse,
 ) -> Result<Response<Body>, ProxyError> {
     let (mut parts, body) = upstream.into_parts();
     scrub_redirect(&mut parts);

@@ -81,8 +81,7 @@ fn end_auth_session(ctx: &Ctx, session: Session) {
     tokio::spawn(async move {
         let request = Request::builder()
             .method(Method::POST)
-            .uri(app.upstream.url("/auth/v1/logout?scope=local"))
-            .header("apikey", &app.config.anon_key)
+            .uri("/auth/v1/logout?scope=local")
             .header(
                 "authorization",
                 format!("Bearer {}", session.tokens.access_token),

@@ -4,24 +4,23 @@ use crate::body::Body;
 use crate::body::{full, read_request_body, with_idle_timeout};
 use crate::pipeline::auth_answer::relay_auth;
 use crate::pipeline::context::Ctx;
-use crate::upstream::{Forward, forward_request, make_private, relay_response};
-use http::Response;
+use crate::upstream::{
+    Forward, UpstreamResponse, bearer, forward_request, make_private, relay_response,
+};
+use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::route::Service;
+use sbp_core::session::Session;
 use std::time::Duration;
 
-/// Sends the request upstream with `bearer` and returns the raw response.
+/// Sends the request upstream with `bearer` (`Bearer <token>`) and returns the raw response.
 pub async fn send(
     ctx: &Ctx,
     body: Incoming,
-    bearer: &str,
-) -> Result<Response<Incoming>, ProxyError> {
+    bearer: HeaderValue,
+) -> Result<UpstreamResponse, ProxyError> {
     let app = &ctx.app;
-    let path_and_query = match ctx.parts.uri.query() {
-        Some(query) => format!("{}?{query}", ctx.path),
-        None => ctx.path.clone(),
-    };
     let limits = &app.config.limits;
     let body = if ctx.path.starts_with("/auth/v1") {
         full(read_request_body(body, limits.max_auth_body).await?)
@@ -29,15 +28,20 @@ pub async fn send(
         with_idle_timeout(body, Duration::from_secs(limits.idle_timeout))
     };
     let forward = Forward {
-        uri: app.upstream.url(&path_and_query),
+        path: &ctx.path,
         bearer,
-        anon_key: &app.config.anon_key,
         cookie_name: &app.config.cookie_name,
-        client_ip: ctx.client_ip().to_string(),
+        client_ip: ctx.client_ip(),
         proto: app.config.public_url.scheme(),
     };
-    let request = forward_request(&ctx.parts, body, &forward);
+    let request = forward_request(&ctx.parts, body, forward, &app.upstream);
     app.upstream.send(request).await
+}
+
+/// `Bearer <access token>` for a session; an access token that is not a
+/// valid header value is refused rather than sent anonymously.
+pub fn session_bearer(session: &Session) -> Result<HeaderValue, ProxyError> {
+    bearer(&session.tokens.access_token).ok_or(ProxyError::Internal)
 }
 
 /// The default policy: the session's fresh token, streamed both ways
@@ -49,8 +53,8 @@ pub async fn forward(
 ) -> Result<Response<Body>, ProxyError> {
     let session = ctx.fresh_session().await?;
     let bearer = match &session {
-        Some(session) => session.tokens.access_token.as_str(),
-        None => ctx.app.config.anon_key.as_str(),
+        Some(session) => session_bearer(session)?,
+        None => ctx.app.upstream.anon_bearer.clone(),
     };
     let upstream = send(ctx, body, bearer).await?;
     let mut response = match service {

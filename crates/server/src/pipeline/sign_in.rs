@@ -25,8 +25,8 @@ use serde_json::Map;
 
 /// Forwards a sign-in; a token response creates the session.
 pub async fn sign_in(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
-    let anon_key = ctx.app.config.anon_key.clone();
-    let upstream = send(ctx, body, &anon_key).await?;
+    let anon_bearer = ctx.app.upstream.anon_bearer.clone();
+    let upstream = send(ctx, body, anon_bearer).await?;
     if upstream.status() != http::StatusCode::OK {
         return relay_auth(ctx, upstream).await;
     }

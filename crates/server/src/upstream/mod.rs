@@ -1,10 +1,11 @@
-//! The upstream side: a pooled HTTP(S) client to Supabase and the header
+//! The upstream side: a pool of HTTP/1.1 connections to Supabase and the header
 //! rewriting of what goes to it and what comes back.
 
 mod client;
+mod pool;
 mod request;
 mod response;
 
-pub use client::Upstream;
-pub use request::{Forward, forward_request};
+pub use client::{Upstream, UpstreamResponse};
+pub use request::{Forward, bearer, forward_request};
 pub use response::{make_private, relay_response, replace_body};

@@ -4,10 +4,14 @@
 //! The proxy's own cookie and hop-by-hop headers are removed, and
 //! `X-Forwarded-For/Proto/Host` describe the browser's connection.
 
+use super::Upstream;
 use crate::body::Body;
-use http::header::{AUTHORIZATION, COOKIE, HOST, HeaderName, HeaderValue};
-use http::{HeaderMap, Request, request};
-use sbp_core::http::{is_hop_by_hop, strip_cookie};
+use bytes::{BufMut, BytesMut};
+use http::header::{AUTHORIZATION, CONNECTION, COOKIE, HOST, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, Request, Uri, request};
+use sbp_core::http::{HOP_BY_HOP, strip_cookie};
+use std::net::IpAddr;
 
 static APIKEY: HeaderName = HeaderName::from_static("apikey");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -17,61 +21,75 @@ static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// What the proxy decided about a forwarded request.
 pub struct Forward<'a> {
-    /// Absolute upstream URI.
-    pub uri: String,
-    /// The token for `Authorization: Bearer` (the session's, or the anon key).
-    pub bearer: &'a str,
-    pub anon_key: &'a str,
+    /// The path relative to the project root (the public base path stripped).
+    pub path: &'a str,
+    /// `Bearer <token>`: the session's, or the anon key.
+    pub bearer: HeaderValue,
     pub cookie_name: &'a str,
-    pub client_ip: String,
+    pub client_ip: IpAddr,
     /// `http` or `https`: how the browser reached the proxy.
     pub proto: &'static str,
 }
 
-fn header(value: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(value).ok()
+/// `Bearer <token>` as a header value (`None` if the token is not a valid one).
+pub fn bearer(token: &str) -> Option<HeaderValue> {
+    let mut value = BytesMut::with_capacity(7 + token.len());
+    value.put_slice(b"Bearer ");
+    value.put_slice(token.as_bytes());
+    HeaderValue::from_maybe_shared(value.freeze()).ok()
 }
 
-/// The headers to send upstream.
-fn forwarded_headers(incoming: &HeaderMap, forward: &Forward<'_>) -> HeaderMap {
-    let connection: Vec<&str> = incoming
-        .get_all(http::header::CONNECTION)
+/// Headers the proxy sets itself, or that describe one connection only.
+fn is_replaced(name: &HeaderName) -> bool {
+    [&HOST, &AUTHORIZATION, &COOKIE, &APIKEY, &FORWARDED].contains(&name)
+        || [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST].contains(&name)
+        || HOP_BY_HOP.contains(&name.as_str())
+}
+
+/// Whether the browser's `Connection` header lists `name` as hop-by-hop.
+fn listed_in_connection(incoming: &HeaderMap, name: &HeaderName) -> bool {
+    incoming
+        .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .collect();
-    let mut out = HeaderMap::with_capacity(incoming.len() + 4);
+        .flat_map(|v| v.split(','))
+        .any(|listed| listed.trim().eq_ignore_ascii_case(name.as_str()))
+}
+
+/// The browser's cookies without the proxy's, if any are left.
+fn kept_cookies(incoming: &HeaderMap, cookie_name: &str) -> Option<HeaderValue> {
+    let mut headers = incoming
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let first = headers.next()?;
+    let kept = match headers.next() {
+        None => strip_cookie(first, cookie_name),
+        Some(second) => {
+            let all: Vec<&str> = [first, second].into_iter().chain(headers).collect();
+            strip_cookie(&all.join("; "), cookie_name)
+        }
+    }?;
+    HeaderValue::try_from(kept).ok()
+}
+
+/// The headers to send upstream (`Host` is set when the request is sent).
+fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upstream) -> HeaderMap {
+    let connection_lists = incoming.contains_key(CONNECTION);
+    let mut out = HeaderMap::with_capacity(incoming.len() + 6);
     for (name, value) in incoming {
-        let replaced = [&HOST, &AUTHORIZATION, &COOKIE, &APIKEY]
-            .into_iter()
-            .chain([
-                &X_FORWARDED_FOR,
-                &X_FORWARDED_PROTO,
-                &X_FORWARDED_HOST,
-                &FORWARDED,
-            ])
-            .any(|h| h == name);
-        if !replaced && !is_hop_by_hop(name.as_str(), connection.iter().copied()) {
+        let dropped = is_replaced(name) || connection_lists && listed_in_connection(incoming, name);
+        if !dropped {
             out.append(name.clone(), value.clone());
         }
     }
-    let cookies: Vec<&str> = incoming
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    if let Some(kept) =
-        strip_cookie(&cookies.join("; "), forward.cookie_name).and_then(|c| header(&c))
-    {
+    if let Some(kept) = kept_cookies(incoming, forward.cookie_name) {
         out.insert(COOKIE, kept);
     }
-    if let Some(v) = header(forward.anon_key) {
-        out.insert(APIKEY.clone(), v);
-    }
-    if let Some(v) = header(&format!("Bearer {}", forward.bearer)) {
-        out.insert(AUTHORIZATION, v);
-    }
-    if let Some(v) = header(&forward.client_ip) {
-        out.insert(X_FORWARDED_FOR.clone(), v);
+    out.insert(APIKEY.clone(), upstream.apikey.clone());
+    out.insert(AUTHORIZATION, forward.bearer);
+    if let Ok(ip) = HeaderValue::try_from(forward.client_ip.to_string()) {
+        out.insert(X_FORWARDED_FOR.clone(), ip);
     }
     out.insert(
         X_FORWARDED_PROTO.clone(),
@@ -83,23 +101,54 @@ fn forwarded_headers(incoming: &HeaderMap, forward: &Forward<'_>) -> HeaderMap {
     out
 }
 
-/// The upstream request for `parts` and `body`.
-pub fn forward_request(parts: &request::Parts, body: Body, forward: &Forward<'_>) -> Request<Body> {
-    let mut builder = Request::builder()
-        .method(parts.method.clone())
-        .uri(forward.uri.as_str());
-    if let Some(headers) = builder.headers_mut() {
-        *headers = forwarded_headers(&parts.headers, forward);
+/// The upstream URI: the incoming path and query, relative to the project root.
+fn upstream_uri(incoming: &Uri, path: &str) -> Uri {
+    if incoming.path() == path
+        && let Some(path_and_query) = incoming.path_and_query()
+    {
+        return Uri::from(path_and_query.clone());
     }
-    builder.body(body).unwrap_or_else(|_| {
-        // Only an invalid URI fails here; the path came from a parsed request URI.
-        Request::new(crate::body::empty())
-    })
+    let joined = match incoming.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    };
+    // The path and query came from a parsed URI, so they parse again.
+    PathAndQuery::try_from(joined).map_or_else(|_| Uri::from_static("/"), Uri::from)
+}
+
+/// The upstream request for `parts` and `body`.
+pub fn forward_request(
+    parts: &request::Parts,
+    body: Body,
+    forward: Forward<'_>,
+    upstream: &Upstream,
+) -> Request<Body> {
+    let mut request = Request::new(body);
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = upstream_uri(&parts.uri, forward.path);
+    *request.headers_mut() = forwarded_headers(&parts.headers, forward, upstream);
+    request
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sbp_core::config::UpstreamUrl;
+
+    fn upstream() -> Upstream {
+        let url = UpstreamUrl::parse("http://127.0.0.1:1").unwrap();
+        Upstream::new(url, "anon", std::time::Duration::from_secs(1)).unwrap()
+    }
+
+    fn forward(path: &str) -> Forward<'_> {
+        Forward {
+            path,
+            bearer: bearer("upstream-token").unwrap(),
+            cookie_name: "sb-session",
+            client_ip: "10.0.0.1".parse().unwrap(),
+            proto: "https",
+        }
+    }
 
     #[test]
     fn rewrites_credentials_cookie_and_forwarding_headers() {
@@ -109,6 +158,7 @@ mod tests {
             .header(AUTHORIZATION, "Bearer browser-token")
             .header("apikey", "browser-key")
             .header(COOKIE, "a=1; sb-session=secret")
+            .header(COOKIE, "b=2")
             .header("x-forwarded-for", "6.6.6.6")
             .header("connection", "keep-alive, x-hop")
             .header("x-hop", "1")
@@ -116,22 +166,45 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        let forward = Forward {
-            uri: "http://127.0.0.1:1/rest/v1/todos".into(),
-            bearer: "upstream-token",
-            anon_key: "anon",
-            cookie_name: "sb-session",
-            client_ip: "10.0.0.1".into(),
-            proto: "https",
-        };
-        let h = forwarded_headers(&parts.headers, &forward);
+        let h = forwarded_headers(&parts.headers, forward("/rest/v1/todos"), &upstream());
         assert_eq!(h[AUTHORIZATION], "Bearer upstream-token");
         assert_eq!(h["apikey"], "anon");
-        assert_eq!(h[COOKIE], "a=1");
+        assert_eq!(h.get_all(COOKIE).iter().collect::<Vec<_>>(), ["a=1; b=2"]);
         assert_eq!(h["x-forwarded-for"], "10.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "app.example.com");
         assert_eq!(h["prefer"], "return=representation");
         assert!(h.get(HOST).is_none() && h.get("connection").is_none() && h.get("x-hop").is_none());
+    }
+
+    #[test]
+    fn only_the_proxy_cookie_means_no_cookie_header() {
+        let (parts, _) = Request::builder()
+            .uri("/rest/v1/todos")
+            .header(COOKIE, "sb-session=secret")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let h = forwarded_headers(&parts.headers, forward("/rest/v1/todos"), &upstream());
+        assert!(h.get(COOKIE).is_none());
+    }
+
+    #[test]
+    fn the_uri_is_the_path_and_query_relative_to_the_project() {
+        let direct: Uri = "/rest/v1/todos?select=*&id=eq.1".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&direct, "/rest/v1/todos"),
+            "/rest/v1/todos?select=*&id=eq.1"
+        );
+        let based: Uri = "/supabase/rest/v1/todos?select=*".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&based, "/rest/v1/todos"),
+            "/rest/v1/todos?select=*"
+        );
+        let no_query: Uri = "/supabase/storage/v1/object/a%20b".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&no_query, "/storage/v1/object/a%20b"),
+            "/storage/v1/object/a%20b"
+        );
     }
 }

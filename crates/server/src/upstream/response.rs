@@ -3,11 +3,11 @@
 //! Hop-by-hop headers are dropped, and so are Supabase's own CORS headers:
 //! the proxy sets its own for the origins it allows.
 
+use super::UpstreamResponse;
 use crate::body::Body;
 use crate::body::with_idle_timeout;
 use http::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
 use http::{Response, response};
-use hyper::body::Incoming;
 use sbp_core::http::is_hop_by_hop;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ pub fn is_cors_header(name: &str) -> bool {
 
 /// The upstream response, streamed (failing if it stalls for
 /// `idle_timeout`), with its headers cleaned.
-pub fn relay_response(response: Response<Incoming>, idle_timeout: Duration) -> Response<Body> {
+pub fn relay_response(response: UpstreamResponse, idle_timeout: Duration) -> Response<Body> {
     let (mut parts, body) = response.into_parts();
     clean_headers(&mut parts);
     Response::from_parts(parts, with_idle_timeout(body, idle_timeout))
@@ -27,6 +27,10 @@ pub fn relay_response(response: Response<Incoming>, idle_timeout: Duration) -> R
 /// Marks a response to a cookie-authenticated request as private, so no
 /// shared cache in front of the proxy serves one user's answer to another.
 pub fn make_private(headers: &mut HeaderMap) {
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+        return;
+    }
     let kept: Vec<String> = headers
         .get_all(CACHE_CONTROL)
         .iter()
@@ -60,24 +64,24 @@ pub fn replace_body(mut parts: response::Parts, body: bytes::Bytes) -> Response<
     Response::from_parts(parts, crate::body::full(body))
 }
 
-/// Drops hop-by-hop headers and Supabase's CORS headers.
+/// Drops hop-by-hop headers and Supabase's CORS headers (looked for
+/// first: most responses have none to drop).
 fn clean_headers(parts: &mut response::Parts) {
-    let connection: Vec<String> = parts
-        .headers
+    let headers = &mut parts.headers;
+    let connection: Vec<String> = headers
         .get_all(http::header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok().map(str::to_string))
         .collect();
-    let drop: Vec<http::HeaderName> = parts
-        .headers
-        .keys()
-        .filter(|name| {
-            is_cors_header(name.as_str())
-                || is_hop_by_hop(name.as_str(), connection.iter().map(String::as_str))
-        })
-        .cloned()
-        .collect();
+    let dropped = |name: &http::HeaderName| {
+        is_cors_header(name.as_str())
+            || is_hop_by_hop(name.as_str(), connection.iter().map(String::as_str))
+    };
+    if !headers.keys().any(dropped) {
+        return;
+    }
+    let drop: Vec<http::HeaderName> = headers.keys().filter(|n| dropped(n)).cloned().collect();
     for name in drop {
-        parts.headers.remove(name);
+        headers.remove(name);
     }
 }
