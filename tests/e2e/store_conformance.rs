@@ -3,7 +3,9 @@
 mod support;
 
 use sb_cookie_proxy::store::{FileStore, MemoryStore, RedisStore};
-use sbp_core::session::{NewSession, Session, SessionKey, SessionStore, UpstreamTokens};
+use sbp_core::session::{
+    NewSession, Session, SessionKey, SessionStore, UpstreamTokens, UserObject,
+};
 use support::RedisServer;
 
 /// A base time near the real clock: Redis expires keys by its own clock.
@@ -19,7 +21,7 @@ fn session(id: &str, user: &str, now: i64) -> Session {
         NewSession {
             id: id.into(),
             user_id: user.into(),
-            user: serde_json::json!({"id": user}),
+            user: serde_json::json!({"id": user}).into(),
             auth_session_id: Some(format!("auth-{id}")),
             tokens: UpstreamTokens {
                 access_token: format!("access-{id}"),
@@ -51,7 +53,7 @@ pub async fn run(store: &impl SessionStore) {
     // insert / get round trip
     let a1 = session("a1", "alice", t);
     store.insert(&key("k-a1"), &a1).await.unwrap();
-    assert_eq!(store.get(&key("k-a1")).await.unwrap(), Some(a1.clone()));
+    assert_eq!(store.get(&key("k-a1")).await.unwrap().as_deref(), Some(&a1));
 
     // insert under an existing key replaces, and moves the user index
     let moved = session("a1", "bob", t);
@@ -86,7 +88,7 @@ pub async fn run(store: &impl SessionStore) {
         issued_at: t + 50,
         expires_at: t + 3650,
     };
-    let user = serde_json::json!({"id": "alice", "email": "new@example.com"});
+    let user = UserObject::from(serde_json::json!({"id": "alice", "email": "new@example.com"}));
     assert!(
         store
             .update_tokens(&key("k-a1"), &tokens, &user)
@@ -162,7 +164,7 @@ async fn file_store_keeps_sessions_across_reopen() {
         store.insert(&key("k-p1"), &s).await.unwrap();
     }
     let store = FileStore::open(&path).unwrap();
-    assert_eq!(store.get(&key("k-p1")).await.unwrap(), Some(s));
+    assert_eq!(store.get(&key("k-p1")).await.unwrap().as_deref(), Some(&s));
     assert_eq!(store.list_user("carol").await.unwrap().len(), 1);
 }
 

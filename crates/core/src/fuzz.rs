@@ -240,7 +240,7 @@ fn check_sign_in(sign_in: &SignIn) {
         NewSession {
             id: "fuzz".into(),
             user_id: sign_in.claims.sub.clone(),
-            user: sign_in.user.clone(),
+            user: sign_in.user.clone().into(),
             auth_session_id: sign_in.claims.session_id.clone(),
             tokens: sign_in.tokens.clone(),
             ip: None,
@@ -375,7 +375,7 @@ pub fn config_source(source: &HashMap<String, String>) {
         NewSession {
             id: "fuzz".into(),
             user_id: "fuzz".into(),
-            user: Value::Null,
+            user: Value::Null.into(),
             auth_session_id: None,
             tokens,
             ip: None,

@@ -5,7 +5,7 @@
 use crate::app::App;
 use crate::refresh::Refreshed;
 use sbp_core::ProxyError;
-use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens};
+use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
 use sbp_core::token::{MintKey, claims_for_user, needs_refresh, read_claims};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -94,5 +94,6 @@ pub async fn update_user(
     let Ok(tokens) = mint_tokens(app, mint, &claims, &session.tokens.refresh_token) else {
         return Ok(None);
     };
+    let user = UserObject::from_value(&user);
     app.sessions.update_tokens(key, &tokens, &user).await
 }

@@ -18,7 +18,7 @@ use futures_util::future::{BoxFuture, Shared};
 use http::{Method, Request};
 use sbp_core::auth::read_token_response;
 use sbp_core::config::TokenMode;
-use sbp_core::session::{Session, SessionKey, SessionStore};
+use sbp_core::session::{Session, SessionKey, SessionStore, UserObject};
 use sbp_core::token::needs_refresh;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -184,7 +184,7 @@ async fn refresh_locked(app: &App, key: &SessionKey) -> Refreshed {
         200 => match read_token_response(&bytes) {
             Some(grant) => match app
                 .sessions
-                .update_tokens(key, &grant.tokens, &grant.user)
+                .update_tokens(key, &grant.tokens, &UserObject::from_value(&grant.user))
                 .await
             {
                 Ok(Some(session)) => Refreshed::Fresh(session),

@@ -3,10 +3,12 @@
 mod model;
 mod secret;
 mod store;
+mod user;
 
 pub use model::{NewSession, Session, UpstreamTokens};
 pub use secret::{SessionKey, SessionSecret};
 pub use store::{SessionStore, StoreError};
+pub use user::UserObject;
 
 #[cfg(test)]
 pub(crate) use model::tests_support;

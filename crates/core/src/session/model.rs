@@ -1,5 +1,6 @@
 //! What the proxy stores for a session.
 
+use super::UserObject;
 use crate::env::UnixSeconds;
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +31,7 @@ pub struct Session {
     pub id: String,
     pub user_id: String,
     /// Auth's user object, as last seen.
-    pub user: serde_json::Value,
+    pub user: UserObject,
     /// Auth's `session_id` claim, when present.
     pub auth_session_id: Option<String>,
     pub tokens: UpstreamTokens,
@@ -50,7 +51,7 @@ pub struct Session {
 pub struct NewSession {
     pub id: String,
     pub user_id: String,
-    pub user: serde_json::Value,
+    pub user: UserObject,
     pub auth_session_id: Option<String>,
     pub tokens: UpstreamTokens,
     pub ip: Option<String>,
@@ -116,7 +117,7 @@ pub(crate) mod tests_support {
             NewSession {
                 id: "00000000-0000-4000-8000-000000000001".into(),
                 user_id: "user-1".into(),
-                user: serde_json::json!({"id": "user-1", "email": "a@example.com"}),
+                user: serde_json::json!({"id": "user-1", "email": "a@example.com"}).into(),
                 auth_session_id: Some("auth-session-1".into()),
                 tokens: UpstreamTokens {
                     access_token: "upstream-access-token".into(),

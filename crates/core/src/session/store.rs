@@ -3,8 +3,9 @@
 //! No `Send` bound is required here: a Worker runtime is single-threaded.
 //! Each method is one logical operation; backends make each atomic.
 
-use super::{Session, SessionKey, UpstreamTokens};
+use super::{Session, SessionKey, UpstreamTokens, UserObject};
 use crate::env::UnixSeconds;
+use std::sync::Arc;
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -20,7 +21,8 @@ pub enum StoreError {
 #[allow(async_fn_in_trait)]
 pub trait SessionStore {
     /// The session stored under `key`, expired or not.
-    async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StoreError>;
+    /// Shared: a store that keeps sessions in memory hands out its own copy.
+    async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError>;
     /// Stores a new session (or replaces one with the same key).
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError>;
     /// Replaces the tokens (and the cached user) of an existing session.
@@ -29,7 +31,7 @@ pub trait SessionStore {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &serde_json::Value,
+        user: &UserObject,
     ) -> Result<bool, StoreError>;
     /// Records use of a session: only `last_seen_at` and `idle_expires_at` change.
     async fn touch(

@@ -19,7 +19,7 @@ use sbp_core::auth::{
 };
 use sbp_core::config::TokenMode;
 use sbp_core::http::set_cookie;
-use sbp_core::session::{NewSession, Session, SessionSecret};
+use sbp_core::session::{NewSession, Session, SessionSecret, UserObject};
 use sbp_core::token::{placeholder_refresh_token, read_claims};
 use serde_json::Map;
 
@@ -58,7 +58,7 @@ async fn start_session(ctx: &mut Ctx, grant: SignIn) -> Result<Vec<u8>, ProxyErr
             .into_uuid()
             .to_string(),
         user_id: grant.claims.sub.clone(),
-        user: grant.user.clone(),
+        user: UserObject::from_value(&grant.user),
         auth_session_id: grant.claims.session_id.clone(),
         tokens: grant.tokens,
         ip: Some(ctx.client_ip().to_string()),
@@ -110,7 +110,7 @@ pub fn refresh_grant(ctx: &Ctx) -> Response<Body> {
     let refresh = placeholder_refresh_token(&app.rng);
     let body = browser_token_response(
         &Map::new(),
-        &session.user,
+        &session.user.to_value(),
         &access,
         expires_at,
         &refresh,

@@ -9,7 +9,9 @@
 use super::Store;
 use quick_cache::sync::Cache;
 use sbp_core::env::UnixSeconds;
-use sbp_core::session::{Session, SessionKey, SessionStore, StoreError, UpstreamTokens};
+use sbp_core::session::{
+    Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,16 @@ impl SessionCache {
         self.cache.insert(key.clone(), entry);
     }
 
+    /// What the store now holds for `key`, written as `session`: the
+    /// store's own copy if it keeps one in this process, so that a session
+    /// is in memory once.
+    fn shared_with_store(&self, key: &SessionKey, session: Session) -> Arc<Session> {
+        match self.store.in_process_copy(key) {
+            Some(copy) if *copy == session => copy,
+            _ => Arc::new(session),
+        }
+    }
+
     /// Drops one cached session (another instance changed it).
     pub fn evict(&self, key: &SessionKey) {
         self.cache.remove(key);
@@ -85,7 +97,6 @@ impl SessionCache {
     pub async fn reload(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
         match self.store.get(key).await? {
             Some(session) => {
-                let session = Arc::new(session);
                 self.remember(key, session.clone());
                 Ok(Some(session))
             }
@@ -102,7 +113,7 @@ impl SessionCache {
         session: Session,
     ) -> Result<Arc<Session>, StoreError> {
         self.store.insert(key, &session).await?;
-        let session = Arc::new(session);
+        let session = self.shared_with_store(key, session);
         self.remember(key, session.clone());
         Ok(session)
     }
@@ -112,7 +123,7 @@ impl SessionCache {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &serde_json::Value,
+        user: &UserObject,
     ) -> Result<Option<Arc<Session>>, StoreError> {
         if !self.store.update_tokens(key, tokens, user).await? {
             self.cache.remove(key);
@@ -134,7 +145,7 @@ impl SessionCache {
         self.store
             .touch(key, touched.last_seen_at, touched.idle_expires_at)
             .await?;
-        let touched = Arc::new(touched);
+        let touched = self.shared_with_store(key, touched);
         self.remember(key, touched.clone());
         Ok(touched)
     }
@@ -176,7 +187,7 @@ mod tests {
         let new = NewSession {
             id: id.into(),
             user_id: "u".into(),
-            user: serde_json::json!({}),
+            user: serde_json::json!({}).into(),
             auth_session_id: None,
             tokens,
             ip: None,
@@ -217,6 +228,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_memory_store_and_its_cache_hold_one_copy() {
+        let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 16, Duration::ZERO);
+        let key = SessionKey::from_stored("k");
+        let inserted = cache.insert(&key, session("s")).await.unwrap();
+        let stored = cache.store().in_process_copy(&key).unwrap();
+        assert!(Arc::ptr_eq(&inserted, &stored));
+        let touched = cache.touch(&key, &inserted, 70, 100).await.unwrap();
+        let stored = cache.store().in_process_copy(&key).unwrap();
+        assert!(Arc::ptr_eq(&touched, &stored), "a touch keeps one copy");
+        assert!(Arc::ptr_eq(&cache.get(&key).await.unwrap().unwrap(), &stored));
+    }
+
+    #[tokio::test]
     async fn writes_reach_the_store_and_the_cache() {
         let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 16, Duration::ZERO);
         let key = SessionKey::from_stored("k");
@@ -234,7 +258,7 @@ mod tests {
             expires_at: 3660,
         };
         let updated = cache
-            .update_tokens(&key, &tokens, &serde_json::json!({"id": "u"}))
+            .update_tokens(&key, &tokens, &serde_json::json!({"id": "u"}).into())
             .await
             .unwrap();
         assert_eq!(updated.unwrap().tokens.access_token, "new");
@@ -247,7 +271,7 @@ mod tests {
         assert!(cache.get(&key).await.unwrap().is_none());
         assert!(
             cache
-                .update_tokens(&key, &tokens, &serde_json::json!({}))
+                .update_tokens(&key, &tokens, &serde_json::json!({}).into())
                 .await
                 .unwrap()
                 .is_none()

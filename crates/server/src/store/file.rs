@@ -9,7 +9,9 @@ use redb::{
     WriteTransaction,
 };
 use sbp_core::env::UnixSeconds;
-use sbp_core::session::{Session, SessionKey, SessionStore, StoreError, UpstreamTokens};
+use sbp_core::session::{
+    Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
+};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -107,13 +109,13 @@ fn remove_in(txn: &WriteTransaction, key: &str) -> Result<Option<Session>, Store
 }
 
 impl SessionStore for FileStore {
-    async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+    async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
         let key = key.as_str().to_string();
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(SESSIONS).map_err(unavailable)?;
             let value = table.get(key.as_str()).map_err(unavailable)?;
-            value.map(|v| decode(v.value())).transpose()
+            value.map(|v| decode(v.value()).map(Arc::new)).transpose()
         })
         .await
     }
@@ -136,7 +138,7 @@ impl SessionStore for FileStore {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &serde_json::Value,
+        user: &UserObject,
     ) -> Result<bool, StoreError> {
         let (key, tokens, user) = (key.as_str().to_string(), tokens.clone(), user.clone());
         self.write(move |txn| {

@@ -1,18 +1,21 @@
-//! `memory:`: sessions in process memory, lost on restart.
+//! `memory:`: sessions in process memory, lost on restart. Each session is
+//! one shared allocation: the cache in front of the store holds the same `Arc`.
 
 use sbp_core::env::UnixSeconds;
-use sbp_core::session::{Session, SessionKey, SessionStore, StoreError, UpstreamTokens};
+use sbp_core::session::{
+    Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
+};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Default)]
 struct Tables {
-    sessions: HashMap<SessionKey, Session>,
+    sessions: HashMap<SessionKey, Arc<Session>>,
     by_user: HashMap<String, BTreeSet<SessionKey>>,
 }
 
 impl Tables {
-    fn remove(&mut self, key: &SessionKey) -> Option<Session> {
+    fn remove(&mut self, key: &SessionKey) -> Option<Arc<Session>> {
         let session = self.sessions.remove(key)?;
         if let Some(keys) = self.by_user.get_mut(&session.user_id) {
             keys.remove(key);
@@ -35,11 +38,16 @@ impl MemoryStore {
         // in a way later calls would misread, so a poisoned lock is reused.
         self.tables.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The stored session itself (not a copy).
+    pub fn shared(&self, key: &SessionKey) -> Option<Arc<Session>> {
+        self.lock().sessions.get(key).cloned()
+    }
 }
 
 impl SessionStore for MemoryStore {
-    async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        Ok(self.lock().sessions.get(key).cloned())
+    async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
+        Ok(self.shared(key))
     }
 
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
@@ -49,7 +57,7 @@ impl SessionStore for MemoryStore {
             .entry(session.user_id.clone())
             .or_default()
             .insert(key.clone());
-        t.sessions.insert(key.clone(), session.clone());
+        t.sessions.insert(key.clone(), Arc::new(session.clone()));
         Ok(())
     }
 
@@ -57,10 +65,11 @@ impl SessionStore for MemoryStore {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &serde_json::Value,
+        user: &UserObject,
     ) -> Result<bool, StoreError> {
         Ok(match self.lock().sessions.get_mut(key) {
             Some(s) => {
+                let s = Arc::make_mut(s);
                 s.tokens = tokens.clone();
                 s.user = user.clone();
                 true
@@ -76,6 +85,7 @@ impl SessionStore for MemoryStore {
         idle_expires_at: UnixSeconds,
     ) -> Result<(), StoreError> {
         if let Some(s) = self.lock().sessions.get_mut(key) {
+            let s = Arc::make_mut(s);
             s.last_seen_at = last_seen_at;
             s.idle_expires_at = idle_expires_at;
         }
@@ -83,7 +93,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        Ok(self.lock().remove(key))
+        Ok(self.lock().remove(key).map(Arc::unwrap_or_clone))
     }
 
     async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
@@ -92,7 +102,7 @@ impl SessionStore for MemoryStore {
             .get(user_id)
             .into_iter()
             .flatten()
-            .filter_map(|k| t.sessions.get(k).map(|s| (k.clone(), s.clone())))
+            .filter_map(|k| t.sessions.get(k).map(|s| (k.clone(), Session::clone(s))))
             .collect())
     }
 

@@ -16,7 +16,10 @@ pub use redis::{Eviction, RedisStore, follow_evictions};
 
 use sbp_core::config::StoreSpec;
 use sbp_core::env::UnixSeconds;
-use sbp_core::session::{Session, SessionKey, SessionStore, StoreError, UpstreamTokens};
+use sbp_core::session::{
+    Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
+};
+use std::sync::Arc;
 
 /// The configured backend.
 pub enum Store {
@@ -44,6 +47,15 @@ impl Store {
     pub fn is_shared(&self) -> bool {
         matches!(self, Store::Redis(_))
     }
+
+    /// The store's own copy of a session, when it keeps sessions in this
+    /// process: the cache then holds that copy instead of a second one.
+    pub fn in_process_copy(&self, key: &SessionKey) -> Option<Arc<Session>> {
+        match self {
+            Store::Memory(memory) => memory.shared(key),
+            Store::File(_) | Store::Redis(_) => None,
+        }
+    }
 }
 
 /// Calls `$method` on whichever backend `$store` is.
@@ -58,7 +70,7 @@ macro_rules! dispatch {
 }
 
 impl SessionStore for Store {
-    async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+    async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
         dispatch!(self, s => s.get(key).await)
     }
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
@@ -68,7 +80,7 @@ impl SessionStore for Store {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &serde_json::Value,
+        user: &UserObject,
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.update_tokens(key, tokens, user).await)
     }

@@ -15,7 +15,10 @@ use codec::{decode, encode_tokens};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 use sbp_core::env::UnixSeconds;
-use sbp_core::session::{Session, SessionKey, SessionStore, StoreError, UpstreamTokens};
+use sbp_core::session::{
+    Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
+};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Prefix of every key the proxy writes.
@@ -121,9 +124,9 @@ impl RedisStore {
 }
 
 impl SessionStore for RedisStore {
-    async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+    async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
         let fields: Vec<Option<String>> = self.run(&self.scripts.get, &[key.as_str()]).await?;
-        decode(&fields)
+        Ok(decode(&fields)?.map(Arc::new))
     }
 
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
@@ -148,9 +151,9 @@ impl SessionStore for RedisStore {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &serde_json::Value,
+        user: &UserObject,
     ) -> Result<bool, StoreError> {
-        let (tokens, user) = (encode_tokens(tokens), user.to_string());
+        let (tokens, user) = (encode_tokens(tokens), user.as_json().to_string());
         let args = [key.as_str(), tokens.as_str(), user.as_str()];
         let updated: i64 = self.run(&self.scripts.update_tokens, &args).await?;
         self.announce(key).await;
