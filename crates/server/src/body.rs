@@ -1,8 +1,9 @@
 //! The body type the proxy sends both ways, and reading small bodies whole.
 
+use crate::upstream::PooledBody;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full, LengthLimitError, Limited};
-use hyper::body::Frame;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use sbp_core::ProxyError;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -11,17 +12,88 @@ use tokio::time::{Instant, Sleep};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A streamed body in either direction.
-pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+pin_project_lite::pin_project! {
+    /// A body in either direction: what the proxy answers itself, or one
+    /// streamed through it. An enum rather than a boxed trait object, so
+    /// no response or forwarded request needs an allocation for its body.
+    #[project = BodyProjection]
+    pub enum Body {
+        Empty,
+        Full { data: Option<Bytes> },
+        /// A browser's request body on its way to Supabase.
+        Upload { #[pin] inner: IdleTimeout<Incoming> },
+        /// Supabase's response body on its way to the browser.
+        Relay { #[pin] inner: IdleTimeout<PooledBody> },
+    }
+}
 
 pub fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
+    Body::Empty
 }
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
+    let data: Bytes = bytes.into();
+    Body::Full {
+        data: (!data.is_empty()).then_some(data),
+    }
+}
+
+/// A browser's request body, failing after `timeout` without data (an
+/// empty one is not watched).
+pub fn upload(body: Incoming, timeout: Duration) -> Body {
+    if body.is_end_stream() {
+        return Body::Empty;
+    }
+    Body::Upload {
+        inner: IdleTimeout::new(body, timeout),
+    }
+}
+
+/// Supabase's response body, failing after `timeout` without data.
+pub fn relay(body: PooledBody, timeout: Duration) -> Body {
+    if body.is_end_stream() {
+        return Body::Empty;
+    }
+    Body::Relay {
+        inner: IdleTimeout::new(body, timeout),
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.project() {
+            BodyProjection::Empty => Poll::Ready(None),
+            BodyProjection::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            BodyProjection::Upload { inner } => inner.poll_frame(cx),
+            BodyProjection::Relay { inner } => inner.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Empty => true,
+            Body::Full { data } => data.is_none(),
+            Body::Upload { inner } => inner.is_end_stream(),
+            Body::Relay { inner } => inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Empty => SizeHint::with_exact(0),
+            Body::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            Body::Upload { inner } => inner.size_hint(),
+            Body::Relay { inner } => inner.size_hint(),
+        }
+    }
 }
 
 /// Reads a whole body of at most `limit` bytes (Auth answers the proxy reads
@@ -109,13 +181,4 @@ where
     fn size_hint(&self) -> hyper::body::SizeHint {
         self.inner.size_hint()
     }
-}
-
-/// `body` as a [`Body`] that fails after `timeout` without data.
-pub fn with_idle_timeout<B>(body: B, timeout: Duration) -> Body
-where
-    B: hyper::body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
-{
-    IdleTimeout::new(body, timeout).boxed()
 }

@@ -24,8 +24,12 @@ impl SessionSecret {
         if value.len() != 43 {
             return None;
         }
-        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
-        Some(Self(bytes.try_into().ok()?))
+        // 43 characters decode to 32 bytes; the spare byte makes room for
+        // the decoder's estimate.
+        let mut bytes = [0u8; 33];
+        let written = URL_SAFE_NO_PAD.decode_slice(value, &mut bytes).ok()?;
+        let secret: [u8; 32] = bytes[..written].try_into().ok()?;
+        Some(Self(secret))
     }
 
     pub fn cookie_value(&self) -> String {

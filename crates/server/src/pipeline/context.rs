@@ -10,6 +10,7 @@ use http::{Response, request};
 use sbp_core::ProxyError;
 use sbp_core::guard::client_ip;
 use sbp_core::http::{clear_cookie, find_session_secret};
+use sbp_core::route::strip_base;
 use sbp_core::session::{Session, SessionKey};
 use sbp_core::token::{needs_refresh, usable};
 use std::net::SocketAddr;
@@ -33,8 +34,6 @@ pub enum Presented {
 pub struct Ctx {
     pub app: Arc<App>,
     pub parts: request::Parts,
-    /// The path relative to the project root (the base path stripped).
-    pub path: String,
     pub peer: SocketAddr,
     pub presented: Presented,
     /// A `Set-Cookie` to add to the response.
@@ -42,15 +41,22 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(app: Arc<App>, parts: request::Parts, path: String, peer: SocketAddr) -> Ctx {
+    pub fn new(app: Arc<App>, parts: request::Parts, peer: SocketAddr) -> Ctx {
         Ctx {
             app,
             parts,
-            path,
             peer,
             presented: Presented::Anonymous,
             set_cookie: None,
         }
+    }
+
+    /// The path relative to the project root (the base path stripped).
+    pub fn path(&self) -> &str {
+        strip_base(
+            self.parts.uri.path(),
+            self.app.config.public_url.base_path(),
+        )
     }
 
     pub fn header(&self, name: impl http::header::AsHeaderName) -> Option<&str> {

@@ -1,7 +1,7 @@
 //! Forwarding a request to Supabase with the session's token (or the anon key).
 
 use crate::body::Body;
-use crate::body::{full, read_request_body, with_idle_timeout};
+use crate::body::{full, read_request_body, upload};
 use crate::pipeline::auth_answer::relay_auth;
 use crate::pipeline::context::Ctx;
 use crate::upstream::{
@@ -22,13 +22,13 @@ pub async fn send(
 ) -> Result<UpstreamResponse, ProxyError> {
     let app = &ctx.app;
     let limits = &app.config.limits;
-    let body = if ctx.path.starts_with("/auth/v1") {
+    let body = if ctx.path().starts_with("/auth/v1") {
         full(read_request_body(body, limits.max_auth_body).await?)
     } else {
-        with_idle_timeout(body, Duration::from_secs(limits.idle_timeout))
+        upload(body, Duration::from_secs(limits.idle_timeout))
     };
     let forward = Forward {
-        path: &ctx.path,
+        path: ctx.path(),
         bearer,
         cookie_name: &app.config.cookie_name,
         client_ip: ctx.client_ip(),

@@ -37,11 +37,11 @@ pub fn check(ctx: &Ctx, route: &Route) -> Result<(), ProxyError> {
         &config.allowed_origins,
     );
     if let CsrfVerdict::Refused(why) = verdict {
-        tracing::info!(path = %ctx.path, %why, "cross-site request refused");
+        tracing::info!(path = %ctx.path(), %why, "cross-site request refused");
         return Err(ProxyError::CrossSiteRefused(why));
     }
     if let Some(limiter) = &ctx.app.rate_limiter
-        && takes_secrets(&ctx.path, ctx.parts.uri.query())
+        && takes_secrets(ctx.path(), ctx.parts.uri.query())
     {
         limiter
             .check(ctx.client_ip())

@@ -35,8 +35,8 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr)
         parts.uri.query(),
         app.config.public_url.base_path(),
     );
-    let (route, path) = (classified.route, classified.path.to_string());
-    let mut ctx = Ctx::new(app, parts, path, peer);
+    let route = classified.route;
+    let mut ctx = Ctx::new(app, parts, peer);
     let mut response = match dispatch(&mut ctx, route, body).await {
         Ok(response) => response,
         Err(e) => respond::error(&e),

@@ -237,7 +237,10 @@ mod tests {
         let touched = cache.touch(&key, &inserted, 70, 100).await.unwrap();
         let stored = cache.store().in_process_copy(&key).unwrap();
         assert!(Arc::ptr_eq(&touched, &stored), "a touch keeps one copy");
-        assert!(Arc::ptr_eq(&cache.get(&key).await.unwrap().unwrap(), &stored));
+        assert!(Arc::ptr_eq(
+            &cache.get(&key).await.unwrap().unwrap(),
+            &stored
+        ));
     }
 
     #[tokio::test]

@@ -7,5 +7,6 @@ mod request;
 mod response;
 
 pub use client::{Upstream, UpstreamResponse};
+pub use pool::PooledBody;
 pub use request::{Forward, bearer, forward_request};
 pub use response::{make_private, relay_response, replace_body};

@@ -5,7 +5,6 @@
 
 use super::UpstreamResponse;
 use crate::body::Body;
-use crate::body::with_idle_timeout;
 use http::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
 use http::{Response, response};
 use sbp_core::http::is_hop_by_hop;
@@ -21,7 +20,7 @@ pub fn is_cors_header(name: &str) -> bool {
 pub fn relay_response(response: UpstreamResponse, idle_timeout: Duration) -> Response<Body> {
     let (mut parts, body) = response.into_parts();
     clean_headers(&mut parts);
-    Response::from_parts(parts, with_idle_timeout(body, idle_timeout))
+    Response::from_parts(parts, crate::body::relay(body, idle_timeout))
 }
 
 /// Marks a response to a cookie-authenticated request as private, so no
