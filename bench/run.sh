@@ -2,11 +2,11 @@
 # bench/run.sh: sb-cookie-proxy side by side with nginx and with no proxy at
 # all, on the same upstream, in one run; writes bench/RESULTS.md.
 #
-#   bench/run.sh            full run: 1, 32 and 256 connections, 8 s each (~10 min)
-#   bench/run.sh --quick    1 and 32 connections, 2 s each (~2 min)
+#   bench/run.sh            full run: 1, 32 and 256 connections, 3 rounds of 4 s (~16 min)
+#   bench/run.sh --quick    1 and 32 connections, 1 round of 2 s (~2 min)
 #   bench/run.sh --profile  profile the proxy instead (bench/profile.sh -> bench/profile/)
 #
-# Options: --duration SECS, --conns "1 32 256", --workloads "rest-session ...",
+# Options: --duration SECS, --rounds N, --conns "1 32 256", --workloads "rest-session ...",
 # --no-pin (let the OS place everything), --out FILE (default bench/RESULTS.md),
 # --keep (keep the temp dir with logs and raw figures), --no-build (use the
 # binaries already in $CARGO_TARGET_DIR/release), --no-rt (see below).
@@ -18,7 +18,9 @@
 #   sb-cookie-proxy   SUPABASE_URL = the origin, memory: store     (path "proxy")
 #   the origin itself                                              (path "direct")
 # Every workload x connection count runs the three paths back to back
-# (direct, nginx, proxy), each after a 1 s warm-up, with wrk.
+# (direct, nginx, proxy), each after a 1 s warm-up, with wrk, and does so
+# --rounds times in alternation; the report takes each path's median round
+# (other work on a shared machine moves single runs by 10-20%).
 #
 # Pinning (default, when there are 2+ CPUs): the component under test (the
 # front nginx, one worker; the proxy, whose runtime then has one worker
@@ -50,7 +52,8 @@ BIN=$CARGO_TARGET_DIR/release
 source "$BENCH_DIR/lib.sh"
 
 # ---- options ---------------------------------------------------------------
-DURATION=8
+DURATION=4
+ROUNDS=3
 WARMUP=1
 CONNS="1 32 256"
 WORKLOADS="rest-session rest-anon download-1mib upload-1mib edge-session sign-in"
@@ -62,8 +65,9 @@ RT=1
 PROFILE=0
 while (($#)); do
     case $1 in
-        --quick) DURATION=2 CONNS="1 32" ;;
+        --quick) DURATION=2 ROUNDS=1 CONNS="1 32" ;;
         --duration) DURATION=$2; shift ;;
+        --rounds) ROUNDS=$2; shift ;;
         --conns) CONNS=$2; shift ;;
         --workloads) WORKLOADS=$2; shift ;;
         --no-pin) PIN=0 ;;
@@ -250,7 +254,7 @@ log "stack up: origin $ORIGIN, nginx $FRONT, proxy $PROXY; all workloads answer 
 # ---- measuring ---------------------------------------------------------------
 CLK_TCK=$(getconf CLK_TCK)
 RAW=$WORK/raw.tsv
-printf '%s\n' "workload conns path requests duration_us bytes err_connect err_read err_write err_status err_timeout p50_us p90_us p99_us p999_us max_us hop_ticks up_ticks wrk_ticks machine_ticks clk_tck hop_hwm_kib hop_rss_before_kib hop_rss_after_kib" | tr ' ' '\t' >"$RAW"
+printf '%s\n' "workload conns path requests duration_us bytes err_connect err_read err_write err_status err_timeout p50_us p90_us p99_us p999_us max_us hop_ticks up_ticks wrk_ticks machine_ticks clk_tck hop_hwm_kib hop_rss_before_kib hop_rss_after_kib round" | tr ' ' '\t' >"$RAW"
 
 run_wrk() { # duration conns url
     local threads=1
@@ -260,8 +264,8 @@ run_wrk() { # duration conns url
         "${HDRS[@]}" "$3"
 }
 
-measure() { # workload conns path
-    local name=$1 conns=$2 path=$3 url pids up_pids hop0 up0 wrk0 busy0 rss0 out line
+measure() { # workload conns path round
+    local name=$1 conns=$2 path=$3 round=$4 url pids up_pids hop0 up0 wrk0 busy0 rss0 out line
     workload "$name" "$path"
     url=$(base_url "$path")$URL_PATH
     run_wrk "$WARMUP" "$conns" "$url" >/dev/null
@@ -302,10 +306,10 @@ measure() { # workload conns path
         v+=("$(sed -E "s/.* $key=([0-9.]+).*/\1/" <<<" ${line#BENCH }")")
     done
     printf '%s\t' "$name" "$conns" "$path" "${v[@]}" "$hop" "$up" "$wrk" "$busy" "$CLK_TCK" "$hwm" "$rss0" >>"$RAW"
-    printf '%s\n' "$rss1" >>"$RAW"
+    printf '%s\t%s\n' "$rss1" "$round" >>"$RAW"
     local rps=$((v[0] * 1000000 / v[1]))
-    log "$(printf '%-14s c=%-3s %-6s %8d req/s  p50 %6d us  p99 %6d us  errors %d' \
-        "$name" "$conns" "$path" "$rps" "${v[8]}" "${v[10]}" $((v[3] + v[4] + v[5] + v[6] + v[7])))"
+    log "$(printf '%-14s c=%-3s r%s %-6s %8d req/s  p50 %6d us  p99 %6d us  errors %d' \
+        "$name" "$conns" "$round" "$path" "$rps" "${v[8]}" "${v[10]}" $((v[3] + v[4] + v[5] + v[6] + v[7])))"
 }
 
 if ((PROFILE)); then
@@ -319,8 +323,10 @@ fi
 
 for name in $WORKLOADS; do
     for conns in $CONNS; do
-        for path in direct nginx proxy; do
-            measure "$name" "$conns" "$path"
+        for ((round = 1; round <= ROUNDS; round++)); do
+            for path in direct nginx proxy; do
+                measure "$name" "$conns" "$path" "$round"
+            done
         done
     done
 done
@@ -347,6 +353,7 @@ cat >"$WORK/meta.json" <<EOF
   "rt_at_one_connection": $RT,
   "duration_s": $DURATION,
   "warmup_s": $WARMUP,
+  "rounds": $ROUNDS,
   "conns": "$CONNS",
   "proxy_git": "$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- crates || echo '+local changes')"
 }

@@ -270,7 +270,7 @@ fn main() {
         "cache_rss_per_session": cache_rss.round(),
         "session_inline_bytes": session_inline,
         "session_heap_bytes": session_heap,
-        "user_value_heap_bytes": user_heap,
+        "user_heap_bytes": user_heap,
         "user_json_bytes": user_json_len,
         "tokens_heap_bytes": tokens_heap,
         "access_token_bytes": access_len,

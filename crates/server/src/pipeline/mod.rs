@@ -53,7 +53,7 @@ async fn dispatch(
 ) -> Result<Response<Body>, ProxyError> {
     guard::check(ctx, &route)?;
     match route {
-        Route::Health => return Ok(edge::health(ctx).await),
+        Route::Health => return Ok(Box::pin(edge::health(ctx)).await),
         Route::Jwks => return Ok(edge::jwks(ctx)),
         Route::NotFound => return Err(ProxyError::NotFound),
         Route::MethodNotAllowed => return Err(ProxyError::MethodNotAllowed),
@@ -62,15 +62,17 @@ async fn dispatch(
         }
         _ => ctx.load_session().await?,
     }
+    // The routes taken once per sign-in or socket are boxed, so that the
+    // future of every request is only as large as forwarding needs.
     match route {
         Route::Session => edge::session(ctx),
-        Route::Sessions => edge::sessions(ctx).await,
-        Route::RevokeSession(id) => edge::revoke(ctx, &id).await,
-        Route::SignIn => sign_in::sign_in(ctx, body).await,
+        Route::Sessions => Box::pin(edge::sessions(ctx)).await,
+        Route::RevokeSession(id) => Box::pin(edge::revoke(ctx, &id)).await,
+        Route::SignIn => Box::pin(sign_in::sign_in(ctx, body)).await,
         Route::RefreshGrant => Ok(sign_in::refresh_grant(ctx)),
-        Route::User => account::user(ctx, body).await,
-        Route::Logout(scope) => account::logout(ctx, scope, body).await,
-        Route::RealtimeSocket => realtime_socket(ctx).await,
+        Route::User => Box::pin(account::user(ctx, body)).await,
+        Route::Logout(scope) => Box::pin(account::logout(ctx, scope, body)).await,
+        Route::RealtimeSocket => Box::pin(realtime_socket(ctx)).await,
         Route::Forward(service) => forward::forward(ctx, body, service).await,
         Route::Health
         | Route::Jwks

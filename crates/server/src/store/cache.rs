@@ -77,14 +77,16 @@ impl SessionCache {
 
     /// The session for `key`, from memory or else from the store.
     pub async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
+        // Misses are boxed: the store's futures are large, and every
+        // request's future would carry their size.
         let Some(entry) = self.cache.get(key) else {
-            return self.reload(key).await;
+            return Box::pin(self.reload(key)).await;
         };
         let age = entry.cached_at.elapsed();
         if self.lifetime.is_none_or(|lifetime| age < lifetime) {
             return Ok(Some(entry.session));
         }
-        match self.reload(key).await {
+        match Box::pin(self.reload(key)).await {
             Err(e) if age < self.grace => {
                 tracing::warn!(error = %e, "store unreachable; serving a cached session within its grace");
                 Ok(Some(entry.session))

@@ -72,7 +72,9 @@ impl Pool {
                 },
             }
         }
-        let mut sender = self.connect().await?;
+        // Boxed: connecting is rare, and its future would otherwise make
+        // every request's future larger.
+        let mut sender = Box::pin(self.connect()).await?;
         let response = sender
             .send_request(request)
             .await
