@@ -20,12 +20,20 @@ PROFILE_DIR=$BENCH_DIR/profile
 # drop empty lines, cut very long generic names.
 tidy() { sed -E 's/ {2,}/ /g; s/ - - *$//' | grep -v '^$' | cut -c1-220; }
 PROBES=(malloc calloc realloc free)
+# The proxy's allocator is mimalloc, linked in: Rust's alloc, alloc_zeroed,
+# realloc and dealloc call these, counted under libc's names.
+# (Event names are unique across groups, hence the prefix, dropped in counts.txt.)
+PROXY_PROBES=(proxy_malloc=mi_malloc_aligned proxy_calloc=mi_zalloc_aligned
+    proxy_realloc=mi_realloc_aligned proxy_free=mi_free)
 PROBES_ADDED=0
 
 remove_probes() {
     ((PROBES_ADDED)) || return 0
     local p
-    for p in "${PROBES[@]}"; do perf probe -q -d "probe_libc:$p" 2>/dev/null || true; done
+    for p in "${PROBES[@]}"; do
+        perf probe -q -d "probe_libc:$p" 2>/dev/null || true
+        perf probe -q -d "probe_proxy:proxy_$p" 2>/dev/null || true
+    done
     PROBES_ADDED=0
 }
 
@@ -37,7 +45,8 @@ count_per_run() { # workload path conns events
     url=$(base_url "$path")$URL_PATH
     read -ra pids <<<"$(hop_pids "$path")"
     run_wrk 1 "$conns" "$url" >/dev/null
-    perf stat -x, -e "$events" -p "$(IFS=,; echo "${pids[*]}")" -o "$WORK/stat.csv" &
+    rm -f "$WORK/stat.csv"
+    perf stat -x, -e "$events" -p "$(IFS=,; echo "${pids[*]}")" -o "$WORK/stat.csv" 2>"$WORK/stat.err" &
     stat_pid=$!
     sleep 0.3
     run_wrk "$DURATION" "$conns" "$url" >"$WORK/wrk.out"
@@ -46,6 +55,7 @@ count_per_run() { # workload path conns events
     local requests
     requests=$(sed -nE 's/^BENCH requests=([0-9]+).*/\1/p' "$WORK/wrk.out")
     printf '%s' "$requests"
+    [[ -s $WORK/stat.csv ]] || die "perf stat counted nothing: $(cat "$WORK/stat.err")"
     awk -F, '$1 ~ /^[0-9]+$/ { printf " %s=%s", $3, $1 }' "$WORK/stat.csv"
     echo
 }
@@ -86,27 +96,34 @@ run_profile() {
         --percent-limit 0.8 2>/dev/null | tidy >"$PROFILE_DIR/perf-nginx-self.txt"
 
     log "profile: allocator and system calls per request"
-    local p events=raw_syscalls:sys_enter
+    local p nginx_events=raw_syscalls:sys_enter proxy_events=raw_syscalls:sys_enter
     for p in "${PROBES[@]}"; do
         perf probe -q -x "$(ldconfig -p | awk '/libc.so.6 .*x86-64/ { print $NF; exit }')" \
             --add "$p" 2>/dev/null || true
-        events+=",probe_libc:$p"
+        nginx_events+=",probe_libc:$p"
+    done
+    for p in "${PROXY_PROBES[@]}"; do
+        perf probe -q -x "$BIN/sb-cookie-proxy" --add "probe_proxy:$p" || die "cannot probe the proxy's $p"
+        proxy_events+=",probe_proxy:${p%%=*}"
     done
     PROBES_ADDED=1
     {
-        echo "# per request: allocator calls (libc malloc/calloc/realloc/free) and system calls"
+        echo "# per request: allocator calls (nginx: libc malloc/calloc/realloc/free; the proxy:"
+        echo "# mimalloc's entry points under the same names) and system calls"
         echo "# of the hop, from perf stat over one $DURATION s wrk run; $(date -u +%FT%TZ)"
-        local name path c line requests
+        local name path c line requests events
         for name in rest-session rest-anon edge-session; do
             for c in 1 $conns; do
                 for path in nginx proxy; do
+                    events=$nginx_events
+                    [[ $path == proxy ]] && events=$proxy_events
                     line=$(count_per_run "$name" "$path" "$c" "$events")
                     requests=${line%% *}
                     awk -v n="$name" -v p="$path" -v c="$c" -v r="$requests" '{
                         printf "%-13s c=%-3s %-6s requests=%-8s", n, c, p, r
                         for (i = 2; i <= NF; i++) {
                             split($i, kv, "=")
-                            sub(/^.*:/, "", kv[1])
+                            sub(/^.*:(proxy_)?/, "", kv[1])
                             printf " %s/req=%.2f", kv[1], kv[2] / r
                         }
                         printf "\n"
