@@ -6,6 +6,7 @@
 
 mod app;
 mod body;
+mod coarse_timer;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;

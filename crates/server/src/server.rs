@@ -2,12 +2,13 @@
 //! sweeps expired sessions, and shuts down gracefully.
 
 use crate::app::App;
+use crate::coarse_timer::CoarseTimer;
 use crate::pipeline;
 use crate::runtime::OsRandom;
 use crate::store::{Eviction, Store, follow_evictions};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use sbp_core::config::Config;
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -100,7 +101,7 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
     let limits = app.config.limits.clone();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
+    http.timer(CoarseTimer::new())
         .header_read_timeout(Duration::from_secs(limits.header_timeout))
         .max_header_size(limits.max_header_bytes)
         .max_headers(limits.max_headers)
