@@ -88,7 +88,8 @@ run_profile() {
     wrk_pid=$!
     sleep 0.5
     perf record -q -e cpu-clock -F 1999 -g -p "$(nginx_pids "$WORK/front.pid" | tr ' ' ,)" \
-        -o "$WORK/perf-nginx.data" -- sleep $((DURATION > 3 ? DURATION - 2 : 1)) 2>/dev/null
+        -o "$WORK/perf-nginx.data" -- sleep $((DURATION > 3 ? DURATION - 2 : 1)) 2>"$WORK/perf-nginx.err" ||
+        log "perf record of nginx failed: $(cat "$WORK/perf-nginx.err")"
     wait "$wrk_pid"
     perf report -i "$WORK/perf-nginx.data" --no-children --sort dso --stdio -g none \
         2>/dev/null | tidy >"$PROFILE_DIR/perf-nginx-dso.txt"
