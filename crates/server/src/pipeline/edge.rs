@@ -2,7 +2,9 @@
 
 use crate::body::{Body, full};
 use crate::pipeline::context::{Ctx, Presented, store_down};
+use crate::pipeline::forward::session_bearer;
 use crate::pipeline::respond;
+use http::header::AUTHORIZATION;
 use http::{Method, Request, Response};
 use sbp_core::ProxyError;
 use sbp_core::config::TokenMode;
@@ -84,15 +86,12 @@ fn end_auth_session(ctx: &Ctx, session: Session) {
         let request = Request::builder()
             .method(Method::POST)
             .uri("/auth/v1/logout?scope=local")
-            .header(
-                "authorization",
-                format!("Bearer {}", session.tokens.access_token),
-            )
             .body(full(""));
-        if let Ok(request) = request
-            && let Err(e) = app.upstream.call(request, 64 * 1024).await
-        {
-            tracing::warn!(error = %e, "cannot end the revoked session in Auth");
+        if let (Ok(mut request), Ok(bearer)) = (request, session_bearer(&session)) {
+            request.headers_mut().insert(AUTHORIZATION, bearer);
+            if let Err(e) = app.upstream.call(request, 64 * 1024).await {
+                tracing::warn!(error = %e, "cannot end the revoked session in Auth");
+            }
         }
     });
 }

@@ -25,7 +25,7 @@ pub async fn send(
     let body = if ctx.path().starts_with("/auth/v1") {
         full(read_request_body(body, limits.max_auth_body).await?)
     } else {
-        upload(body, Duration::from_secs(limits.idle_timeout))
+        upload(body, idle_timeout(ctx))
     };
     let forward = Forward {
         path: ctx.path(),

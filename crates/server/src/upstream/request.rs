@@ -10,7 +10,7 @@ use bytes::{BufMut, BytesMut};
 use http::header::{AUTHORIZATION, CONNECTION, COOKIE, HOST, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Request, Uri, request};
-use sbp_core::http::{HOP_BY_HOP, strip_cookie};
+use sbp_core::http::{is_hop_by_hop, strip_cookie};
 use std::net::IpAddr;
 
 static APIKEY: HeaderName = HeaderName::from_static("apikey");
@@ -39,21 +39,18 @@ pub fn bearer(token: &str) -> Option<HeaderValue> {
     HeaderValue::from_maybe_shared(value.freeze()).ok()
 }
 
-/// Headers the proxy sets itself, or that describe one connection only.
+/// Headers the proxy sets itself.
 fn is_replaced(name: &HeaderName) -> bool {
     [&HOST, &AUTHORIZATION, &COOKIE, &APIKEY, &FORWARDED].contains(&name)
         || [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST].contains(&name)
-        || HOP_BY_HOP.contains(&name.as_str())
 }
 
-/// Whether the browser's `Connection` header lists `name` as hop-by-hop.
-fn listed_in_connection(incoming: &HeaderMap, name: &HeaderName) -> bool {
-    incoming
+/// The values of a message's `Connection` headers (no allocation).
+pub fn connection_values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|listed| listed.trim().eq_ignore_ascii_case(name.as_str()))
 }
 
 /// The browser's cookies without the proxy's, if any are left.
@@ -75,10 +72,10 @@ fn kept_cookies(incoming: &HeaderMap, cookie_name: &str) -> Option<HeaderValue> 
 
 /// The headers to send upstream (`Host` is set when the request is sent).
 fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upstream) -> HeaderMap {
-    let connection_lists = incoming.contains_key(CONNECTION);
     let mut out = HeaderMap::with_capacity(incoming.len() + 6);
     for (name, value) in incoming {
-        let dropped = is_replaced(name) || connection_lists && listed_in_connection(incoming, name);
+        let dropped =
+            is_replaced(name) || is_hop_by_hop(name.as_str(), connection_values(incoming));
         if !dropped {
             out.append(name.clone(), value.clone());
         }

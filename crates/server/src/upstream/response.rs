@@ -4,6 +4,7 @@
 //! the proxy sets its own for the origins it allows.
 
 use super::UpstreamResponse;
+use super::request::connection_values;
 use crate::body::Body;
 use http::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
 use http::{Response, response};
@@ -67,14 +68,8 @@ pub fn replace_body(mut parts: response::Parts, body: bytes::Bytes) -> Response<
 /// first: most responses have none to drop).
 fn clean_headers(parts: &mut response::Parts) {
     let headers = &mut parts.headers;
-    let connection: Vec<String> = headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_string))
-        .collect();
     let dropped = |name: &http::HeaderName| {
-        is_cors_header(name.as_str())
-            || is_hop_by_hop(name.as_str(), connection.iter().map(String::as_str))
+        is_cors_header(name.as_str()) || is_hop_by_hop(name.as_str(), connection_values(headers))
     };
     if !headers.keys().any(dropped) {
         return;
