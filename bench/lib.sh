@@ -58,10 +58,10 @@ wait_for_line() {
     die "timed out waiting for /$regex/ in $file"
 }
 
-# Waits until an HTTP URL answers at all.
+# Waits until an HTTP URL answers at all (at most $2 seconds, default 10).
 wait_for_http() {
-    local url=$1 i
-    for ((i = 0; i < 100; i++)); do
+    local url=$1 timeout=${2:-10} i
+    for ((i = 0; i < timeout * 10; i++)); do
         curl -s -o /dev/null --max-time 1 "$url" && return 0
         sleep 0.1
     done

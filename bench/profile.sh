@@ -8,6 +8,9 @@
 #   perf-nginx-*.txt   the nginx reverse proxy under the same load, for contrast
 #   counts.txt         allocator calls and system calls per request, proxy
 #                      and nginx side by side
+#   instructions.txt   instructions per request (valgrind's callgrind), proxy
+#                      and nginx side by side: repeatable on a busy machine,
+#                      where times move by 10-20% from run to run
 #
 # CPU samples come from the cpu-clock software event (this VM has no hardware
 # counters) with DWARF call graphs; allocator calls from uprobes on libc's
@@ -58,6 +61,60 @@ count_per_run() { # workload path conns events
     [[ -s $WORK/stat.csv ]] || die "perf stat counted nothing: $(cat "$WORK/stat.err")"
     awk -F, '$1 ~ /^[0-9]+$/ { printf " %s=%s", $3, $1 }' "$WORK/stat.csv"
     echo
+}
+
+# Instructions the hop executes per request, counted by callgrind in a second
+# instance of it started under valgrind (a proxy signed in afresh, its
+# `memory:` store being its own; nginx as one process): counters zeroed after
+# a warm-up, dumped after a wrk run, divided by the run's requests.
+count_instructions() { # conns
+    local conns=$1 port nginx_port proxy_url cookie pid name path url out requests ir
+    command -v valgrind >/dev/null || die "valgrind is missing (Debian package valgrind)"
+    port=$(free_port)
+    nginx_port=$(free_port)
+    SUPABASE_URL=$ORIGIN SUPABASE_ANON_KEY=$ANON_KEY PROXY_LISTEN=127.0.0.1:$port \
+        PROXY_PUBLIC_URL=$APP_ORIGIN PROXY_SESSION_STORE=memory: PROXY_AUTH_RATE_LIMIT=off RUST_LOG=warn \
+        "${HOP[@]}" valgrind -q --tool=callgrind --callgrind-out-file="$WORK/callgrind.proxy" \
+        "$BIN/sb-cookie-proxy" >"$WORK/cg-proxy.out" 2>"$WORK/cg-proxy.err" &
+    STARTED_PIDS+=($!)
+    local proxy_pid=$!
+    proxy_url=http://127.0.0.1:$port
+    wait_for_http "$proxy_url/edge/v1/health" 60
+    cookie=$(curl -sf -D - -o /dev/null -X POST "$proxy_url/auth/v1/token?grant_type=password" \
+        -H "apikey: $ANON_KEY" -H "Origin: $APP_ORIGIN" -H 'content-type: application/json' \
+        -d "$CREDS" | grep -i '^set-cookie: sb-session=' | sed -E 's/^[^:]*: *//; s/;.*//' | tr -d '\r')
+    [[ -n $cookie ]] || die "no session from the proxy under valgrind"
+    sed -e 's/^master_process on;/master_process off;/' -e "s|front.pid|cg-front.pid|" \
+        -e "s|127.0.0.1:$FRONT_PORT reuseport|127.0.0.1:$nginx_port|" "$WORK/front.conf" >"$WORK/cg-front.conf"
+    "${HOP[@]}" valgrind -q --tool=callgrind --callgrind-out-file="$WORK/callgrind.nginx" \
+        nginx -p "$WORK" -c "$WORK/cg-front.conf" -e "$WORK/cg-front-error.log" >"$WORK/cg-nginx.out" 2>&1 &
+    STARTED_PIDS+=($!)
+    local nginx_pid=$!
+    wait_for_http "http://127.0.0.1:$nginx_port/rest/v1/todos" 60
+    echo "# instructions per request of the hop (callgrind, user space only), one"
+    echo "# $DURATION s wrk run at $conns connections each; $(date -u +%FT%TZ)"
+    for name in rest-session edge-session; do
+        for path in nginx proxy; do
+            workload "$name" "$path"
+            if [[ $path == proxy ]]; then
+                pid=$proxy_pid url=$proxy_url$URL_PATH
+                HDRS=("${HDRS[@]/#Cookie: */Cookie: $cookie}")
+            else
+                pid=$nginx_pid url=http://127.0.0.1:$nginx_port$URL_PATH
+            fi
+            run_wrk 1 "$conns" "$url" >/dev/null
+            callgrind_control -z "$pid" >/dev/null 2>&1
+            run_wrk "$DURATION" "$conns" "$url" >"$WORK/wrk.out"
+            rm -f "$WORK/callgrind.$path".*
+            callgrind_control -d "$pid" >/dev/null 2>&1
+            requests=$(sed -nE 's/^BENCH requests=([0-9]+).*/\1/p' "$WORK/wrk.out")
+            grep -q ' status=0 ' "$WORK/wrk.out" || die "$name via $path under valgrind: $(cat "$WORK/wrk.out")"
+            out=$WORK/callgrind-$name-$path.out # for callgrind_annotate
+            mv "$(ls -t "$WORK/callgrind.$path".* | head -1)" "$out"
+            ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$out")
+            printf '%-13s %-6s requests=%-7s instructions/req=%d\n' "$name" "$path" "$requests" $((ir / requests))
+        done
+    done
 }
 
 run_profile() {
@@ -134,5 +191,10 @@ run_profile() {
         done
     } | tee "$PROFILE_DIR/counts.txt" >&2
     remove_probes
+
+    log "profile: instructions per request (callgrind)"
+    # Not in a pipeline: the valgrind processes must be this shell's, for cleanup.
+    count_instructions "$conns" >"$PROFILE_DIR/instructions.txt"
+    cat "$PROFILE_DIR/instructions.txt" >&2
     log "profile written to $PROFILE_DIR"
 }

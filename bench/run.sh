@@ -5,6 +5,8 @@
 #   bench/run.sh            full run: 1, 32 and 256 connections, 3 rounds of 4 s (~16 min)
 #   bench/run.sh --quick    1 and 32 connections, 1 round of 2 s (~2 min)
 #   bench/run.sh --profile  profile the proxy instead (bench/profile.sh -> bench/profile/)
+#   bench/run.sh --instructions  only the profile's instructions per request,
+#                           proxy and nginx (callgrind; repeatable, for A/B of a change)
 #
 # Options: --duration SECS, --rounds N, --conns "1 32 256", --workloads "rest-session ...",
 # --no-pin (let the OS place everything), --out FILE (default bench/RESULTS.md),
@@ -63,6 +65,7 @@ KEEP_WORK=0
 BUILD=1
 RT=1
 PROFILE=0
+INSTRUCTIONS=0
 while (($#)); do
     case $1 in
         --quick) DURATION=2 ROUNDS=1 CONNS="1 32" ;;
@@ -76,6 +79,7 @@ while (($#)); do
         --no-build) BUILD=0 ;;
         --no-rt) RT=0 ;;
         --profile) PROFILE=1 ;;
+        --instructions) INSTRUCTIONS=1 ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -311,6 +315,15 @@ measure() { # workload conns path round
     log "$(printf '%-14s c=%-3s r%s %-6s %8d req/s  p50 %6d us  p99 %6d us  errors %d' \
         "$name" "$conns" "$round" "$path" "$rps" "${v[8]}" "${v[10]}" $((v[3] + v[4] + v[5] + v[6] + v[7])))"
 }
+
+if ((INSTRUCTIONS)); then
+    # shellcheck source=bench/profile.sh
+    source "$BENCH_DIR/profile.sh"
+    mkdir -p "$PROFILE_DIR"
+    count_instructions 32 >"$PROFILE_DIR/instructions.txt"
+    cat "$PROFILE_DIR/instructions.txt" >&2
+    exit 0
+fi
 
 if ((PROFILE)); then
     # shellcheck source=bench/profile.sh

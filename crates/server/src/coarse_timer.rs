@@ -1,7 +1,8 @@
-//! A coarse timer for hyper's header read timeout.
+//! A coarse timer for hyper's header read timeout and the upstream
+//! response timeout.
 //!
-//! hyper arms that timer each time a connection waits for a request head,
-//! so once per request. With tokio's timer that is a removal and an
+//! hyper arms its timer each time a connection waits for a request head,
+//! so once per request, and the proxy arms one for each forwarded request. With tokio's timer that is a removal and an
 //! insertion in the timer wheel, under its lock, every request (about a
 //! tenth of the proxy's CPU for small requests). Here a connection keeps one
 //! entry whose deadline is re-armed with an atomic store, and one task
@@ -90,6 +91,36 @@ impl CoarseTimer {
         CoarseTimer { clock }
     }
 
+    /// A sleep for a connection's deadlines, re-armed with [`CoarseTimer::rearm`].
+    pub fn sleep_for(&self, duration: Duration) -> CoarseSleep {
+        self.new_sleep(self.clock.now() + duration)
+    }
+
+    fn new_sleep(&self, deadline: Instant) -> CoarseSleep {
+        let entry = Arc::new(Entry {
+            deadline: AtomicU64::new(u64::MAX),
+            notified: AtomicBool::new(false),
+            dropped: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+        });
+        self.arm(&entry, deadline);
+        self.clock.entries().push(entry.clone());
+        CoarseSleep {
+            entry,
+            clock: self.clock.clone(),
+        }
+    }
+
+    /// Moves `sleep`'s deadline to `duration` from now.
+    pub fn rearm(&self, sleep: &CoarseSleep, duration: Duration) {
+        self.arm(&sleep.entry, self.clock.now() + duration);
+    }
+
+    /// Takes `sleep`'s deadline away until it is re-armed.
+    pub fn disarm(&self, sleep: &CoarseSleep) {
+        sleep.entry.deadline.store(u64::MAX, Ordering::Release);
+    }
+
     fn arm(&self, entry: &Entry, deadline: Instant) {
         entry
             .deadline
@@ -143,18 +174,7 @@ impl hyper::rt::Timer for CoarseTimer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        let entry = Arc::new(Entry {
-            deadline: AtomicU64::new(u64::MAX),
-            notified: AtomicBool::new(false),
-            dropped: AtomicBool::new(false),
-            waker: AtomicWaker::new(),
-        });
-        self.arm(&entry, deadline);
-        self.clock.entries().push(entry.clone());
-        Box::pin(CoarseSleep {
-            entry,
-            clock: self.clock.clone(),
-        })
+        Box::pin(self.new_sleep(deadline))
     }
 
     /// The clock as of the last tick: no system call per request.

@@ -6,6 +6,7 @@ use crate::coarse_timer::CoarseTimer;
 use crate::pipeline;
 use crate::runtime::OsRandom;
 use crate::store::{Eviction, Store, follow_evictions};
+use crate::upstream::Lane;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -100,8 +101,9 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
     let (open, mut all_closed) = mpsc::channel::<()>(1);
     let limits = app.config.limits.clone();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let timer = CoarseTimer::new();
     let mut http = http1::Builder::new();
-    http.timer(CoarseTimer::new())
+    http.timer(timer.clone())
         .header_read_timeout(Duration::from_secs(limits.header_timeout))
         .max_header_size(limits.max_header_bytes)
         .max_headers(limits.max_headers)
@@ -129,9 +131,14 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let lane = Lane::new(timer.clone());
+        let lane_for_requests = lane.clone();
         let service = service_fn(move |request| {
-            let app = app.clone();
-            async move { Ok::<_, std::convert::Infallible>(pipeline::handle(app, request, peer).await) }
+            let (app, lane) = (app.clone(), lane_for_requests.clone());
+            async move {
+                let response = pipeline::handle(app, request, peer, lane).await;
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
         let connection = http
             .serve_connection(TokioIo::new(stream), service)
@@ -139,11 +146,12 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
         let (open, mut stopped) = (open.clone(), stopped.clone());
         tokio::spawn(async move {
             let mut connection = pin!(connection);
+            // The connection's lane is polled with it, in this task.
             let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
+                ended = lane.drive(connection.as_mut()) => ended,
                 _ = stopped.changed() => {
                     connection.as_mut().graceful_shutdown();
-                    connection.await
+                    lane.drive(connection).await
                 }
             };
             if let Err(e) = ended {

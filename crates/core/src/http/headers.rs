@@ -1,35 +1,97 @@
-//! Hop-by-hop headers, which apply to one connection and are never forwarded.
+//! Hop-by-hop headers: what a proxy must not forward.
 
-/// Headers that are always connection-specific (RFC 9110 section 7.6.1).
-pub const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+use http::header::{
+    CONNECTION, GetAll, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+};
+
+/// The headers that are hop-by-hop in every message (RFC 9110 section 7.6.1,
+/// plus the non-standard ones still seen).
+static HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
 ];
 
-/// Whether `name` must not be forwarded, given the message's `Connection` header values.
-pub fn is_hop_by_hop<'a>(name: &str, connection: impl IntoIterator<Item = &'a str>) -> bool {
-    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
-        || connection
-            .into_iter()
-            .flat_map(|v| v.split(','))
-            .any(|listed| listed.trim().eq_ignore_ascii_case(name))
+/// The hop-by-hop headers of one message: the standard ones and those its
+/// `Connection` header lists. Built once per message; the `Connection`
+/// values are only searched when they name more than `close` or `keep-alive`.
+pub struct HopByHop<'a> {
+    listed: Option<GetAll<'a, HeaderValue>>,
+}
+
+impl<'a> HopByHop<'a> {
+    pub fn of(headers: &'a HeaderMap) -> HopByHop<'a> {
+        let connection = headers.get_all(CONNECTION);
+        let names_others = tokens(&connection)
+            .any(|t| !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive"));
+        HopByHop {
+            listed: names_others.then_some(connection),
+        }
+    }
+
+    pub fn contains(&self, name: &HeaderName) -> bool {
+        HOP_BY_HOP.contains(name)
+            || self
+                .listed
+                .as_ref()
+                .is_some_and(|listed| tokens(listed).any(|t| t.eq_ignore_ascii_case(name.as_str())))
+    }
+}
+
+/// The comma-separated tokens of a list header's values.
+fn tokens<'a>(values: &GetAll<'a, HeaderValue>) -> impl Iterator<Item = &'a str> {
+    values
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.parse().unwrap(), v.parse().unwrap()))
+            .collect()
+    }
+
+    fn hop(headers: &HeaderMap, name: &str) -> bool {
+        HopByHop::of(headers).contains(&name.parse().unwrap())
+    }
+
     #[test]
-    fn standard_and_listed_headers() {
-        assert!(is_hop_by_hop("Transfer-Encoding", []));
-        assert!(is_hop_by_hop("x-custom", ["close, X-Custom"]));
-        assert!(!is_hop_by_hop("content-type", ["close"]));
+    fn standard_headers_are_always_hop_by_hop() {
+        let none = headers(&[]);
+        for name in [
+            "Transfer-Encoding",
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "te",
+        ] {
+            assert!(hop(&none, name), "{name}");
+        }
+        assert!(!hop(&none, "content-type"));
+    }
+
+    #[test]
+    fn headers_the_connection_header_lists_are_hop_by_hop() {
+        let listed = headers(&[("connection", "close, X-Custom"), ("connection", "x-other")]);
+        assert!(hop(&listed, "x-custom"));
+        assert!(hop(&listed, "x-other"));
+        assert!(!hop(&listed, "content-type"));
+        let keep_alive = headers(&[("connection", "keep-alive")]);
+        assert!(HopByHop::of(&keep_alive).listed.is_none());
+        assert!(!hop(&keep_alive, "x-custom"));
     }
 }

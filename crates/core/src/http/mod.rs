@@ -4,4 +4,4 @@ mod cookie;
 mod headers;
 
 pub use cookie::{clear_cookie, find_session_secret, has_cookie, set_cookie, strip_cookie};
-pub use headers::{HOP_BY_HOP, is_hop_by_hop};
+pub use headers::HopByHop;

@@ -5,6 +5,7 @@ use crate::app::App;
 use crate::body::Body;
 use crate::pipeline::respond;
 use crate::refresh::{Refreshed, Refresher};
+use crate::upstream::Lane;
 use http::header::{COOKIE, USER_AGENT};
 use http::{Response, request};
 use sbp_core::ProxyError;
@@ -35,17 +36,20 @@ pub struct Ctx {
     pub app: Arc<App>,
     pub parts: request::Parts,
     pub peer: SocketAddr,
+    /// The browser connection's upstream connection.
+    pub lane: Lane,
     pub presented: Presented,
     /// A `Set-Cookie` to add to the response.
     pub set_cookie: Option<String>,
 }
 
 impl Ctx {
-    pub fn new(app: Arc<App>, parts: request::Parts, peer: SocketAddr) -> Ctx {
+    pub fn new(app: Arc<App>, parts: request::Parts, peer: SocketAddr, lane: Lane) -> Ctx {
         Ctx {
             app,
             parts,
             peer,
+            lane,
             presented: Presented::Anonymous,
             set_cookie: None,
         }

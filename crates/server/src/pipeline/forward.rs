@@ -35,7 +35,7 @@ pub async fn send(
         proto: app.config.public_url.scheme(),
     };
     let request = forward_request(&ctx.parts, body, forward, &app.upstream);
-    app.upstream.send(request).await
+    app.upstream.send(Some(&ctx.lane), request).await
 }
 
 /// `Bearer <access token>` for a session; an access token that is not a

@@ -15,6 +15,7 @@ mod sign_in;
 use crate::app::App;
 use crate::body::Body;
 use crate::realtime::{SessionLink, Upgrade};
+use crate::upstream::Lane;
 use context::Ctx;
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -23,8 +24,14 @@ use sbp_core::route::{Route, classify};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Handles one request from a browser.
-pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+/// Handles one request from a browser connection (from `peer`, with
+/// `lane` for its upstream connection).
+pub async fn handle(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    lane: Lane,
+) -> Response<Body> {
     if let Some(preflight) = cors::preflight(&app.config, &request) {
         return preflight;
     }
@@ -36,7 +43,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr)
         app.config.public_url.base_path(),
     );
     let route = classified.route;
-    let mut ctx = Ctx::new(app, parts, peer);
+    let mut ctx = Ctx::new(app, parts, peer, lane);
     let mut response = match dispatch(&mut ctx, route, body).await {
         Ok(response) => response,
         Err(e) => respond::error(&e),

@@ -1,6 +1,7 @@
 //! The client to the Supabase project: a connection pool, the headers every
 //! upstream request carries, and the response timeout.
 
+use super::lane::Lane;
 use super::pool::{Pool, PooledBody, SendError, describe};
 use crate::body::{Body, read_limited};
 use bytes::Bytes;
@@ -67,21 +68,31 @@ impl Upstream {
         self.url.authority()
     }
 
-    /// Sends a request whose URI is a path and query; an unreachable or
-    /// silent upstream is a proxy error, never a hang.
-    pub async fn send(&self, mut request: Request<Body>) -> Result<UpstreamResponse, ProxyError> {
+    /// Sends a request whose URI is a path and query, on a browser
+    /// connection's `lane` when given (then awaited inside [`Lane::drive`]);
+    /// an unreachable or silent upstream is a proxy error, never a hang.
+    pub async fn send(
+        &self,
+        lane: Option<&Lane>,
+        mut request: Request<Body>,
+    ) -> Result<UpstreamResponse, ProxyError> {
         request.headers_mut().insert(HOST, self.host.clone());
-        match tokio::time::timeout(self.response_timeout, self.pool.send(request)).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(SendError::Connect(e))) => {
+        let sent = self.pool.send(lane, request);
+        let answered = match lane {
+            Some(lane) => lane.within(self.response_timeout, sent).await,
+            None => tokio::time::timeout(self.response_timeout, sent).await.ok(),
+        };
+        match answered {
+            Some(Ok(response)) => Ok(response),
+            Some(Err(SendError::Connect(e))) => {
                 tracing::warn!(error = %e, "cannot connect to Supabase");
                 Err(ProxyError::UpstreamUnavailable(e))
             }
-            Ok(Err(SendError::Http(e))) => {
+            Some(Err(SendError::Http(e))) => {
                 tracing::warn!(error = %describe(&e), "upstream request failed");
                 Err(ProxyError::UpstreamUnavailable(describe(&e)))
             }
-            Err(_) => Err(ProxyError::UpstreamTimeout),
+            None => Err(ProxyError::UpstreamTimeout),
         }
     }
 
@@ -93,7 +104,7 @@ impl Upstream {
         limit: usize,
     ) -> Result<(http::response::Parts, Bytes), ProxyError> {
         request.headers_mut().insert("apikey", self.apikey.clone());
-        let (parts, body) = self.send(request).await?.into_parts();
+        let (parts, body) = self.send(None, request).await?.into_parts();
         let bytes = read_limited(body, limit).await?;
         Ok((parts, bytes))
     }

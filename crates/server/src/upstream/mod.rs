@@ -2,11 +2,13 @@
 //! rewriting of what goes to it and what comes back.
 
 mod client;
+mod lane;
 mod pool;
 mod request;
 mod response;
 
 pub use client::{Upstream, UpstreamResponse};
+pub use lane::Lane;
 pub use pool::PooledBody;
 pub use request::{Forward, bearer, forward_request};
 pub use response::{make_private, relay_response, replace_body};

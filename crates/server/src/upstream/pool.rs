@@ -4,8 +4,10 @@
 //! no keyed lookup, no per-request URI parsing. A connection goes back on
 //! the stack once its response body has been read to the end; one whose
 //! body was abandoned is closed. The most recently used connection is
-//! reused first, and idle ones expire after [`IDLE_TIMEOUT`].
+//! reused first, and idle ones expire after [`IDLE_TIMEOUT`]. A request
+//! from a browser connection goes first to that connection's [`Lane`].
 
+use super::lane::{Checkout, Lane, Seats, UpstreamConnection};
 use crate::body::Body;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
@@ -44,6 +46,8 @@ pub struct Pool {
     /// `scheme://authority/`, what the connector connects to.
     target: Uri,
     idle: Mutex<VecDeque<Idle>>,
+    /// Lanes that hold a connection.
+    seats: Seats,
 }
 
 impl Pool {
@@ -52,20 +56,54 @@ impl Pool {
             connector,
             target,
             idle: Mutex::new(VecDeque::new()),
+            seats: Seats::default(),
         })
     }
 
-    /// Sends `request` (origin-form URI, `Host` set) on an idle connection,
-    /// or a new one. A request that a reused connection could not take (it
+    /// Sends `request` (origin-form URI, `Host` set) on `lane`'s connection
+    /// (opened if it has none), or else on an idle pooled connection or a
+    /// new one. A request that a reused connection could not take (it
     /// closed meanwhile) is sent again on a new connection.
     pub async fn send(
+        self: &Arc<Self>,
+        lane: Option<&Lane>,
+        request: Request<Body>,
+    ) -> Result<Response<PooledBody>, SendError> {
+        let mut request = request;
+        if let Some(lane) = lane {
+            match lane.checkout() {
+                Checkout::Ready(mut sender) => match sender.try_send_request(request).await {
+                    Ok(response) => return Ok(track(response, sender, Home::Lane(lane.clone()))),
+                    Err(mut e) => match e.take_message() {
+                        Some(unsent) => request = unsent,
+                        None => return Err(SendError::Http(e.into_error())),
+                    },
+                },
+                Checkout::Empty => {}
+                Checkout::Busy => return self.send_pooled(request).await,
+            }
+            if lane.claim_seat(&self.seats) {
+                // Boxed: connecting is rare (see `send_pooled`).
+                let (mut sender, connection) = Box::pin(self.connect()).await?;
+                lane.install(connection);
+                let response = sender
+                    .send_request(request)
+                    .await
+                    .map_err(SendError::Http)?;
+                return Ok(track(response, sender, Home::Lane(lane.clone())));
+            }
+        }
+        self.send_pooled(request).await
+    }
+
+    async fn send_pooled(
         self: &Arc<Self>,
         request: Request<Body>,
     ) -> Result<Response<PooledBody>, SendError> {
         let mut request = request;
         if let Some(mut sender) = self.checkout() {
             match sender.try_send_request(request).await {
-                Ok(response) => return Ok(self.track(response, sender)),
+                Ok(response) => return Ok(track(response, sender, Home::Pool(self.clone()))),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => request = unsent,
                     None => return Err(SendError::Http(e.into_error())),
@@ -74,20 +112,17 @@ impl Pool {
         }
         // Boxed: connecting is rare, and its future would otherwise make
         // every request's future larger.
-        let mut sender = Box::pin(self.connect()).await?;
+        let (mut sender, connection) = Box::pin(self.connect()).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+            }
+        });
         let response = sender
             .send_request(request)
             .await
             .map_err(SendError::Http)?;
-        Ok(self.track(response, sender))
-    }
-
-    fn track(
-        self: &Arc<Self>,
-        response: Response<Incoming>,
-        sender: SendRequest<Body>,
-    ) -> Response<PooledBody> {
-        response.map(|body| PooledBody::new(body, sender, self.clone()))
+        Ok(track(response, sender, Home::Pool(self.clone())))
     }
 
     /// The most recently used idle connection that is still open.
@@ -133,23 +168,40 @@ impl Pool {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
+    async fn connect(&self) -> Result<(SendRequest<Body>, UpstreamConnection), SendError> {
         let mut connector = self.connector.clone();
         let io = connector
             .call(self.target.clone())
             .await
             .map_err(|e| SendError::Connect(describe(&*e)))?;
-        let (sender, connection) = http1::Builder::new()
+        http1::Builder::new()
             .max_buf_size(READ_BUFFER)
             .handshake(io)
             .await
-            .map_err(SendError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
+            .map_err(SendError::Http)
+    }
+}
+
+fn track(
+    response: Response<Incoming>,
+    sender: SendRequest<Body>,
+    home: Home,
+) -> Response<PooledBody> {
+    response.map(|body| PooledBody::new(body, sender, home))
+}
+
+/// Where a connection goes back once its response was read to the end.
+enum Home {
+    Pool(Arc<Pool>),
+    Lane(Lane),
+}
+
+impl Home {
+    fn checkin(self, sender: SendRequest<Body>) {
+        match self {
+            Home::Pool(pool) => pool.checkin(sender),
+            Home::Lane(lane) => lane.checkin(sender),
+        }
     }
 }
 
@@ -166,20 +218,20 @@ pub fn describe(error: &dyn std::error::Error) -> String {
 }
 
 pin_project_lite::pin_project! {
-    /// An upstream response body that gives its connection back to the
-    /// pool once read to the end.
+    /// An upstream response body that gives its connection back to its
+    /// lane or the pool once read to the end.
     pub struct PooledBody {
         #[pin]
         inner: Incoming,
-        owner: Option<(SendRequest<Body>, Arc<Pool>)>,
+        owner: Option<(SendRequest<Body>, Home)>,
     }
 }
 
 impl PooledBody {
-    fn new(inner: Incoming, sender: SendRequest<Body>, pool: Arc<Pool>) -> PooledBody {
+    fn new(inner: Incoming, sender: SendRequest<Body>, home: Home) -> PooledBody {
         let mut body = PooledBody {
             inner,
-            owner: Some((sender, pool)),
+            owner: Some((sender, home)),
         };
         if hyper::body::Body::is_end_stream(&body.inner) {
             release(&mut body.owner);
@@ -188,9 +240,9 @@ impl PooledBody {
     }
 }
 
-fn release(owner: &mut Option<(SendRequest<Body>, Arc<Pool>)>) {
-    if let Some((sender, pool)) = owner.take() {
-        pool.checkin(sender);
+fn release(owner: &mut Option<(SendRequest<Body>, Home)>) {
+    if let Some((sender, home)) = owner.take() {
+        home.checkin(sender);
     }
 }
 
@@ -226,6 +278,7 @@ impl hyper::body::Body for PooledBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coarse_timer::CoarseTimer;
     use http_body_util::{BodyExt, StreamBody};
     use hyper::server::conn::http1 as server;
     use hyper::service::service_fn;
@@ -277,15 +330,93 @@ mod tests {
     }
 
     async fn get(pool: &Arc<Pool>, path: &str) -> Bytes {
+        get_on(pool, None, path).await
+    }
+
+    /// A request on `lane` (when given), awaited inside `lane.drive` as a
+    /// browser connection's task does.
+    async fn get_on(pool: &Arc<Pool>, lane: Option<&Lane>, path: &str) -> Bytes {
         let request = Request::builder()
             .uri(path)
             .header("host", "upstream")
             .body(crate::body::empty())
             .unwrap();
-        let Ok(response) = pool.send(request).await else {
-            panic!("request to {path} failed");
+        let exchange = async {
+            let Ok(response) = pool.send(lane, request).await else {
+                panic!("request to {path} failed");
+            };
+            response.into_body().collect().await.unwrap().to_bytes()
         };
-        response.into_body().collect().await.unwrap().to_bytes()
+        match lane {
+            Some(lane) => lane.drive(exchange).await,
+            None => exchange.await,
+        }
+    }
+
+    fn idle_in_pool(pool: &Pool) -> usize {
+        pool.lock().len()
+    }
+
+    #[tokio::test]
+    async fn a_lane_keeps_its_own_connection_off_the_pool() {
+        let (pool, accepted) = upstream(true).await;
+        let lane = Lane::new(CoarseTimer::new());
+        for _ in 0..20 {
+            assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
+        }
+        assert_eq!(
+            get_on(&pool, Some(&lane), "/big").await.len(),
+            64 * 64 * 1024
+        );
+        assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            idle_in_pool(&pool),
+            0,
+            "the lane's connection is not pooled"
+        );
+        // A second browser connection gets a connection of its own.
+        let other = Lane::new(CoarseTimer::new());
+        assert_eq!(get_on(&pool, Some(&other), "/small").await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        // Closing a browser connection closes its lane's connection.
+        drop((lane, other));
+        assert_eq!(get(&pool, "/small").await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_lane_replaces_a_connection_the_upstream_closed() {
+        let (pool, accepted) = upstream(false).await;
+        let lane = Lane::new(CoarseTimer::new());
+        for _ in 0..5 {
+            assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn a_lane_whose_body_was_abandoned_opens_a_new_connection() {
+        let (pool, accepted) = upstream(true).await;
+        let lane = Lane::new(CoarseTimer::new());
+        let request = Request::builder()
+            .uri("/big")
+            .header("host", "upstream")
+            .body(crate::body::empty())
+            .unwrap();
+        lane.drive(async {
+            let Ok(response) = pool.send(Some(&lane), request).await else {
+                panic!("request failed");
+            };
+            let mut body = response.into_body();
+            assert!(body.frame().await.is_some());
+        })
+        .await;
+        assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
@@ -339,7 +470,7 @@ mod tests {
             .header("host", "upstream")
             .body(crate::body::empty())
             .unwrap();
-        let Ok(response) = pool.send(request).await else {
+        let Ok(response) = pool.send(None, request).await else {
             panic!("request failed");
         };
         let mut body = response.into_body();

@@ -7,10 +7,10 @@
 use super::Upstream;
 use crate::body::Body;
 use bytes::{BufMut, BytesMut};
-use http::header::{AUTHORIZATION, CONNECTION, COOKIE, HOST, HeaderName, HeaderValue};
+use http::header::{AUTHORIZATION, COOKIE, HOST, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Request, Uri, request};
-use sbp_core::http::{is_hop_by_hop, strip_cookie};
+use sbp_core::http::{HopByHop, strip_cookie};
 use std::net::IpAddr;
 
 static APIKEY: HeaderName = HeaderName::from_static("apikey");
@@ -45,14 +45,6 @@ fn is_replaced(name: &HeaderName) -> bool {
         || [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST].contains(&name)
 }
 
-/// The values of a message's `Connection` headers (no allocation).
-pub fn connection_values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-}
-
 /// The browser's cookies without the proxy's, if any are left.
 fn kept_cookies(incoming: &HeaderMap, cookie_name: &str) -> Option<HeaderValue> {
     let mut headers = incoming
@@ -73,10 +65,9 @@ fn kept_cookies(incoming: &HeaderMap, cookie_name: &str) -> Option<HeaderValue> 
 /// The headers to send upstream (`Host` is set when the request is sent).
 fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upstream) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(incoming.len() + 6);
+    let hop_by_hop = HopByHop::of(incoming);
     for (name, value) in incoming {
-        let dropped =
-            is_replaced(name) || is_hop_by_hop(name.as_str(), connection_values(incoming));
-        if !dropped {
+        if !is_replaced(name) && !hop_by_hop.contains(name) {
             out.append(name.clone(), value.clone());
         }
     }

@@ -4,11 +4,10 @@
 //! the proxy sets its own for the origins it allows.
 
 use super::UpstreamResponse;
-use super::request::connection_values;
 use crate::body::Body;
 use http::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
 use http::{Response, response};
-use sbp_core::http::is_hop_by_hop;
+use sbp_core::http::HopByHop;
 use std::time::Duration;
 
 /// Whether a response header is Supabase's CORS policy, which the proxy replaces.
@@ -68,9 +67,9 @@ pub fn replace_body(mut parts: response::Parts, body: bytes::Bytes) -> Response<
 /// first: most responses have none to drop).
 fn clean_headers(parts: &mut response::Parts) {
     let headers = &mut parts.headers;
-    let dropped = |name: &http::HeaderName| {
-        is_cors_header(name.as_str()) || is_hop_by_hop(name.as_str(), connection_values(headers))
-    };
+    let hop_by_hop = HopByHop::of(headers);
+    let dropped =
+        |name: &http::HeaderName| is_cors_header(name.as_str()) || hop_by_hop.contains(name);
     if !headers.keys().any(dropped) {
         return;
     }
