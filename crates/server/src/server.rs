@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::coarse_timer::CoarseTimer;
-use crate::pipeline;
+use crate::pipeline::{self, Connection};
 use crate::runtime::OsRandom;
 use crate::store::{Eviction, Store, follow_evictions};
 use crate::upstream::Lane;
@@ -131,12 +131,12 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let lane = Lane::new(timer.clone());
-        let lane_for_requests = lane.clone();
+        let browser = Connection::new(peer, Lane::new(timer.clone()));
+        let lane = browser.lane.clone();
         let service = service_fn(move |request| {
-            let (app, lane) = (app.clone(), lane_for_requests.clone());
+            let (app, browser) = (app.clone(), browser.clone());
             async move {
-                let response = pipeline::handle(app, request, peer, lane).await;
+                let response = pipeline::handle(app, request, browser).await;
                 Ok::<_, std::convert::Infallible>(response)
             }
         });

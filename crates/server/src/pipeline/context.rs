@@ -3,18 +3,17 @@
 
 use crate::app::App;
 use crate::body::Body;
+use crate::pipeline::Connection;
 use crate::pipeline::respond;
 use crate::refresh::{Refreshed, Refresher};
-use crate::upstream::Lane;
 use http::header::{COOKIE, USER_AGENT};
 use http::{Response, request};
 use sbp_core::ProxyError;
 use sbp_core::guard::client_ip;
-use sbp_core::http::{clear_cookie, find_session_secret};
+use sbp_core::http::clear_cookie;
 use sbp_core::route::strip_base;
 use sbp_core::session::{Session, SessionKey};
 use sbp_core::token::{needs_refresh, usable};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// A live session the request presented.
@@ -35,21 +34,19 @@ pub enum Presented {
 pub struct Ctx {
     pub app: Arc<App>,
     pub parts: request::Parts,
-    pub peer: SocketAddr,
-    /// The browser connection's upstream connection.
-    pub lane: Lane,
+    /// The browser connection the request came on.
+    pub connection: Arc<Connection>,
     pub presented: Presented,
     /// A `Set-Cookie` to add to the response.
     pub set_cookie: Option<String>,
 }
 
 impl Ctx {
-    pub fn new(app: Arc<App>, parts: request::Parts, peer: SocketAddr, lane: Lane) -> Ctx {
+    pub fn new(app: Arc<App>, parts: request::Parts, connection: Arc<Connection>) -> Ctx {
         Ctx {
             app,
             parts,
-            peer,
-            lane,
+            connection,
             presented: Presented::Anonymous,
             set_cookie: None,
         }
@@ -75,7 +72,11 @@ impl Ctx {
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok());
-        client_ip(self.peer.ip(), forwarded, &self.app.config.trusted_proxies)
+        client_ip(
+            self.connection.peer.ip(),
+            forwarded,
+            &self.app.config.trusted_proxies,
+        )
     }
 
     pub fn user_agent(&self) -> Option<String> {
@@ -100,16 +101,11 @@ impl Ctx {
 
     /// Finds the session the cookie names; an expired one is deleted.
     pub async fn load_session(&mut self) -> Result<(), ProxyError> {
-        let cookies = self
-            .parts
-            .headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
-        let Some(secret) = find_session_secret(cookies, &self.app.config.cookie_name) else {
+        let cookies = self.parts.headers.get_all(COOKIE);
+        let cookie_name = &self.app.config.cookie_name;
+        let Some(key) = self.connection.session_key(cookies, cookie_name) else {
             return Ok(());
         };
-        let key = secret.key();
         let found = self.app.sessions.get(&key).await.map_err(store_down)?;
         let now = self.app.now();
         self.presented = match found {

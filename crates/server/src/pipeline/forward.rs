@@ -31,11 +31,11 @@ pub async fn send(
         path: ctx.path(),
         bearer,
         cookie_name: &app.config.cookie_name,
-        client_ip: ctx.client_ip(),
+        forwarded_for: ctx.connection.forwarded_for(ctx.client_ip()),
         proto: app.config.public_url.scheme(),
     };
     let request = forward_request(&ctx.parts, body, forward, &app.upstream);
-    app.upstream.send(Some(&ctx.lane), request).await
+    app.upstream.send(Some(&ctx.connection.lane), request).await
 }
 
 /// `Bearer <access token>` for a session; an access token that is not a

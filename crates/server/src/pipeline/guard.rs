@@ -5,7 +5,7 @@
 use crate::pipeline::context::Ctx;
 use http::header::{COOKIE, ORIGIN, REFERER};
 use sbp_core::ProxyError;
-use sbp_core::guard::{CsrfVerdict, check_csrf};
+use sbp_core::guard::{CsrfVerdict, check_csrf, is_unsafe};
 use sbp_core::http::has_cookie;
 use sbp_core::route::{Route, takes_secrets};
 
@@ -28,9 +28,11 @@ pub fn check(ctx: &Ctx, route: &Route) -> Result<(), ProxyError> {
     if target_len > config.limits.max_url_bytes {
         return Err(ProxyError::UriTooLong);
     }
+    let method = &ctx.parts.method;
     let verdict = check_csrf(
-        &ctx.parts.method,
-        carries_cookie(ctx),
+        method,
+        // Only unsafe methods are checked: the cookie is not looked for otherwise.
+        is_unsafe(method) && carries_cookie(ctx),
         *route == Route::SignIn,
         ctx.header(ORIGIN),
         ctx.header(REFERER),

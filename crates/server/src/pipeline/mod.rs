@@ -4,6 +4,7 @@
 
 mod account;
 mod auth_answer;
+mod connection;
 mod context;
 mod cors;
 mod edge;
@@ -15,22 +16,20 @@ mod sign_in;
 use crate::app::App;
 use crate::body::Body;
 use crate::realtime::{SessionLink, Upgrade};
-use crate::upstream::Lane;
 use context::Ctx;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::route::{Route, classify};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Handles one request from a browser connection (from `peer`, with
-/// `lane` for its upstream connection).
+pub use connection::Connection;
+
+/// Handles one request from a browser connection.
 pub async fn handle(
     app: Arc<App>,
     request: Request<Incoming>,
-    peer: SocketAddr,
-    lane: Lane,
+    connection: Arc<Connection>,
 ) -> Response<Body> {
     if let Some(preflight) = cors::preflight(&app.config, &request) {
         return preflight;
@@ -43,7 +42,7 @@ pub async fn handle(
         app.config.public_url.base_path(),
     );
     let route = classified.route;
-    let mut ctx = Ctx::new(app, parts, peer, lane);
+    let mut ctx = Ctx::new(app, parts, connection);
     let mut response = match dispatch(&mut ctx, route, body).await {
         Ok(response) => response,
         Err(e) => respond::error(&e),

@@ -11,7 +11,6 @@ use http::header::{AUTHORIZATION, COOKIE, HOST, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Request, Uri, request};
 use sbp_core::http::{HopByHop, strip_cookie};
-use std::net::IpAddr;
 
 static APIKEY: HeaderName = HeaderName::from_static("apikey");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -26,7 +25,8 @@ pub struct Forward<'a> {
     /// `Bearer <token>`: the session's, or the anon key.
     pub bearer: HeaderValue,
     pub cookie_name: &'a str,
-    pub client_ip: IpAddr,
+    /// `X-Forwarded-For`: the client's address.
+    pub forwarded_for: Option<HeaderValue>,
     /// `http` or `https`: how the browser reached the proxy.
     pub proto: &'static str,
 }
@@ -76,8 +76,8 @@ fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upst
     }
     out.insert(APIKEY.clone(), upstream.apikey.clone());
     out.insert(AUTHORIZATION, forward.bearer);
-    if let Ok(ip) = HeaderValue::try_from(forward.client_ip.to_string()) {
-        out.insert(X_FORWARDED_FOR.clone(), ip);
+    if let Some(client) = forward.forwarded_for {
+        out.insert(X_FORWARDED_FOR.clone(), client);
     }
     out.insert(
         X_FORWARDED_PROTO.clone(),
@@ -133,7 +133,7 @@ mod tests {
             path,
             bearer: bearer("upstream-token").unwrap(),
             cookie_name: "sb-session",
-            client_ip: "10.0.0.1".parse().unwrap(),
+            forwarded_for: Some(HeaderValue::from_static("10.0.0.1")),
             proto: "https",
         }
     }

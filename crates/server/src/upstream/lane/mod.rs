@@ -13,9 +13,10 @@
 //! keeps the connection's response deadline on the coarse timer
 //! ([`Lane::within`]).
 
+mod wakers;
+
 use crate::body::Body;
 use crate::coarse_timer::{CoarseSleep, CoarseTimer};
-use futures_util::task::AtomicWaker;
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_rustls::MaybeHttpsStream;
 use hyper_util::rt::TokioIo;
@@ -23,9 +24,10 @@ use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
+use wakers::{Side, Wakers};
 
 /// At most this many lanes hold an upstream connection at once: idle
 /// browser connections must not pin an unbounded number of them.
@@ -39,6 +41,8 @@ pub struct Lane(Arc<State>);
 
 struct State {
     slot: Mutex<Slot>,
+    /// A connection was installed and not polled yet.
+    fresh: AtomicBool,
     timer: CoarseTimer,
     /// The response deadline, re-armed for each request.
     deadline: Mutex<Option<CoarseSleep>>,
@@ -68,6 +72,7 @@ impl Lane {
     pub fn new(timer: CoarseTimer) -> Lane {
         Lane(Arc::new(State {
             slot: Mutex::default(),
+            fresh: AtomicBool::new(false),
             timer,
             deadline: Mutex::default(),
         }))
@@ -102,31 +107,34 @@ impl Lane {
         output
     }
 
-    /// Polls `future` and the lane's connection together, until `future` is done.
+    /// Polls `future` and the lane's connection together, until `future`
+    /// is done, each only when woken (see [`wakers`]).
     pub async fn drive<F: Future>(&self, future: F) -> F::Output {
         let mut future = pin!(future);
-        let wakeup = Arc::new(Wakeup::default());
-        let waker = Waker::from(wakeup.clone());
+        let wakers = Wakers::new();
         poll_fn(|cx| {
-            wakeup.task.register(cx.waker());
-            let mut inner = Context::from_waker(&waker);
+            wakers.start(cx.waker());
             for _ in 0..MAX_ROUNDS {
-                wakeup.woken.store(false, Ordering::SeqCst);
-                wakeup.polling.store(true, Ordering::SeqCst);
-                // The connection first (a response that arrived reaches the
-                // request's future now), then again after the future (a
-                // request it just queued is written now).
-                self.poll_connection(&mut inner);
-                let polled = future.as_mut().poll(&mut inner);
-                if polled.is_pending() {
-                    self.poll_connection(&mut inner);
+                // The connection first: a response that arrived reaches the
+                // future in the same round.
+                let fresh = self.0.fresh.swap(false, Ordering::SeqCst);
+                if wakers.take(Side::Connection) || fresh {
+                    self.poll_connection(&mut Context::from_waker(&wakers.connection));
                 }
-                wakeup.polling.store(false, Ordering::SeqCst);
-                if polled.is_ready() || !wakeup.woken.load(Ordering::SeqCst) {
-                    return polled;
+                if wakers.take(Side::Future)
+                    && let Poll::Ready(output) = future
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&wakers.future))
+                {
+                    wakers.pause();
+                    return Poll::Ready(output);
+                }
+                if !self.0.fresh.load(Ordering::SeqCst) && wakers.stop() {
+                    return Poll::Pending;
                 }
             }
             // Still being woken: let other tasks run first.
+            wakers.pause();
             cx.waker().wake_by_ref();
             Poll::Pending
         })
@@ -174,6 +182,7 @@ impl Lane {
         let mut slot = self.lock();
         slot.connection = Some(Box::pin(connection));
         slot.sender = None;
+        self.0.fresh.store(true, Ordering::SeqCst);
     }
 
     /// Takes back the sender once its response was read to the end.
@@ -195,36 +204,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// How many times one poll of [`Lane::drive`] goes round when woken from inside.
-const MAX_ROUNDS: usize = 4;
-
-/// The waker [`Lane::drive`] gives the connections it polls. The request
-/// and its upstream connection wake each other while being polled (a
-/// request queued, a response delivered); such a wake only makes the
-/// current poll go round again, where waking the task would poll it once
-/// more for nothing. A wake from anywhere else wakes the task.
-#[derive(Default)]
-struct Wakeup {
-    /// Set while `drive` polls.
-    polling: AtomicBool,
-    /// Set by a wake.
-    woken: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl Wake for Wakeup {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        // Paired with `drive`: it clears `polling` before reading `woken`,
-        // so a wake is either seen there or wakes the task.
-        self.woken.store(true, Ordering::SeqCst);
-        if !self.polling.load(Ordering::SeqCst) {
-            self.task.wake();
-        }
-    }
-}
+const MAX_ROUNDS: usize = 8;
 
 /// Counts the lanes that hold a connection.
 #[derive(Default)]

@@ -1,0 +1,156 @@
+//! A browser connection: where it comes from, its upstream lane, and what
+//! its requests have in common, worked out once. A keep-alive connection
+//! sends the same `Cookie` header with every request, so the session key
+//! derived from it (a base64 decode, a SHA-256 and an encode) is remembered
+//! with a copy of the header, and so is the `X-Forwarded-For` value.
+
+use crate::upstream::Lane;
+use http::header::{GetAll, HeaderValue};
+use sbp_core::http::find_session_secret;
+use sbp_core::session::SessionKey;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+struct SessionCookie {
+    header: Box<[u8]>,
+    cookie_name: Box<str>,
+    key: SessionKey,
+}
+
+pub struct Connection {
+    pub peer: SocketAddr,
+    pub lane: Lane,
+    /// The last `Cookie` header that named a session, and that session's key.
+    session_cookie: Mutex<Option<SessionCookie>>,
+    /// The last client address and its `X-Forwarded-For` value.
+    forwarded_for: Mutex<Option<(IpAddr, HeaderValue)>>,
+}
+
+impl Connection {
+    pub fn new(peer: SocketAddr, lane: Lane) -> Arc<Connection> {
+        Arc::new(Connection {
+            peer,
+            lane,
+            session_cookie: Mutex::new(None),
+            forwarded_for: Mutex::new(None),
+        })
+    }
+
+    /// The key of the session the request's `Cookie` headers name, if any.
+    pub fn session_key(
+        &self,
+        cookies: GetAll<'_, HeaderValue>,
+        cookie_name: &str,
+    ) -> Option<SessionKey> {
+        let mut values = cookies.iter();
+        let single = match (values.next(), values.next()) {
+            (Some(value), None) => Some(value.as_bytes()),
+            _ => None,
+        };
+        if let Some(header) = single
+            && let Some(seen) = &*lock(&self.session_cookie)
+            && *seen.header == *header
+            && *seen.cookie_name == *cookie_name
+        {
+            return Some(seen.key.clone());
+        }
+        let texts = cookies.iter().filter_map(|v| v.to_str().ok());
+        let key = find_session_secret(texts, cookie_name)?.key();
+        if let Some(header) = single {
+            *lock(&self.session_cookie) = Some(SessionCookie {
+                header: header.into(),
+                cookie_name: cookie_name.into(),
+                key: key.clone(),
+            });
+        }
+        Some(key)
+    }
+
+    /// `X-Forwarded-For` for a request from `client`.
+    pub fn forwarded_for(&self, client: IpAddr) -> Option<HeaderValue> {
+        let mut memo = lock(&self.forwarded_for);
+        match &*memo {
+            Some((ip, value)) if *ip == client => Some(value.clone()),
+            _ => {
+                let value = HeaderValue::try_from(client.to_string()).ok()?;
+                *memo = Some((client, value.clone()));
+                Some(value)
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Only the connection's own task takes the locks; a poisoned one is reused.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coarse_timer::CoarseTimer;
+    use crate::runtime::OsRandom;
+    use http::HeaderMap;
+    use http::header::COOKIE;
+    use sbp_core::session::SessionSecret;
+
+    fn cookies(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(COOKIE, v.parse().unwrap());
+        }
+        headers
+    }
+
+    #[tokio::test]
+    async fn the_session_key_is_the_cookies_whether_remembered_or_not() {
+        let connection = Connection::new(
+            "127.0.0.1:1".parse().unwrap(),
+            Lane::new(CoarseTimer::new()),
+        );
+        let (one, two) = (
+            SessionSecret::generate(&OsRandom),
+            SessionSecret::generate(&OsRandom),
+        );
+        let first = cookies(&[&format!("a=1; sb-session={}", one.cookie_value())]);
+        let second = cookies(&[&format!("sb-session={}", two.cookie_value())]);
+        for _ in 0..2 {
+            let key = connection.session_key(first.get_all(COOKIE), "sb-session");
+            assert_eq!(key, Some(one.key()));
+        }
+        let key = connection.session_key(second.get_all(COOKIE), "sb-session");
+        assert_eq!(
+            key,
+            Some(two.key()),
+            "another cookie is not the remembered one"
+        );
+        let split = cookies(&["a=1", &format!("sb-session={}", one.cookie_value())]);
+        let key = connection.session_key(split.get_all(COOKIE), "sb-session");
+        assert_eq!(
+            key,
+            Some(one.key()),
+            "two Cookie headers are read, not remembered"
+        );
+        assert_eq!(
+            connection.session_key(cookies(&["a=1"]).get_all(COOKIE), "sb-session"),
+            None
+        );
+        assert_eq!(
+            connection.session_key(second.get_all(COOKIE), "other"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn forwarded_for_follows_the_client_address() {
+        let connection = Connection::new(
+            "127.0.0.1:1".parse().unwrap(),
+            Lane::new(CoarseTimer::new()),
+        );
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(connection.forwarded_for(a).unwrap(), "10.0.0.1");
+        assert_eq!(connection.forwarded_for(a).unwrap(), "10.0.0.1");
+        assert_eq!(connection.forwarded_for(b).unwrap(), "2001:db8::1");
+    }
+}
