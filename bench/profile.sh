@@ -12,6 +12,7 @@
 #                      and nginx side by side: repeatable on a busy machine,
 #                      where times move by 10-20% from run to run
 #
+# Connections: 32, or PROFILE_CONNS from the environment.
 # CPU samples come from the cpu-clock software event (this VM has no hardware
 # counters) with DWARF call graphs; allocator calls from uprobes on libc's
 # malloc/calloc/realloc/free, system calls from raw_syscalls:sys_enter, both
@@ -120,7 +121,7 @@ count_instructions() { # conns
 run_profile() {
     command -v perf >/dev/null || die "perf is missing (Debian package linux-perf)"
     mkdir -p "$PROFILE_DIR"
-    local conns=32
+    local conns=${PROFILE_CONNS:-32}
 
     log "profile: perf record of the proxy, rest-session, $conns connections"
     workload rest-session proxy

@@ -35,6 +35,19 @@ enum Command {
 /// Exit code for a configuration that cannot be used.
 const BAD_CONFIG: u8 = 2;
 
+/// With one CPU, tokio's single-threaded scheduler: the same work without
+/// work stealing or wake-ups between threads. With more, a worker per CPU.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Runtime::new()
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -44,7 +57,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("sb-cookie-proxy: cannot start the runtime: {e}");
