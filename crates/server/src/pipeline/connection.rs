@@ -2,14 +2,17 @@
 //! its requests have in common, worked out once. A keep-alive connection
 //! sends the same `Cookie` header with every request, so the session key
 //! derived from it (a base64 decode, a SHA-256 and an encode) is remembered
-//! with a copy of the header, and so is the `X-Forwarded-For` value.
+//! with a copy of the header; so are the `X-Forwarded-For` value and the
+//! session's `Authorization` value (a copy of a kilobyte-long token).
 
 use crate::upstream::Lane;
+use crate::upstream::bearer;
 use http::header::{GetAll, HeaderValue};
+use sbp_core::ProxyError;
 use sbp_core::http::find_session_secret;
-use sbp_core::session::SessionKey;
+use sbp_core::session::{Session, SessionKey};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 struct SessionCookie {
     header: Box<[u8]>,
@@ -24,6 +27,8 @@ pub struct Connection {
     session_cookie: Mutex<Option<SessionCookie>>,
     /// The last client address and its `X-Forwarded-For` value.
     forwarded_for: Mutex<Option<(IpAddr, HeaderValue)>>,
+    /// The last session forwarded for and its `Bearer` value.
+    bearer: Mutex<Option<(Weak<Session>, HeaderValue)>>,
 }
 
 impl Connection {
@@ -33,6 +38,7 @@ impl Connection {
             lane,
             session_cookie: Mutex::new(None),
             forwarded_for: Mutex::new(None),
+            bearer: Mutex::new(None),
         })
     }
 
@@ -80,6 +86,25 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// `Bearer <access token>` of `session`: the same value for as long as
+    /// requests present the same `Arc` (a refreshed or touched session is a
+    /// new one). An access token that is not a valid header value is refused.
+    pub fn bearer(&self, session: &Arc<Session>) -> Result<HeaderValue, ProxyError> {
+        let mut memo = lock(&self.bearer);
+        if let Some((seen, value)) = &*memo
+            && seen
+                .upgrade()
+                .is_some_and(|seen| Arc::ptr_eq(&seen, session))
+        {
+            return Ok(value.clone());
+        }
+        let value = bearer(&session.tokens.access_token).ok_or(ProxyError::Internal)?;
+        *memo = Some((Arc::downgrade(session), value.clone()));
+        Ok(value)
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Only the connection's own task takes the locks; a poisoned one is reused.
     mutex.lock().unwrap_or_else(|p| p.into_inner())
@@ -92,7 +117,7 @@ mod tests {
     use crate::runtime::OsRandom;
     use http::HeaderMap;
     use http::header::COOKIE;
-    use sbp_core::session::SessionSecret;
+    use sbp_core::session::{NewSession, SessionSecret, UpstreamTokens};
 
     fn cookies(values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -139,6 +164,45 @@ mod tests {
             connection.session_key(second.get_all(COOKIE), "other"),
             None
         );
+    }
+
+    fn session(access_token: &str) -> Arc<Session> {
+        let tokens = UpstreamTokens {
+            access_token: access_token.into(),
+            refresh_token: "r".into(),
+            issued_at: 0,
+            expires_at: 3600,
+        };
+        let new = NewSession {
+            id: "s".into(),
+            user_id: "u".into(),
+            user: serde_json::json!({}).into(),
+            auth_session_id: None,
+            tokens,
+            ip: None,
+            user_agent: None,
+            country: None,
+        };
+        Arc::new(Session::new(new, 0, 100, 100))
+    }
+
+    #[tokio::test]
+    async fn the_bearer_is_the_presented_sessions_token() {
+        let connection = Connection::new(
+            "127.0.0.1:1".parse().unwrap(),
+            Lane::new(CoarseTimer::new()),
+        );
+        let first = session("token-1");
+        assert_eq!(connection.bearer(&first).unwrap(), "Bearer token-1");
+        assert_eq!(connection.bearer(&first).unwrap(), "Bearer token-1");
+        // A refreshed session is a new Arc, with a new token.
+        let refreshed = session("token-2");
+        assert_eq!(connection.bearer(&refreshed).unwrap(), "Bearer token-2");
+        // The remembered session was dropped and another took its place.
+        drop(first);
+        let other = session("token-3");
+        assert_eq!(connection.bearer(&other).unwrap(), "Bearer token-3");
+        assert!(connection.bearer(&session("bad\ntoken")).is_err());
     }
 
     #[tokio::test]

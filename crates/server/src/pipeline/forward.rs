@@ -53,7 +53,7 @@ pub async fn forward(
 ) -> Result<Response<Body>, ProxyError> {
     let session = ctx.fresh_session().await?;
     let bearer = match &session {
-        Some(session) => session_bearer(session)?,
+        Some(session) => ctx.connection.bearer(session)?,
         None => ctx.app.upstream.anon_bearer.clone(),
     };
     let upstream = send(ctx, body, bearer).await?;
