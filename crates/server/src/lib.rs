@@ -19,6 +19,8 @@ mod refresh;
 mod runtime;
 mod server;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 mod upstream;
 
 pub use app::App;

@@ -117,7 +117,7 @@ mod tests {
     use crate::runtime::OsRandom;
     use http::HeaderMap;
     use http::header::COOKIE;
-    use sbp_core::session::{NewSession, SessionSecret, UpstreamTokens};
+    use sbp_core::session::SessionSecret;
 
     fn cookies(values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -167,23 +167,7 @@ mod tests {
     }
 
     fn session(access_token: &str) -> Arc<Session> {
-        let tokens = UpstreamTokens {
-            access_token: access_token.into(),
-            refresh_token: "r".into(),
-            issued_at: 0,
-            expires_at: 3600,
-        };
-        let new = NewSession {
-            id: "s".into(),
-            user_id: "u".into(),
-            user: serde_json::json!({}).into(),
-            auth_session_id: None,
-            tokens,
-            ip: None,
-            user_agent: None,
-            country: None,
-        };
-        Arc::new(Session::new(new, 0, 100, 100))
+        Arc::new(crate::test_support::session("s", access_token))
     }
 
     #[tokio::test]

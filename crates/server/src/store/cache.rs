@@ -177,26 +177,9 @@ impl SessionCache {
 mod tests {
     use super::*;
     use crate::store::MemoryStore;
-    use sbp_core::session::NewSession;
 
     fn session(id: &str) -> Session {
-        let tokens = UpstreamTokens {
-            access_token: "a".into(),
-            refresh_token: "r".into(),
-            issued_at: 0,
-            expires_at: 3600,
-        };
-        let new = NewSession {
-            id: id.into(),
-            user_id: "u".into(),
-            user: serde_json::json!({}).into(),
-            auth_session_id: None,
-            tokens,
-            ip: None,
-            user_agent: None,
-            country: None,
-        };
-        Session::new(new, 0, 100, 100)
+        crate::test_support::session(id, "a")
     }
 
     #[tokio::test]
