@@ -1,5 +1,6 @@
 //! The body type the proxy sends both ways, and reading small bodies whole.
 
+use crate::coarse_timer::{CoarseSleep, CoarseTimer};
 use crate::upstream::PooledBody;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -8,7 +9,6 @@ use sbp_core::ProxyError;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::time::{Instant, Sleep};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -38,24 +38,33 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
     }
 }
 
-/// A browser's request body, failing after `timeout` without data (an
+/// How long a streamed body may go without a frame, and the clock that
+/// tells: the coarse timer, so a body costs no timer-wheel work (the limit
+/// is kept to within a tick, a quarter second).
+#[derive(Clone)]
+pub struct IdleLimit {
+    pub timeout: Duration,
+    pub timer: CoarseTimer,
+}
+
+/// A browser's request body, failing after the idle limit without data (an
 /// empty one is not watched).
-pub fn upload(body: Incoming, timeout: Duration) -> Body {
+pub fn upload(body: Incoming, limit: IdleLimit) -> Body {
     if body.is_end_stream() {
         return Body::Empty;
     }
     Body::Upload {
-        inner: IdleTimeout::new(body, timeout),
+        inner: IdleTimeout::new(body, limit),
     }
 }
 
-/// Supabase's response body, failing after `timeout` without data.
-pub fn relay(body: PooledBody, timeout: Duration) -> Body {
+/// Supabase's response body, failing after the idle limit without data.
+pub fn relay(body: PooledBody, limit: IdleLimit) -> Body {
     if body.is_end_stream() {
         return Body::Empty;
     }
     Body::Relay {
-        inner: IdleTimeout::new(body, timeout),
+        inner: IdleTimeout::new(body, limit),
     }
 }
 
@@ -128,23 +137,24 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// A body that fails when no frame arrives for `timeout` (a stalled
-    /// client or upstream), so a stuck transfer never holds a connection.
+    /// A body that fails when no frame arrives within its idle limit (a
+    /// stalled client or upstream), so a stuck transfer never holds a
+    /// connection. The clock starts the first time the body has to wait:
+    /// one that is always ready (most small ones) never needs it.
     pub struct IdleTimeout<B> {
         #[pin]
         inner: B,
-        #[pin]
-        sleep: Sleep,
-        timeout: Duration,
+        limit: IdleLimit,
+        sleep: Option<CoarseSleep>,
     }
 }
 
 impl<B> IdleTimeout<B> {
-    pub fn new(inner: B, timeout: Duration) -> Self {
+    pub fn new(inner: B, limit: IdleLimit) -> Self {
         IdleTimeout {
             inner,
-            sleep: tokio::time::sleep(timeout),
-            timeout,
+            limit,
+            sleep: None,
         }
     }
 }
@@ -161,16 +171,26 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let mut this = self.project();
+        let this = self.project();
+        let limit = &*this.limit;
         match this.inner.poll_frame(cx) {
             Poll::Ready(frame) => {
-                this.sleep.as_mut().reset(Instant::now() + *this.timeout);
+                if let Some(sleep) = this.sleep {
+                    limit.timer.rearm(sleep, limit.timeout);
+                }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
-            Poll::Pending if this.sleep.poll(cx).is_ready() => {
-                Poll::Ready(Some(Err("the body stalled past the idle timeout".into())))
+            Poll::Pending => {
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| limit.timer.sleep_for(limit.timeout));
+                match Pin::new(sleep).poll(cx) {
+                    Poll::Ready(()) => {
+                        Poll::Ready(Some(Err("the body stalled past the idle timeout".into())))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
             }
-            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -180,5 +200,49 @@ where
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+    use http_body_util::StreamBody;
+    use std::convert::Infallible;
+
+    fn limit(millis: u64) -> IdleLimit {
+        IdleLimit {
+            timeout: Duration::from_millis(millis),
+            timer: CoarseTimer::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_fails_after_its_idle_limit() {
+        let never = StreamBody::new(stream::pending::<Result<Frame<Bytes>, Infallible>>());
+        let started = std::time::Instant::now();
+        let read = IdleTimeout::new(never, limit(500)).collect().await;
+        let took = started.elapsed();
+        assert!(read.is_err(), "a stalled body must fail");
+        assert!(took >= Duration::from_millis(200), "failed early: {took:?}");
+        assert!(took < Duration::from_secs(2), "failed late: {took:?}");
+    }
+
+    #[tokio::test]
+    async fn each_frame_restarts_the_idle_limit() {
+        // Six frames 150 ms apart: 900 ms in all, never 500 ms without one.
+        let frames = stream::unfold(0, |sent| async move {
+            if sent == 6 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            Some((
+                Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"x"))),
+                sent + 1,
+            ))
+        });
+        let body = IdleTimeout::new(StreamBody::new(Box::pin(frames)), limit(500));
+        let read = body.collect().await.expect("a slow but steady body passes");
+        assert_eq!(read.to_bytes(), "xxxxxx");
     }
 }

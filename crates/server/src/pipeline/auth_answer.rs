@@ -4,7 +4,7 @@
 
 use crate::body::{Body, read_limited};
 use crate::pipeline::context::Ctx;
-use crate::pipeline::forward::idle_timeout;
+use crate::pipeline::forward::idle_limit;
 use crate::upstream::{UpstreamResponse, relay_response, replace_body};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue, LOCATION};
@@ -56,7 +56,7 @@ pub async fn relay_auth(
     if !is_json(&parts) {
         return Ok(relay_response(
             Response::from_parts(parts, body),
-            idle_timeout(ctx),
+            idle_limit(ctx),
         ));
     }
     let bytes = read_limited(body, ctx.app.config.limits.max_auth_response).await?;

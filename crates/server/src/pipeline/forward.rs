@@ -1,7 +1,6 @@
 //! Forwarding a request to Supabase with the session's token (or the anon key).
 
-use crate::body::Body;
-use crate::body::{full, read_request_body, upload};
+use crate::body::{Body, IdleLimit, full, read_request_body, upload};
 use crate::pipeline::auth_answer::relay_auth;
 use crate::pipeline::context::Ctx;
 use crate::upstream::{
@@ -25,7 +24,7 @@ pub async fn send(
     let body = if ctx.path().starts_with("/auth/v1") {
         full(read_request_body(body, limits.max_auth_body).await?)
     } else {
-        upload(body, idle_timeout(ctx))
+        upload(body, idle_limit(ctx))
     };
     let forward = Forward {
         path: ctx.path(),
@@ -59,7 +58,7 @@ pub async fn forward(
     let upstream = send(ctx, body, bearer).await?;
     let mut response = match service {
         Service::Auth => relay_auth(ctx, upstream).await?,
-        _ => relay_response(upstream, idle_timeout(ctx)),
+        _ => relay_response(upstream, idle_limit(ctx)),
     };
     if session.is_some() {
         make_private(response.headers_mut());
@@ -67,7 +66,10 @@ pub async fn forward(
     Ok(response)
 }
 
-/// The idle timeout for relayed bodies.
-pub fn idle_timeout(ctx: &Ctx) -> Duration {
-    Duration::from_secs(ctx.app.config.limits.idle_timeout)
+/// The idle limit for relayed bodies, on the connection's coarse timer.
+pub fn idle_limit(ctx: &Ctx) -> IdleLimit {
+    IdleLimit {
+        timeout: Duration::from_secs(ctx.app.config.limits.idle_timeout),
+        timer: ctx.connection.lane.timer().clone(),
+    }
 }

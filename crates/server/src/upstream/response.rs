@@ -4,23 +4,22 @@
 //! the proxy sets its own for the origins it allows.
 
 use super::UpstreamResponse;
-use crate::body::Body;
+use crate::body::{Body, IdleLimit};
 use http::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
 use http::{Response, response};
 use sbp_core::http::HopByHop;
-use std::time::Duration;
 
 /// Whether a response header is Supabase's CORS policy, which the proxy replaces.
 pub fn is_cors_header(name: &str) -> bool {
     name.starts_with("access-control-")
 }
 
-/// The upstream response, streamed (failing if it stalls for
-/// `idle_timeout`), with its headers cleaned.
-pub fn relay_response(response: UpstreamResponse, idle_timeout: Duration) -> Response<Body> {
+/// The upstream response, streamed (failing if it stalls past `limit`),
+/// with its headers cleaned.
+pub fn relay_response(response: UpstreamResponse, limit: IdleLimit) -> Response<Body> {
     let (mut parts, body) = response.into_parts();
     clean_headers(&mut parts);
-    Response::from_parts(parts, crate::body::relay(body, idle_timeout))
+    Response::from_parts(parts, crate::body::relay(body, limit))
 }
 
 /// Marks a response to a cookie-authenticated request as private, so no

@@ -78,6 +78,11 @@ impl Lane {
         }))
     }
 
+    /// The coarse timer the lane's deadlines are on.
+    pub fn timer(&self) -> &CoarseTimer {
+        &self.0.timer
+    }
+
     /// `future`'s output, or `None` if it takes longer than `limit` (give
     /// or take the coarse timer's tick).
     pub async fn within<F: Future>(&self, limit: Duration, future: F) -> Option<F::Output> {
