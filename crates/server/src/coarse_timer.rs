@@ -49,8 +49,7 @@ impl Clock {
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Entry>>> {
-        // Only pushes and a retain happen under the lock; a poisoned one is reused.
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.entries)
     }
 
     /// Advances the clock and wakes every sleep whose deadline passed.

@@ -19,6 +19,7 @@ mod refresh;
 mod runtime;
 mod server;
 pub mod store;
+mod sync;
 #[cfg(test)]
 mod test_support;
 mod upstream;

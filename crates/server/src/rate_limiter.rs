@@ -45,7 +45,7 @@ impl RateLimiter {
     /// Takes one call for `ip`; `Err(seconds)` when it must wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
         let now = self.started.elapsed().as_millis() as u64;
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = crate::sync::lock(&self.buckets);
         let key = bucket_key(ip);
         if !buckets.contains_key(&key) && buckets.len() >= MAX_TRACKED {
             buckets.retain(|_, b| !b.is_full(self.limit, now));

@@ -53,7 +53,7 @@ pub struct Refresher {
 
 impl Refresher {
     fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Flight>> {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.in_flight)
     }
 
     /// Refreshes the session under `key`, or joins the refresh already running.

@@ -5,6 +5,7 @@
 //! with a copy of the header; so are the `X-Forwarded-For` value and the
 //! session's `Authorization` value (a copy of a kilobyte-long token).
 
+use crate::sync::lock;
 use crate::upstream::Lane;
 use crate::upstream::bearer;
 use http::header::{GetAll, HeaderValue};
@@ -103,11 +104,6 @@ impl Connection {
         *memo = Some((Arc::downgrade(session), value.clone()));
         Ok(value)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Only the connection's own task takes the locks; a poisoned one is reused.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub struct SessionSockets {
 }
 
 fn lock(watchers: &Mutex<Watchers>) -> MutexGuard<'_, Watchers> {
-    watchers.lock().unwrap_or_else(|p| p.into_inner())
+    crate::sync::lock(watchers)
 }
 
 impl SessionSockets {

@@ -31,7 +31,7 @@ impl SocketState {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     /// The message to send upstream for a client text frame: the same text,

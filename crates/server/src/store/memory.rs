@@ -34,9 +34,7 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Tables> {
-        // A panic while holding the lock cannot leave the maps half-updated
-        // in a way later calls would misread, so a poisoned lock is reused.
-        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.tables)
     }
 
     /// The stored session itself (not a copy).

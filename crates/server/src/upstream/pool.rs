@@ -72,25 +72,18 @@ impl Pool {
         let mut request = request;
         if let Some(lane) = lane {
             match lane.checkout() {
-                Checkout::Ready(mut sender) => match sender.try_send_request(request).await {
+                Checkout::Ready(mut sender) => match send_reused(&mut sender, request).await? {
                     Ok(response) => return Ok(track(response, sender, Home::Lane(lane.clone()))),
-                    Err(mut e) => match e.take_message() {
-                        Some(unsent) => request = unsent,
-                        None => return Err(SendError::Http(e.into_error())),
-                    },
+                    Err(unsent) => request = unsent,
                 },
                 Checkout::Empty => {}
                 Checkout::Busy => return self.send_pooled(request).await,
             }
             if lane.claim_seat(&self.seats) {
                 // Boxed: connecting is rare (see `send_pooled`).
-                let (mut sender, connection) = Box::pin(self.connect()).await?;
+                let (sender, connection) = Box::pin(self.connect()).await?;
                 lane.install(connection);
-                let response = sender
-                    .send_request(request)
-                    .await
-                    .map_err(SendError::Http)?;
-                return Ok(track(response, sender, Home::Lane(lane.clone())));
+                return send_first(sender, request, Home::Lane(lane.clone())).await;
             }
         }
         self.send_pooled(request).await
@@ -102,27 +95,20 @@ impl Pool {
     ) -> Result<Response<PooledBody>, SendError> {
         let mut request = request;
         if let Some(mut sender) = self.checkout() {
-            match sender.try_send_request(request).await {
+            match send_reused(&mut sender, request).await? {
                 Ok(response) => return Ok(track(response, sender, Home::Pool(self.clone()))),
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) => request = unsent,
-                    None => return Err(SendError::Http(e.into_error())),
-                },
+                Err(unsent) => request = unsent,
             }
         }
         // Boxed: connecting is rare, and its future would otherwise make
         // every request's future larger.
-        let (mut sender, connection) = Box::pin(self.connect()).await?;
+        let (sender, connection) = Box::pin(self.connect()).await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "upstream connection ended with an error");
             }
         });
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(SendError::Http)?;
-        Ok(track(response, sender, Home::Pool(self.clone())))
+        send_first(sender, request, Home::Pool(self.clone())).await
     }
 
     /// The most recently used idle connection that is still open.
@@ -164,8 +150,7 @@ impl Pool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
-        // Only pushes and pops happen under the lock; a poisoned one is reused.
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.idle)
     }
 
     async fn connect(&self) -> Result<(SendRequest<Body>, UpstreamConnection), SendError> {
@@ -180,6 +165,34 @@ impl Pool {
             .await
             .map_err(SendError::Http)
     }
+}
+
+/// Sends on a connection that served before; a request it could not take
+/// (it closed meanwhile) comes back unsent.
+async fn send_reused(
+    sender: &mut SendRequest<Body>,
+    request: Request<Body>,
+) -> Result<Result<Response<Incoming>, Request<Body>>, SendError> {
+    match sender.try_send_request(request).await {
+        Ok(response) => Ok(Ok(response)),
+        Err(mut e) => match e.take_message() {
+            Some(unsent) => Ok(Err(unsent)),
+            None => Err(SendError::Http(e.into_error())),
+        },
+    }
+}
+
+/// Sends the first request on a new connection, which then goes `home`.
+async fn send_first(
+    mut sender: SendRequest<Body>,
+    request: Request<Body>,
+    home: Home,
+) -> Result<Response<PooledBody>, SendError> {
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(SendError::Http)?;
+    Ok(track(response, sender, home))
 }
 
 fn track(

@@ -17,6 +17,7 @@ mod wakers;
 
 use crate::body::Body;
 use crate::coarse_timer::{CoarseSleep, CoarseTimer};
+use crate::sync::lock;
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_rustls::MaybeHttpsStream;
 use hyper_util::rt::TokioIo;
@@ -201,11 +202,6 @@ impl Lane {
     fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
         lock(&self.0.slot)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Only the browser connection's task takes the locks; a poisoned one is reused.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How many times one poll of [`Lane::drive`] goes round when woken from inside.
