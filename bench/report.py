@@ -196,6 +196,28 @@ def memory_section(mem):
     )
 
 
+def idle_section(idle):
+    if not idle:
+        return "_not measured_"
+    n, p = idle["nginx"], idle["proxy"]
+    rows = [
+        f"{p['connections']:,} keep-alive connections to the hop, each of which made one "
+        "`GET /rest/v1/todos` (with the session cookie) and read the answer, then all held open "
+        "(`bench/src/idle_connections.rs`); the hop's RSS before and after. Kernel socket buffers are "
+        "not in RSS. The proxy's figure includes the upstream connection each browser connection "
+        "keeps (its lane); nginx keeps up to 512 idle upstream connections (`keepalive 512`).",
+        "",
+        "| path | RSS before | RSS after | per idle connection |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, r in (("nginx", n), ("proxy", p)):
+        rows.append(
+            f"| {name} | {mib(r['rss_before_kib'])} | {mib(r['rss_after_kib'])} | "
+            f"{r['per_connection_kib']:.1f} KiB |"
+        )
+    return "\n".join(rows)
+
+
 def main():
     meta = json.load(open(sys.argv[1]))
     rows = load_rows(sys.argv[2])
@@ -203,6 +225,10 @@ def main():
         mem = json.load(open(sys.argv[3]))
     except (OSError, ValueError):
         mem = None
+    try:
+        idle = json.load(open(sys.argv[4]))
+    except (IndexError, OSError, ValueError):
+        idle = None
     conns_list = [int(c) for c in meta["conns"].split()]
     pin = (
         "pinned: the hop under test (front nginx with 1 worker, or the proxy, whose tokio runtime then has "
@@ -252,6 +278,9 @@ def main():
             print()
     print("## Memory per cached session\n")
     print(memory_section(mem))
+    print()
+    print("## Memory per idle keep-alive connection\n")
+    print(idle_section(idle))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ DURATION=4
 ROUNDS=3
 WARMUP=1
 CONNS="1 32 256"
+IDLE_CONNS=1000
 WORKLOADS="rest-session rest-anon download-1mib upload-1mib edge-session sign-in"
 PIN=1
 OUT=$BENCH_DIR/RESULTS.md
@@ -320,7 +321,7 @@ if ((INSTRUCTIONS)); then
     # shellcheck source=bench/profile.sh
     source "$BENCH_DIR/profile.sh"
     mkdir -p "$PROFILE_DIR"
-    count_instructions 32 >"$PROFILE_DIR/instructions.txt"
+    count_instructions "${PROFILE_CONNS:-32}" >"$PROFILE_DIR/instructions.txt"
     cat "$PROFILE_DIR/instructions.txt" >&2
     exit 0
 fi
@@ -349,6 +350,22 @@ log "memory per cached session (100k sessions)"
 "$BIN/session-memory" --sessions 100000 >"$WORK/session-memory.json" 2>"$WORK/session-memory.txt"
 cat "$WORK/session-memory.txt" >&2
 
+# ---- memory per idle keep-alive connection ---------------------------------------
+log "memory per idle keep-alive connection ($IDLE_CONNS connections that made one request each)"
+for path in nginx proxy; do
+    workload rest-session "$path"
+    read -ra pids <<<"$(hop_pids "$path")"
+    headers=()
+    for h in "${HDRS[@]}"; do [[ $h == -H ]] || headers+=("$h"); done
+    "$BIN/idle-connections" "$(base_url "$path")$URL_PATH" "$IDLE_CONNS" "$(
+        IFS=,
+        echo "${pids[*]}"
+    )" "${headers[@]}" >"$WORK/idle-$path.json"
+    log "  $path: $(cat "$WORK/idle-$path.json")"
+done
+jq -n --slurpfile nginx "$WORK/idle-nginx.json" --slurpfile proxy "$WORK/idle-proxy.json" \
+    '{nginx: $nginx[0], proxy: $proxy[0]}' >"$WORK/idle.json"
+
 # ---- the report ----------------------------------------------------------------
 cat >"$WORK/meta.json" <<EOF
 {
@@ -371,6 +388,6 @@ cat >"$WORK/meta.json" <<EOF
   "proxy_git": "$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- crates || echo '+local changes')"
 }
 EOF
-python3 "$BENCH_DIR/report.py" "$WORK/meta.json" "$RAW" "$WORK/session-memory.json" >"$OUT"
+python3 "$BENCH_DIR/report.py" "$WORK/meta.json" "$RAW" "$WORK/session-memory.json" "$WORK/idle.json" >"$OUT"
 cp "$RAW" "${OUT%.md}.tsv"
 log "done in ${SECONDS}s: $OUT (raw figures: ${OUT%.md}.tsv)"

@@ -1,13 +1,15 @@
 //! A browser connection: where it comes from, its upstream lane, and what
 //! its requests have in common, worked out once. A keep-alive connection
-//! sends the same `Cookie` header with every request, so the session key
-//! derived from it (a base64 decode, a SHA-256 and an encode) is remembered
-//! with a copy of the header; so are the `X-Forwarded-For` value and the
-//! session's `Authorization` value (a copy of a kilobyte-long token).
+//! sends the same `Cookie` header with every request, so what it means is
+//! remembered with a copy of the header: the session key derived from it (a
+//! base64 decode, a SHA-256 and an encode) and the `Cookie` header forwarded
+//! upstream (the cookies parsed, the proxy's removed). So are the
+//! `X-Forwarded-For` value and the session's `Authorization` value (a copy
+//! of a kilobyte-long token).
 
 use crate::sync::lock;
 use crate::upstream::Lane;
-use crate::upstream::bearer;
+use crate::upstream::{bearer, forwarded_cookie};
 use http::header::{GetAll, HeaderValue};
 use sbp_core::ProxyError;
 use sbp_core::http::find_session_secret;
@@ -15,17 +17,35 @@ use sbp_core::session::{Session, SessionKey};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, Weak};
 
-struct SessionCookie {
+/// What a request's `Cookie` headers mean to the proxy.
+struct Cookies {
+    /// The key of the session they name.
+    key: Option<SessionKey>,
+    /// The `Cookie` header to forward upstream.
+    forwarded: Option<HeaderValue>,
+}
+
+impl Cookies {
+    fn read(cookies: GetAll<'_, HeaderValue>, cookie_name: &str) -> Cookies {
+        let texts = cookies.iter().filter_map(|v| v.to_str().ok());
+        Cookies {
+            key: find_session_secret(texts, cookie_name).map(|secret| secret.key()),
+            forwarded: forwarded_cookie(cookies, cookie_name),
+        }
+    }
+}
+
+/// The last single `Cookie` header seen, for which cookie name, and its meaning.
+struct SeenCookies {
     header: Box<[u8]>,
     cookie_name: Box<str>,
-    key: SessionKey,
+    meaning: Cookies,
 }
 
 pub struct Connection {
     pub peer: SocketAddr,
     pub lane: Lane,
-    /// The last `Cookie` header that named a session, and that session's key.
-    session_cookie: Mutex<Option<SessionCookie>>,
+    seen_cookies: Mutex<Option<SeenCookies>>,
     /// The last client address and its `X-Forwarded-For` value.
     forwarded_for: Mutex<Option<(IpAddr, HeaderValue)>>,
     /// The last session forwarded for and its `Bearer` value.
@@ -37,7 +57,7 @@ impl Connection {
         Arc::new(Connection {
             peer,
             lane,
-            session_cookie: Mutex::new(None),
+            seen_cookies: Mutex::new(None),
             forwarded_for: Mutex::new(None),
             bearer: Mutex::new(None),
         })
@@ -49,28 +69,47 @@ impl Connection {
         cookies: GetAll<'_, HeaderValue>,
         cookie_name: &str,
     ) -> Option<SessionKey> {
+        self.cookies(cookies, cookie_name, |meaning| meaning.key.clone())
+    }
+
+    /// The request's `Cookie` header as forwarded upstream (see
+    /// [`forwarded_cookie`]).
+    pub fn forwarded_cookie(
+        &self,
+        cookies: GetAll<'_, HeaderValue>,
+        cookie_name: &str,
+    ) -> Option<HeaderValue> {
+        self.cookies(cookies, cookie_name, |meaning| meaning.forwarded.clone())
+    }
+
+    /// `pick` of what the `Cookie` headers mean; a single header is remembered.
+    fn cookies<T>(
+        &self,
+        cookies: GetAll<'_, HeaderValue>,
+        cookie_name: &str,
+        pick: impl Fn(&Cookies) -> Option<T>,
+    ) -> Option<T> {
         let mut values = cookies.iter();
-        let single = match (values.next(), values.next()) {
-            (Some(value), None) => Some(value.as_bytes()),
-            _ => None,
+        let (Some(header), None) = (values.next(), values.next()) else {
+            return pick(&Cookies::read(cookies, cookie_name));
         };
-        if let Some(header) = single
-            && let Some(seen) = &*lock(&self.session_cookie)
-            && *seen.header == *header
-            && *seen.cookie_name == *cookie_name
-        {
-            return Some(seen.key.clone());
+        let header = header.as_bytes();
+        let mut seen = lock(&self.seen_cookies);
+        match &*seen {
+            Some(seen) if *seen.header == *header && *seen.cookie_name == *cookie_name => {
+                pick(&seen.meaning)
+            }
+            _ => {
+                let meaning = Cookies::read(cookies, cookie_name);
+                let picked = pick(&meaning);
+                *seen = Some(SeenCookies {
+                    header: header.into(),
+                    cookie_name: cookie_name.into(),
+                    meaning,
+                });
+                picked
+            }
         }
-        let texts = cookies.iter().filter_map(|v| v.to_str().ok());
-        let key = find_session_secret(texts, cookie_name)?.key();
-        if let Some(header) = single {
-            *lock(&self.session_cookie) = Some(SessionCookie {
-                header: header.into(),
-                cookie_name: cookie_name.into(),
-                key: key.clone(),
-            });
-        }
-        Some(key)
     }
 
     /// `X-Forwarded-For` for a request from `client`.
@@ -160,6 +199,48 @@ mod tests {
             connection.session_key(second.get_all(COOKIE), "other"),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn the_forwarded_cookie_follows_the_header_whether_remembered_or_not() {
+        let connection = Connection::new(
+            "127.0.0.1:1".parse().unwrap(),
+            Lane::new(CoarseTimer::new()),
+        );
+        let forwarded = |values: &[&str], name: &str| {
+            connection.forwarded_cookie(cookies(values).get_all(COOKIE), name)
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                forwarded(&["a=1; sb-session=x; b=2"], "sb-session").unwrap(),
+                "a=1; b=2"
+            );
+        }
+        // The session key and the forwarded header come from one reading.
+        let secret = SessionSecret::generate(&OsRandom);
+        let both = cookies(&[&format!("sb-session={}; c=3", secret.cookie_value())]);
+        assert_eq!(
+            connection.session_key(both.get_all(COOKIE), "sb-session"),
+            Some(secret.key())
+        );
+        assert_eq!(
+            connection
+                .forwarded_cookie(both.get_all(COOKIE), "sb-session")
+                .unwrap(),
+            "c=3"
+        );
+        assert_eq!(forwarded(&["sb-session=x"], "sb-session"), None);
+        assert_eq!(
+            forwarded(&["sb-session=x"], "other").unwrap(),
+            "sb-session=x",
+            "another cookie name is not the remembered one"
+        );
+        assert_eq!(
+            forwarded(&["a=1", "sb-session=x", "b=2"], "sb-session").unwrap(),
+            "a=1; b=2",
+            "several Cookie headers are joined, not remembered"
+        );
+        assert_eq!(forwarded(&[], "sb-session"), None);
     }
 
     fn session(access_token: &str) -> Arc<Session> {

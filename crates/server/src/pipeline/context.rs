@@ -114,7 +114,10 @@ impl Ctx {
                 Presented::Live(Live { key, session })
             }
             Some(_) => {
-                self.app.end_session(&key).await.map_err(store_down)?;
+                // Boxed: rare, and every request's future would carry it.
+                Box::pin(self.app.end_session(&key))
+                    .await
+                    .map_err(store_down)?;
                 Presented::Stale(key)
             }
             None => Presented::Stale(key),

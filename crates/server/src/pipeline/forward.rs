@@ -6,6 +6,7 @@ use crate::pipeline::context::Ctx;
 use crate::upstream::{
     Forward, UpstreamResponse, bearer, forward_request, make_private, relay_response,
 };
+use http::header::COOKIE;
 use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
@@ -29,7 +30,9 @@ pub async fn send(
     let forward = Forward {
         path: ctx.path(),
         bearer,
-        cookie_name: &app.config.cookie_name,
+        cookie: ctx
+            .connection
+            .forwarded_cookie(ctx.parts.headers.get_all(COOKIE), &app.config.cookie_name),
         forwarded_for: ctx.connection.forwarded_for(ctx.client_ip()),
         proto: app.config.public_url.scheme(),
     };

@@ -5,11 +5,14 @@ use super::lane::Lane;
 use super::pool::{Pool, PooledBody, SendError, describe};
 use crate::body::{Body, read_limited};
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use http::header::{HOST, HeaderValue};
 use http::{Request, Response, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use sbp_core::ProxyError;
 use sbp_core::config::UpstreamUrl;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,18 +74,24 @@ impl Upstream {
     /// Sends a request whose URI is a path and query, on a browser
     /// connection's `lane` when given (then awaited inside [`Lane::drive`]);
     /// an unreachable or silent upstream is a proxy error, never a hang.
-    pub async fn send(
-        &self,
-        lane: Option<&Lane>,
+    /// Not an `async fn`: the future holds the request's future once,
+    /// rather than beside a copy of its arguments.
+    pub fn send<'a>(
+        &'a self,
+        lane: Option<&'a Lane>,
         mut request: Request<Body>,
-    ) -> Result<UpstreamResponse, ProxyError> {
+    ) -> impl Future<Output = Result<UpstreamResponse, ProxyError>> + Send + 'a {
         request.headers_mut().insert(HOST, self.host.clone());
         let sent = self.pool.send(lane, request);
+        let limit = self.response_timeout;
         let answered = match lane {
-            Some(lane) => lane.within(self.response_timeout, sent).await,
-            None => tokio::time::timeout(self.response_timeout, sent).await.ok(),
+            Some(lane) => Either::Left(lane.within(limit, sent)),
+            // The proxy's own calls: rare, boxed.
+            None => Either::Right(Box::pin(async move {
+                tokio::time::timeout(limit, sent).await.ok()
+            })),
         };
-        match answered {
+        answered.map(|answered| match answered {
             Some(Ok(response)) => Ok(response),
             Some(Err(SendError::Connect(e))) => {
                 tracing::warn!(error = %e, "cannot connect to Supabase");
@@ -93,7 +102,7 @@ impl Upstream {
                 Err(ProxyError::UpstreamUnavailable(describe(&e)))
             }
             None => Err(ProxyError::UpstreamTimeout),
-        }
+        })
     }
 
     /// Sends a small JSON request the proxy makes itself (a refresh, a

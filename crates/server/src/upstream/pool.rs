@@ -12,10 +12,12 @@ use crate::body::Body;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::client::conn::TrySendError;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -64,29 +66,49 @@ impl Pool {
     /// (opened if it has none), or else on an idle pooled connection or a
     /// new one. A request that a reused connection could not take (it
     /// closed meanwhile) is sent again on a new connection.
-    pub async fn send(
+    ///
+    /// On the lane's idle connection, the common case, the request is
+    /// handed to the connection at once and the returned future only waits
+    /// for the answer; every other way is boxed, so that each request's
+    /// future (moved and initialised on every request) stays small.
+    pub fn send<'a>(
+        self: &'a Arc<Self>,
+        lane: Option<&'a Lane>,
+        request: Request<Body>,
+    ) -> Sending<'a, impl Future<Output = Answer> + Send + use<'a>> {
+        let Some(lane) = lane else {
+            return Sending::Other {
+                future: Box::pin(self.send_pooled(request)),
+            };
+        };
+        match lane.checkout() {
+            Checkout::Ready(mut sender) => Sending::OnLane {
+                answer: sender.try_send_request(request),
+                sender: Some(sender),
+                lane,
+                pool: self,
+            },
+            Checkout::Empty => Sending::Other {
+                future: Box::pin(self.send_on_new_lane_connection(lane, request)),
+            },
+            Checkout::Busy => Sending::Other {
+                future: Box::pin(self.send_pooled(request)),
+            },
+        }
+    }
+
+    /// Opens a connection for `lane` if it may hold one, or else uses the pool.
+    async fn send_on_new_lane_connection(
         self: &Arc<Self>,
-        lane: Option<&Lane>,
+        lane: &Lane,
         request: Request<Body>,
     ) -> Result<Response<PooledBody>, SendError> {
-        let mut request = request;
-        if let Some(lane) = lane {
-            match lane.checkout() {
-                Checkout::Ready(mut sender) => match send_reused(&mut sender, request).await? {
-                    Ok(response) => return Ok(track(response, sender, Home::Lane(lane.clone()))),
-                    Err(unsent) => request = unsent,
-                },
-                Checkout::Empty => {}
-                Checkout::Busy => return self.send_pooled(request).await,
-            }
-            if lane.claim_seat(&self.seats) {
-                // Boxed: connecting is rare (see `send_pooled`).
-                let (sender, connection) = Box::pin(self.connect()).await?;
-                lane.install(connection);
-                return send_first(sender, request, Home::Lane(lane.clone())).await;
-            }
+        if !lane.claim_seat(&self.seats) {
+            return self.send_pooled(request).await;
         }
-        self.send_pooled(request).await
+        let (sender, connection) = self.connect().await?;
+        lane.install(connection);
+        send_first(sender, request, Home::Lane(lane.clone())).await
     }
 
     async fn send_pooled(
@@ -201,6 +223,60 @@ fn track(
     home: Home,
 ) -> Response<PooledBody> {
     response.map(|body| PooledBody::new(body, sender, home))
+}
+
+/// What a reused connection answers: the response, or the request it
+/// could not take.
+type Answer = Result<Response<Incoming>, TrySendError<Request<Body>>>;
+
+type Sent = Result<Response<PooledBody>, SendError>;
+
+pin_project_lite::pin_project! {
+    /// A request on its way upstream (see [`Pool::send`]).
+    #[project = SendingProjection]
+    pub enum Sending<'a, A> {
+        /// Handed to the lane's idle connection: only the answer is awaited.
+        OnLane {
+            #[pin]
+            answer: A,
+            sender: Option<SendRequest<Body>>,
+            lane: &'a Lane,
+            pool: &'a Arc<Pool>,
+        },
+        /// Any other way.
+        Other { future: Pin<Box<dyn Future<Output = Sent> + Send + 'a>> },
+    }
+}
+
+impl<A: Future<Output = Answer>> Future for Sending<'_, A> {
+    type Output = Sent;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Sent> {
+        let (unsent, lane, pool) = match self.as_mut().project() {
+            SendingProjection::Other { future } => return future.as_mut().poll(cx),
+            SendingProjection::OnLane {
+                answer,
+                sender,
+                lane,
+                pool,
+            } => match std::task::ready!(answer.poll(cx)) {
+                Ok(response) => {
+                    let sender = sender.take().expect("a request is answered once");
+                    return Poll::Ready(Ok(track(response, sender, Home::Lane((*lane).clone()))));
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => (unsent, *lane, *pool),
+                    None => return Poll::Ready(Err(SendError::Http(e.into_error()))),
+                },
+            },
+        };
+        // The lane's connection closed meanwhile: a new one for the request.
+        let retry = pool.send_on_new_lane_connection(lane, unsent);
+        self.set(Sending::Other {
+            future: Box::pin(retry),
+        });
+        self.poll(cx)
+    }
 }
 
 /// Where a connection goes back once its response was read to the end.

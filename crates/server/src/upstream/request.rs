@@ -7,7 +7,7 @@
 use super::Upstream;
 use crate::body::Body;
 use bytes::{BufMut, BytesMut};
-use http::header::{AUTHORIZATION, COOKIE, HOST, HeaderName, HeaderValue};
+use http::header::{AUTHORIZATION, COOKIE, GetAll, HOST, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Request, Uri, request};
 use sbp_core::http::{HopByHop, strip_cookie};
@@ -24,7 +24,9 @@ pub struct Forward<'a> {
     pub path: &'a str,
     /// `Bearer <token>`: the session's, or the anon key.
     pub bearer: HeaderValue,
-    pub cookie_name: &'a str,
+    /// The browser's `Cookie` header without the proxy's cookie
+    /// ([`forwarded_cookie`]), if anything is left.
+    pub cookie: Option<HeaderValue>,
     /// `X-Forwarded-For`: the client's address.
     pub forwarded_for: Option<HeaderValue>,
     /// `http` or `https`: how the browser reached the proxy.
@@ -45,12 +47,13 @@ fn is_replaced(name: &HeaderName) -> bool {
         || [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST].contains(&name)
 }
 
-/// The browser's cookies without the proxy's, if any are left.
-fn kept_cookies(incoming: &HeaderMap, cookie_name: &str) -> Option<HeaderValue> {
-    let mut headers = incoming
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok());
+/// The browser's `Cookie` headers as one, without the proxy's cookie;
+/// `None` when nothing is left.
+pub fn forwarded_cookie(
+    cookies: GetAll<'_, HeaderValue>,
+    cookie_name: &str,
+) -> Option<HeaderValue> {
+    let mut headers = cookies.iter().filter_map(|v| v.to_str().ok());
     let first = headers.next()?;
     let kept = match headers.next() {
         None => strip_cookie(first, cookie_name),
@@ -71,8 +74,8 @@ fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upst
             out.append(name.clone(), value.clone());
         }
     }
-    if let Some(kept) = kept_cookies(incoming, forward.cookie_name) {
-        out.insert(COOKIE, kept);
+    if let Some(cookie) = forward.cookie {
+        out.insert(COOKIE, cookie);
     }
     out.insert(APIKEY.clone(), upstream.apikey.clone());
     out.insert(AUTHORIZATION, forward.bearer);
@@ -128,11 +131,11 @@ mod tests {
         Upstream::new(url, "anon", std::time::Duration::from_secs(1)).unwrap()
     }
 
-    fn forward(path: &str) -> Forward<'_> {
+    fn forward<'a>(path: &'a str, incoming: &HeaderMap) -> Forward<'a> {
         Forward {
             path,
             bearer: bearer("upstream-token").unwrap(),
-            cookie_name: "sb-session",
+            cookie: forwarded_cookie(incoming.get_all(COOKIE), "sb-session"),
             forwarded_for: Some(HeaderValue::from_static("10.0.0.1")),
             proto: "https",
         }
@@ -154,7 +157,11 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        let h = forwarded_headers(&parts.headers, forward("/rest/v1/todos"), &upstream());
+        let h = forwarded_headers(
+            &parts.headers,
+            forward("/rest/v1/todos", &parts.headers),
+            &upstream(),
+        );
         assert_eq!(h[AUTHORIZATION], "Bearer upstream-token");
         assert_eq!(h["apikey"], "anon");
         assert_eq!(h.get_all(COOKIE).iter().collect::<Vec<_>>(), ["a=1; b=2"]);
@@ -173,7 +180,11 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        let h = forwarded_headers(&parts.headers, forward("/rest/v1/todos"), &upstream());
+        let h = forwarded_headers(
+            &parts.headers,
+            forward("/rest/v1/todos", &parts.headers),
+            &upstream(),
+        );
         assert!(h.get(COOKIE).is_none());
     }
 

@@ -14,6 +14,7 @@
 //! ([`Lane::within`]).
 
 mod wakers;
+mod within;
 
 use crate::body::Body;
 use crate::coarse_timer::{CoarseSleep, CoarseTimer};
@@ -29,6 +30,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use wakers::{Side, Wakers};
+pub use within::Within;
 
 /// At most this many lanes hold an upstream connection at once: idle
 /// browser connections must not pin an unbounded number of them.
@@ -86,31 +88,8 @@ impl Lane {
 
     /// `future`'s output, or `None` if it takes longer than `limit` (give
     /// or take the coarse timer's tick).
-    pub async fn within<F: Future>(&self, limit: Duration, future: F) -> Option<F::Output> {
-        {
-            let mut deadline = lock(&self.0.deadline);
-            match deadline.as_ref() {
-                Some(sleep) => self.0.timer.rearm(sleep, limit),
-                None => *deadline = Some(self.0.timer.sleep_for(limit)),
-            }
-        }
-        let mut future = pin!(future);
-        let output = poll_fn(|cx| {
-            if let Poll::Ready(output) = future.as_mut().poll(cx) {
-                return Poll::Ready(Some(output));
-            }
-            let mut deadline = lock(&self.0.deadline);
-            match deadline.as_mut().map(|sleep| Pin::new(sleep).poll(cx)) {
-                Some(Poll::Pending) => Poll::Pending,
-                _ => Poll::Ready(None),
-            }
-        })
-        .await;
-        // An idle connection is not woken by a deadline that no longer matters.
-        if let Some(sleep) = lock(&self.0.deadline).as_ref() {
-            self.0.timer.disarm(sleep);
-        }
-        output
+    pub fn within<F: Future>(&self, limit: Duration, future: F) -> Within<'_, F> {
+        Within::new(self, limit, future)
     }
 
     /// Polls `future` and the lane's connection together, until `future`

@@ -1,0 +1,100 @@
+//! Memory per idle keep-alive connection of a running hop (the proxy or
+//! nginx): opens COUNT connections to URL, each makes one request and reads
+//! the answer to the end, and all stay open while the RSS of the given
+//! processes is read again (VmRSS from /proc, before and after). Loopback
+//! only; every connection is closed before it exits. Prints one JSON object.
+//!
+//! Usage: idle-connections URL COUNT PID[,PID...] ["Name: value" ...]
+
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+/// Connections opened at once.
+const BATCH: usize = 50;
+
+type Open = (SendRequest<Empty<bytes::Bytes>>, JoinHandle<()>);
+
+fn rss_kib(pids: &[u32]) -> u64 {
+    pids.iter()
+        .map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// One connection that made one request, read its answer and stays open.
+async fn open(uri: &http::Uri, headers: &[(String, String)]) -> Open {
+    let authority = uri.authority().expect("URL has a host and port").as_str();
+    let tcp = TcpStream::connect(authority).await.expect("connect");
+    let (mut sender, connection) = http1::handshake(TokioIo::new(tcp))
+        .await
+        .expect("handshake");
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = http::Request::get(target).header("host", authority);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = sender
+        .send_request(request.body(Empty::new()).expect("request"))
+        .await
+        .expect("response");
+    assert!(
+        response.status().is_success(),
+        "{uri} answered {}",
+        response.status()
+    );
+    response.into_body().collect().await.expect("body");
+    (sender, driver)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let usage = "usage: idle-connections URL COUNT PID[,PID...] [\"Name: value\" ...]";
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [url, count, pids, headers @ ..] = args.as_slice() else {
+        panic!("{usage}");
+    };
+    let uri: http::Uri = url.parse().expect(usage);
+    let count: usize = count.parse().expect(usage);
+    let pids: Vec<u32> = pids.split(',').map(|p| p.parse().expect(usage)).collect();
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|h| {
+            let (name, value) = h.split_once(':').expect(usage);
+            (name.trim().to_string(), value.trim().to_string())
+        })
+        .collect();
+
+    let before = rss_kib(&pids);
+    let mut opened: Vec<Open> = Vec::with_capacity(count);
+    while opened.len() < count {
+        let batch = BATCH.min(count - opened.len());
+        let batch = (0..batch).map(|_| open(&uri, &headers));
+        opened.extend(futures_util::future::join_all(batch).await);
+    }
+    // Let the hop finish with the last exchanges before reading its memory.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(&pids);
+    println!(
+        "{{\"connections\": {count}, \"rss_before_kib\": {before}, \"rss_after_kib\": {after}, \
+         \"per_connection_kib\": {:.1}}}",
+        after.saturating_sub(before) as f64 / count as f64
+    );
+    for (sender, driver) in opened {
+        drop(sender);
+        let _ = driver.await;
+    }
+}
