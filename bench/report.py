@@ -10,6 +10,7 @@ import sys
 
 WORKLOADS = {
     "rest-session": "GET /rest/v1/todos (small JSON) with a session",
+    "rest-close": "GET /rest/v1/todos (small JSON) with a session, a new connection per request (`Connection: close`)",
     "rest-anon": "GET /rest/v1/todos (small JSON) without a session",
     "download-1mib": "1 MiB response (GET /functions/v1/bytes)",
     "upload-1mib": "1 MiB upload (POST /storage/v1/object/...)",

@@ -59,7 +59,7 @@ ROUNDS=3
 WARMUP=1
 CONNS="1 32 256"
 IDLE_CONNS=1000
-WORKLOADS="rest-session rest-anon download-1mib upload-1mib edge-session sign-in"
+WORKLOADS="rest-session rest-close rest-anon download-1mib upload-1mib edge-session sign-in"
 PIN=1
 OUT=$BENCH_DIR/RESULTS.md
 KEEP_WORK=0
@@ -206,6 +206,7 @@ workload() {
     if [[ $path == proxy ]]; then HDRS=("${SESSION_PROXY[@]}"); else HDRS=("${SESSION_DIRECT[@]}"); fi
     case $name in
         rest-session) URL_PATH='/rest/v1/todos?select=*' ;;
+        rest-close) URL_PATH='/rest/v1/todos?select=*' HDRS+=(-H 'Connection: close') ;;
         rest-anon) URL_PATH='/rest/v1/todos?select=*' HDRS=("${ANON[@]}") ;;
         download-1mib) URL_PATH='/functions/v1/bytes?n=1048576' ;;
         upload-1mib)
@@ -255,6 +256,24 @@ for name in $WORKLOADS; do
     done
 done
 log "stack up: origin $ORIGIN, nginx $FRONT, proxy $PROXY; all workloads answer on all paths"
+
+# ---- memory per idle keep-alive connection ---------------------------------------
+# Before the load, while both hops are fresh (after it, the proxy's allocator
+# reuses memory the load left behind).
+log "memory per idle keep-alive connection ($IDLE_CONNS connections that made one request each)"
+for path in nginx proxy; do
+    workload rest-session "$path"
+    read -ra pids <<<"$(hop_pids "$path")"
+    headers=()
+    for h in "${HDRS[@]}"; do [[ $h == -H ]] || headers+=("$h"); done
+    "$BIN/idle-connections" "$(base_url "$path")$URL_PATH" "$IDLE_CONNS" "$(
+        IFS=,
+        echo "${pids[*]}"
+    )" "${headers[@]}" >"$WORK/idle-$path.json"
+    log "  $path: $(cat "$WORK/idle-$path.json")"
+done
+jq -n --slurpfile nginx "$WORK/idle-nginx.json" --slurpfile proxy "$WORK/idle-proxy.json" \
+    '{nginx: $nginx[0], proxy: $proxy[0]}' >"$WORK/idle.json"
 
 # ---- measuring ---------------------------------------------------------------
 CLK_TCK=$(getconf CLK_TCK)
@@ -349,22 +368,6 @@ done
 log "memory per cached session (100k sessions)"
 "$BIN/session-memory" --sessions 100000 >"$WORK/session-memory.json" 2>"$WORK/session-memory.txt"
 cat "$WORK/session-memory.txt" >&2
-
-# ---- memory per idle keep-alive connection ---------------------------------------
-log "memory per idle keep-alive connection ($IDLE_CONNS connections that made one request each)"
-for path in nginx proxy; do
-    workload rest-session "$path"
-    read -ra pids <<<"$(hop_pids "$path")"
-    headers=()
-    for h in "${HDRS[@]}"; do [[ $h == -H ]] || headers+=("$h"); done
-    "$BIN/idle-connections" "$(base_url "$path")$URL_PATH" "$IDLE_CONNS" "$(
-        IFS=,
-        echo "${pids[*]}"
-    )" "${headers[@]}" >"$WORK/idle-$path.json"
-    log "  $path: $(cat "$WORK/idle-$path.json")"
-done
-jq -n --slurpfile nginx "$WORK/idle-nginx.json" --slurpfile proxy "$WORK/idle-proxy.json" \
-    '{nginx: $nginx[0], proxy: $proxy[0]}' >"$WORK/idle.json"
 
 # ---- the report ----------------------------------------------------------------
 cat >"$WORK/meta.json" <<EOF

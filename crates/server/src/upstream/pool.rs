@@ -5,10 +5,13 @@
 //! the stack once its response body has been read to the end; one whose
 //! body was abandoned is closed. The most recently used connection is
 //! reused first, and idle ones expire after [`IDLE_TIMEOUT`]. A request
-//! from a browser connection goes first to that connection's [`Lane`].
+//! from a browser connection goes first to that connection's [`Lane`]; a
+//! lane without a connection takes a parked one (a connection an idle lane
+//! gave back, not polled while parked) before it opens one.
 
 use super::lane::{Checkout, Lane, Seats, UpstreamConnection};
 use crate::body::Body;
+use crate::sync::lock;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use hyper::body::{Frame, Incoming, SizeHint};
@@ -20,7 +23,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tower_service::Service;
 
@@ -43,11 +46,19 @@ struct Idle {
     since: Instant,
 }
 
+/// A lane's connection, given back while its browser connection is idle.
+struct Parked {
+    connection: Pin<Box<UpstreamConnection>>,
+    sender: SendRequest<Body>,
+    since: Instant,
+}
+
 pub struct Pool {
     connector: HttpsConnector<HttpConnector>,
     /// `scheme://authority/`, what the connector connects to.
     target: Uri,
     idle: Mutex<VecDeque<Idle>>,
+    parked: Mutex<VecDeque<Parked>>,
     /// Lanes that hold a connection.
     seats: Seats,
 }
@@ -58,6 +69,7 @@ impl Pool {
             connector,
             target,
             idle: Mutex::new(VecDeque::new()),
+            parked: Mutex::new(VecDeque::new()),
             seats: Seats::default(),
         })
     }
@@ -97,7 +109,8 @@ impl Pool {
         }
     }
 
-    /// Opens a connection for `lane` if it may hold one, or else uses the pool.
+    /// Gives `lane` a parked connection, or a new one, if it may hold one;
+    /// or else uses the pool.
     async fn send_on_new_lane_connection(
         self: &Arc<Self>,
         lane: &Lane,
@@ -106,9 +119,54 @@ impl Pool {
         if !lane.claim_seat(&self.seats) {
             return self.send_pooled(request).await;
         }
+        let mut request = request;
+        while let Some((connection, mut sender)) = self.unpark() {
+            lane.install(connection, self);
+            match send_reused(&mut sender, request).await? {
+                Ok(response) => return Ok(track(response, sender, Home::Lane(lane.clone()))),
+                Err(unsent) => request = unsent,
+            }
+        }
         let (sender, connection) = self.connect().await?;
-        lane.install(connection);
+        lane.install(Box::pin(connection), self);
         send_first(sender, request, Home::Lane(lane.clone())).await
+    }
+
+    /// Keeps an idle lane's connection for the next lane that needs one.
+    pub(super) fn park(&self, connection: Pin<Box<UpstreamConnection>>, sender: SendRequest<Body>) {
+        let now = Instant::now();
+        let mut parked = lock(&self.parked);
+        while parked
+            .front()
+            .is_some_and(|oldest| parked.len() >= MAX_IDLE || now - oldest.since >= IDLE_TIMEOUT)
+        {
+            parked.pop_front();
+        }
+        parked.push_back(Parked {
+            connection,
+            sender,
+            since: now,
+        });
+    }
+
+    /// The most recently parked connection that can take a request. Not
+    /// polled while parked, each is polled once first: that takes in what
+    /// happened meanwhile (the upstream closed it, say).
+    fn unpark(&self) -> Option<(Pin<Box<UpstreamConnection>>, SendRequest<Body>)> {
+        loop {
+            let Parked {
+                mut connection,
+                sender,
+                since,
+            } = lock(&self.parked).pop_back()?;
+            let open = connection
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending();
+            if open && sender.is_ready() && since.elapsed() < IDLE_TIMEOUT {
+                return Some((connection, sender));
+            }
+        }
     }
 
     async fn send_pooled(
@@ -172,7 +230,7 @@ impl Pool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
-        crate::sync::lock(&self.idle)
+        lock(&self.idle)
     }
 
     async fn connect(&self) -> Result<(SendRequest<Body>, UpstreamConnection), SendError> {
@@ -378,11 +436,14 @@ mod tests {
     /// A local upstream that counts the connections it accepted. `/big`
     /// streams 64 chunks of 64 KiB; anything else answers "ok". With
     /// `keep_alive: false` it closes every connection after one response.
-    async fn upstream(keep_alive: bool) -> (Arc<Pool>, Arc<AtomicUsize>) {
+    /// Also gives the upstream's connections, to close them all at once.
+    async fn upstream(keep_alive: bool) -> (Arc<Pool>, Arc<AtomicUsize>, Served) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
         let counter = accepted.clone();
+        let served = Served::default();
+        let connections = served.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
@@ -404,7 +465,7 @@ mod tests {
                 let connection = server::Builder::new()
                     .keep_alive(keep_alive)
                     .serve_connection(TokioIo::new(stream), service);
-                tokio::spawn(connection);
+                lock(&connections).push(tokio::spawn(connection).abort_handle());
             }
         });
         let mut http = HttpConnector::new();
@@ -415,8 +476,10 @@ mod tests {
             .enable_http1()
             .wrap_connector(http);
         let target = format!("http://{addr}/").parse().unwrap();
-        (Pool::new(https, target), accepted)
+        (Pool::new(https, target), accepted, served)
     }
+
+    type Served = Arc<Mutex<Vec<tokio::task::AbortHandle>>>;
 
     async fn get(pool: &Arc<Pool>, path: &str) -> Bytes {
         get_on(pool, None, path).await
@@ -446,9 +509,60 @@ mod tests {
         pool.lock().len()
     }
 
+    fn parked(pool: &Pool) -> usize {
+        lock(&pool.parked).len()
+    }
+
+    /// A lane that parks after 100 ms, used once and then idle for a while
+    /// (its browser connection still open: its task still drives it).
+    async fn used_then_idle(pool: &Arc<Pool>) -> Lane {
+        let lane = Lane::parking_after(CoarseTimer::new(), Duration::from_millis(100));
+        assert_eq!(get_on(pool, Some(&lane), "/small").await, "ok");
+        assert_eq!(parked(pool), 0, "a lane in use keeps its connection");
+        lane.drive(tokio::time::sleep(Duration::from_millis(800)))
+            .await;
+        lane
+    }
+
+    #[tokio::test]
+    async fn an_idle_lane_parks_its_connection_for_the_next_lane() {
+        let (pool, accepted, _) = upstream(true).await;
+        let lane = used_then_idle(&pool).await;
+        assert_eq!(parked(&pool), 1);
+        let other = Lane::new(CoarseTimer::new());
+        for _ in 0..3 {
+            assert_eq!(get_on(&pool, Some(&other), "/small").await, "ok");
+        }
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "the parked one was taken"
+        );
+        assert_eq!(parked(&pool), 0);
+        // The first lane, busy again, opens one: the other lane holds the first.
+        assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_parked_connection_the_upstream_closed_is_not_taken() {
+        let (pool, accepted, served) = upstream(true).await;
+        let _lane = used_then_idle(&pool).await;
+        assert_eq!(parked(&pool), 1);
+        for connection in lock(&served).drain(..) {
+            connection.abort();
+        }
+        // The close reaches the parked connection's socket.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let other = Lane::new(CoarseTimer::new());
+        assert_eq!(get_on(&pool, Some(&other), "/small").await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "a new connection");
+        assert_eq!(parked(&pool), 0);
+    }
+
     #[tokio::test]
     async fn a_lane_keeps_its_own_connection_off_the_pool() {
-        let (pool, accepted) = upstream(true).await;
+        let (pool, accepted, _) = upstream(true).await;
         let lane = Lane::new(CoarseTimer::new());
         for _ in 0..20 {
             assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
@@ -468,15 +582,22 @@ mod tests {
         let other = Lane::new(CoarseTimer::new());
         assert_eq!(get_on(&pool, Some(&other), "/small").await, "ok");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        // Closing a browser connection closes its lane's connection.
+        // Closing the browser connections parks their lanes' connections,
+        // and a new browser connection takes one.
         drop((lane, other));
+        assert_eq!(parked(&pool), 2);
+        let third = Lane::new(CoarseTimer::new());
+        assert_eq!(get_on(&pool, Some(&third), "/small").await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(parked(&pool), 1);
+        // The proxy's own calls use the pool's connections, not parked ones.
         assert_eq!(get(&pool, "/small").await, "ok");
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
     async fn a_lane_replaces_a_connection_the_upstream_closed() {
-        let (pool, accepted) = upstream(false).await;
+        let (pool, accepted, _) = upstream(false).await;
         let lane = Lane::new(CoarseTimer::new());
         for _ in 0..5 {
             assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
@@ -485,32 +606,43 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 5);
     }
 
-    #[tokio::test]
-    async fn a_lane_whose_body_was_abandoned_opens_a_new_connection() {
-        let (pool, accepted) = upstream(true).await;
-        let lane = Lane::new(CoarseTimer::new());
+    /// Reads one frame of `/big` on `lane`, then drops the body.
+    async fn abandon_a_body(pool: &Arc<Pool>, lane: &Lane) {
         let request = Request::builder()
             .uri("/big")
             .header("host", "upstream")
             .body(crate::body::empty())
             .unwrap();
         lane.drive(async {
-            let Ok(response) = pool.send(Some(&lane), request).await else {
+            let Ok(response) = pool.send(Some(lane), request).await else {
                 panic!("request failed");
             };
             let mut body = response.into_body();
             assert!(body.frame().await.is_some());
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn a_lane_whose_body_was_abandoned_opens_a_new_connection() {
+        let (pool, accepted, _) = upstream(true).await;
+        let lane = Lane::new(CoarseTimer::new());
+        abandon_a_body(&pool, &lane).await;
         assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
         assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        // A browser connection that closes with a half-read body does not
+        // park that connection.
+        let abandoning = Lane::new(CoarseTimer::new());
+        abandon_a_body(&pool, &abandoning).await;
+        drop(abandoning);
+        assert_eq!(parked(&pool), 0);
     }
 
     #[tokio::test]
     async fn sequential_requests_share_one_connection() {
-        let (pool, accepted) = upstream(true).await;
+        let (pool, accepted, _) = upstream(true).await;
         for _ in 0..20 {
             assert_eq!(get(&pool, "/small").await, "ok");
         }
@@ -521,7 +653,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_requests_open_connections_that_are_then_reused() {
-        let (pool, accepted) = upstream(true).await;
+        let (pool, accepted, _) = upstream(true).await;
         let batch = (0..8).map(|_| get(&pool, "/big"));
         for body in futures_util::future::join_all(batch).await {
             assert_eq!(body.len(), 64 * 64 * 1024);
@@ -542,7 +674,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_the_upstream_closed_is_replaced() {
-        let (pool, accepted) = upstream(false).await;
+        let (pool, accepted, _) = upstream(false).await;
         for _ in 0..5 {
             assert_eq!(get(&pool, "/small").await, "ok");
             // Let the client notice the close, or race it: both must work.
@@ -553,7 +685,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_body_closes_its_connection() {
-        let (pool, accepted) = upstream(true).await;
+        let (pool, accepted, _) = upstream(true).await;
         let request = Request::builder()
             .uri("/big")
             .header("host", "upstream")

@@ -9,13 +9,18 @@
 //! are read and written in one pass, as an event-loop proxy does. HTTP/1.1
 //! serves one request at a time per connection, so one upstream connection
 //! is all a lane needs; when it is busy, or when [`MAX_LANES`] lanes already
-//! hold a connection, requests go through the shared pool. The lane also
-//! keeps the connection's response deadline on the coarse timer
-//! ([`Lane::within`]).
+//! hold a connection, requests go through the shared pool. When its
+//! browser connection closes, or has sent nothing for [`PARK_AFTER`], a lane
+//! parks its idle connection with the pool, where the next lane that needs
+//! one takes it: upstream connections outlive browser connections, as in an
+//! nginx upstream keep-alive cache, and idle browser connections hold none.
+//! The lane also keeps the connection's response deadline on the coarse
+//! timer ([`Lane::within`]).
 
 mod wakers;
 mod within;
 
+use super::pool::Pool;
 use crate::body::Body;
 use crate::coarse_timer::{CoarseSleep, CoarseTimer};
 use crate::sync::lock;
@@ -25,7 +30,7 @@ use hyper_util::rt::TokioIo;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -35,6 +40,9 @@ pub use within::Within;
 /// At most this many lanes hold an upstream connection at once: idle
 /// browser connections must not pin an unbounded number of them.
 pub const MAX_LANES: usize = 1024;
+
+/// A lane whose connection has been idle this long parks it with the pool.
+const PARK_AFTER: Duration = Duration::from_secs(2);
 
 pub type UpstreamConnection = Connection<MaybeHttpsStream<TokioIo<TcpStream>>, Body>;
 
@@ -49,6 +57,7 @@ struct State {
     timer: CoarseTimer,
     /// The response deadline, re-armed for each request.
     deadline: Mutex<Option<CoarseSleep>>,
+    park_after: Duration,
 }
 
 #[derive(Default)]
@@ -59,6 +68,34 @@ struct Slot {
     sender: Option<SendRequest<Body>>,
     /// Held while the lane has a connection.
     seat: Option<Seat>,
+    /// Where the connection is parked once idle.
+    pool: Option<Arc<Pool>>,
+    /// When the idle connection is parked; re-armed whenever it turns idle.
+    park: Option<CoarseSleep>,
+}
+
+impl Slot {
+    /// Gives an idle connection to the pool; one still in an exchange is closed.
+    fn park(self) {
+        if let Slot {
+            connection: Some(connection),
+            sender: Some(sender),
+            pool: Some(pool),
+            ..
+        } = self
+            && sender.is_ready()
+        {
+            pool.park(connection, sender);
+        }
+    }
+}
+
+impl Drop for State {
+    /// A closed browser connection's idle upstream connection serves the next lane.
+    fn drop(&mut self) {
+        let slot = self.slot.get_mut().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(slot).park();
+    }
 }
 
 /// What a lane offers a new request.
@@ -73,11 +110,16 @@ pub enum Checkout {
 
 impl Lane {
     pub fn new(timer: CoarseTimer) -> Lane {
+        Lane::parking_after(timer, PARK_AFTER)
+    }
+
+    pub(super) fn parking_after(timer: CoarseTimer, park_after: Duration) -> Lane {
         Lane(Arc::new(State {
             slot: Mutex::default(),
             fresh: AtomicBool::new(false),
             timer,
             deadline: Mutex::default(),
+            park_after,
         }))
     }
 
@@ -104,7 +146,7 @@ impl Lane {
                 // future in the same round.
                 let fresh = self.0.fresh.swap(false, Ordering::SeqCst);
                 if wakers.take(Side::Connection) || fresh {
-                    self.poll_connection(&mut Context::from_waker(&wakers.connection));
+                    self.poll_connection(&mut Context::from_waker(&wakers.connection), fresh);
                 }
                 if wakers.take(Side::Future)
                     && let Poll::Ready(output) = future
@@ -126,7 +168,8 @@ impl Lane {
         .await
     }
 
-    fn poll_connection(&self, cx: &mut Context<'_>) {
+    /// Polls the connection; parks it if it has been idle long enough.
+    fn poll_connection(&self, cx: &mut Context<'_>, fresh: bool) {
         let mut slot = self.lock();
         let Some(connection) = slot.connection.as_mut() else {
             return;
@@ -136,11 +179,30 @@ impl Lane {
                 tracing::debug!(error = %e, "upstream connection ended with an error");
             }
             *slot = Slot::default();
+            return;
+        }
+        // The parking sleep learns the connection's waker on the first poll
+        // of a connection, and is looked at again whenever it is idle.
+        let idle = slot.sender.as_ref().is_some_and(SendRequest::is_ready);
+        if !(fresh || idle) {
+            return;
+        }
+        let due = slot
+            .park
+            .as_mut()
+            .is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready());
+        if due && idle {
+            let idle = std::mem::take(&mut *slot);
+            drop(slot);
+            idle.park();
         }
     }
 
     pub fn checkout(&self) -> Checkout {
         let mut slot = self.lock();
+        if let Some(sleep) = &slot.park {
+            self.0.timer.disarm(sleep);
+        }
         match slot.sender.take() {
             Some(sender) if sender.is_ready() => Checkout::Ready(sender),
             Some(sender) if !sender.is_closed() => {
@@ -162,19 +224,34 @@ impl Lane {
         slot.seat.is_some()
     }
 
-    /// Makes `connection` the lane's, replacing (and closing) any previous one.
-    pub fn install(&self, connection: UpstreamConnection) {
+    /// Makes `connection` the lane's, replacing (and closing) any previous
+    /// one; it is parked with `pool` once idle.
+    pub fn install(&self, connection: Pin<Box<UpstreamConnection>>, pool: &Arc<Pool>) {
         let mut slot = self.lock();
-        slot.connection = Some(Box::pin(connection));
+        match &slot.park {
+            Some(sleep) => self.0.timer.disarm(sleep),
+            None => {
+                let sleep = self.0.timer.sleep_for(self.0.park_after);
+                self.0.timer.disarm(&sleep);
+                slot.park = Some(sleep);
+            }
+        }
+        slot.connection = Some(connection);
         slot.sender = None;
+        slot.pool = Some(pool.clone());
+        // Polled next with the connection's waker (so is the parking sleep).
         self.0.fresh.store(true, Ordering::SeqCst);
     }
 
-    /// Takes back the sender once its response was read to the end.
+    /// Takes back the sender once its response was read to the end; the
+    /// connection is parked if no request comes within the parking time.
     pub fn checkin(&self, sender: SendRequest<Body>) {
         let mut slot = self.lock();
         if slot.connection.is_some() {
             slot.sender = Some(sender);
+            if let Some(sleep) = &slot.park {
+                self.0.timer.rearm(sleep, self.0.park_after);
+            }
         }
     }
 
