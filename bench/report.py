@@ -204,9 +204,11 @@ def idle_section(idle):
     rows = [
         f"{p['connections']:,} keep-alive connections to the hop, each of which made one "
         "`GET /rest/v1/todos` (with the session cookie) and read the answer, then all held open "
-        "(`bench/src/idle_connections.rs`); the hop's RSS before and after. Kernel socket buffers are "
-        "not in RSS. The proxy's figure includes the upstream connection each browser connection "
-        "keeps (its lane); nginx keeps up to 512 idle upstream connections (`keepalive 512`).",
+        "(`bench/src/idle_connections.rs`); the hop's RSS before and half a second after (a fresh "
+        "proxy, started after the load; nginx as the load left it). Kernel socket buffers are not in "
+        "RSS. The proxy's figure includes the upstream connection each browser connection holds (its "
+        "lane; parked for other browser connections after 2 s idle, kept at most 60 s, at most 256); "
+        "nginx keeps up to 512 idle upstream connections (`keepalive 512`).",
         "",
         "| path | RSS before | RSS after | per idle connection |",
         "|---|---:|---:|---:|",

@@ -150,12 +150,15 @@ wait_for_http "$FRONT/rest/v1/todos"
 # The app's origin: browsers send it as `Origin` on every POST, and the proxy
 # refuses cookie-carrying or sign-in POSTs from other origins (CSRF).
 APP_ORIGIN=http://127.0.0.1:8787
-SUPABASE_URL=$ORIGIN SUPABASE_ANON_KEY=$ANON_KEY PROXY_LISTEN=127.0.0.1:0 \
-    PROXY_PUBLIC_URL=$APP_ORIGIN PROXY_SESSION_STORE=memory: PROXY_AUTH_RATE_LIMIT=off RUST_LOG=warn \
-    "${HOP[@]}" "$BIN/sb-cookie-proxy" >"$WORK/proxy.out" 2>"$WORK/proxy.err" &
-STARTED_PIDS+=($!)
-PROXY_PID=$!
-PROXY=http://$(wait_for_line "$WORK/proxy.out" 'listening on' | sed -E 's|.*http://||')
+start_proxy() { # name: sets PROXY_PID and PROXY
+    SUPABASE_URL=$ORIGIN SUPABASE_ANON_KEY=$ANON_KEY PROXY_LISTEN=127.0.0.1:0 \
+        PROXY_PUBLIC_URL=$APP_ORIGIN PROXY_SESSION_STORE=memory: PROXY_AUTH_RATE_LIMIT=off RUST_LOG=warn \
+        "${HOP[@]}" "$BIN/sb-cookie-proxy" >"$WORK/$1.out" 2>"$WORK/$1.err" &
+    STARTED_PIDS+=($!)
+    PROXY_PID=$!
+    PROXY=http://$(wait_for_line "$WORK/$1.out" 'listening on' | sed -E 's|.*http://||')
+}
+start_proxy proxy
 
 # ---- a user and two sessions -----------------------------------------------
 EMAIL=bench@example.com
@@ -257,24 +260,6 @@ for name in $WORKLOADS; do
 done
 log "stack up: origin $ORIGIN, nginx $FRONT, proxy $PROXY; all workloads answer on all paths"
 
-# ---- memory per idle keep-alive connection ---------------------------------------
-# Before the load, while both hops are fresh (after it, the proxy's allocator
-# reuses memory the load left behind).
-log "memory per idle keep-alive connection ($IDLE_CONNS connections that made one request each)"
-for path in nginx proxy; do
-    workload rest-session "$path"
-    read -ra pids <<<"$(hop_pids "$path")"
-    headers=()
-    for h in "${HDRS[@]}"; do [[ $h == -H ]] || headers+=("$h"); done
-    "$BIN/idle-connections" "$(base_url "$path")$URL_PATH" "$IDLE_CONNS" "$(
-        IFS=,
-        echo "${pids[*]}"
-    )" "${headers[@]}" >"$WORK/idle-$path.json"
-    log "  $path: $(cat "$WORK/idle-$path.json")"
-done
-jq -n --slurpfile nginx "$WORK/idle-nginx.json" --slurpfile proxy "$WORK/idle-proxy.json" \
-    '{nginx: $nginx[0], proxy: $proxy[0]}' >"$WORK/idle.json"
-
 # ---- measuring ---------------------------------------------------------------
 CLK_TCK=$(getconf CLK_TCK)
 RAW=$WORK/raw.tsv
@@ -368,6 +353,32 @@ done
 log "memory per cached session (100k sessions)"
 "$BIN/session-memory" --sessions 100000 >"$WORK/session-memory.json" 2>"$WORK/session-memory.txt"
 cat "$WORK/session-memory.txt" >&2
+
+# ---- memory per idle keep-alive connection ---------------------------------------
+# A fresh proxy (after the load, the first one's allocator reuses memory the
+# load left behind, and its lanes' upstream connections are parked), signed
+# in afresh (its `memory:` store is its own); nginx as it is.
+log "memory per idle keep-alive connection ($IDLE_CONNS connections that made one request each)"
+kill "$PROXY_PID"
+start_proxy proxy-idle
+COOKIE=$(curl -sf -D - -o /dev/null -X POST "$PROXY/auth/v1/token?grant_type=password" \
+    -H "apikey: $ANON_KEY" -H "Origin: $APP_ORIGIN" -H 'content-type: application/json' -d "$CREDS" |
+    grep -i '^set-cookie: sb-session=' | sed -E 's/^[^:]*: *//; s/;.*//' | tr -d '\r')
+[[ $COOKIE == sb-session=?* ]] || die "no session cookie from the fresh proxy"
+SESSION_PROXY=(-H "apikey: $ANON_KEY" -H "Authorization: Bearer $PLACEHOLDER" -H "Cookie: $COOKIE")
+for path in nginx proxy; do
+    workload rest-session "$path"
+    read -ra pids <<<"$(hop_pids "$path")"
+    headers=()
+    for h in "${HDRS[@]}"; do [[ $h == -H ]] || headers+=("$h"); done
+    "$BIN/idle-connections" "$(base_url "$path")$URL_PATH" "$IDLE_CONNS" "$(
+        IFS=,
+        echo "${pids[*]}"
+    )" "${headers[@]}" >"$WORK/idle-$path.json"
+    log "  $path: $(cat "$WORK/idle-$path.json")"
+done
+jq -n --slurpfile nginx "$WORK/idle-nginx.json" --slurpfile proxy "$WORK/idle-proxy.json" \
+    '{nginx: $nginx[0], proxy: $proxy[0]}' >"$WORK/idle.json"
 
 # ---- the report ----------------------------------------------------------------
 cat >"$WORK/meta.json" <<EOF

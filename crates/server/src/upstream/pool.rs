@@ -31,6 +31,9 @@ use tower_service::Service;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// At most this many idle connections are kept.
 const MAX_IDLE: usize = 1024;
+/// At most this many parked connections are kept (a burst of closing
+/// browser connections must not leave as many idle ones to Supabase).
+const MAX_PARKED: usize = 256;
 /// Read buffer per upstream connection: bodies stream, so a small buffer
 /// keeps memory flat with many large transfers at once.
 const READ_BUFFER: usize = 64 * 1024;
@@ -138,7 +141,7 @@ impl Pool {
         let mut parked = lock(&self.parked);
         while parked
             .front()
-            .is_some_and(|oldest| parked.len() >= MAX_IDLE || now - oldest.since >= IDLE_TIMEOUT)
+            .is_some_and(|oldest| parked.len() >= MAX_PARKED || now - oldest.since >= IDLE_TIMEOUT)
         {
             parked.pop_front();
         }
