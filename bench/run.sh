@@ -2,7 +2,7 @@
 # bench/run.sh: sb-cookie-proxy side by side with nginx and with no proxy at
 # all, on the same upstream, in one run; writes bench/RESULTS.md.
 #
-#   bench/run.sh            full run: 1, 32 and 256 connections, 3 rounds of 4 s (~16 min)
+#   bench/run.sh            full run: 1, 32 and 256 connections, 3 rounds of 4 s (~17 min)
 #   bench/run.sh --quick    1 and 32 connections, 1 round of 2 s (~2 min)
 #   bench/run.sh --profile  profile the proxy instead (bench/profile.sh -> bench/profile/)
 #   bench/run.sh --instructions  only the profile's instructions per request,
