@@ -78,8 +78,8 @@ impl Pool {
     }
 
     /// Sends `request` (origin-form URI, `Host` set) on `lane`'s connection
-    /// (opened if it has none), or else on an idle pooled connection or a
-    /// new one. A request that a reused connection could not take (it
+    /// (a parked or a new one if it has none), or else on an idle pooled
+    /// connection or a new one. A request that a reused connection could not take (it
     /// closed meanwhile) is sent again on a new connection.
     ///
     /// On the lane's idle connection, the common case, the request is
