@@ -4,12 +4,14 @@
 //! remembered with a copy of the header: the session key derived from it (a
 //! base64 decode, a SHA-256 and an encode) and the `Cookie` header forwarded
 //! upstream (the cookies parsed, the proxy's removed). So are the
-//! `X-Forwarded-For` value and the session's `Authorization` value (a copy
-//! of a kilobyte-long token).
+//! `X-Forwarded-For` value, the session's `Authorization` value (a copy of
+//! a kilobyte-long token) and its `GET /edge/v1/session` body (the user
+//! object serialised).
 
 use crate::sync::lock;
 use crate::upstream::Lane;
 use crate::upstream::{bearer, forwarded_cookie};
+use bytes::Bytes;
 use http::header::{GetAll, HeaderValue};
 use sbp_core::ProxyError;
 use sbp_core::http::find_session_secret;
@@ -49,7 +51,37 @@ pub struct Connection {
     /// The last client address and its `X-Forwarded-For` value.
     forwarded_for: Mutex<Option<(IpAddr, HeaderValue)>>,
     /// The last session forwarded for and its `Bearer` value.
-    bearer: Mutex<Option<(Weak<Session>, HeaderValue)>>,
+    bearer: PerSession<HeaderValue>,
+    /// The last session answered on `GET /edge/v1/session` and its body.
+    session_body: PerSession<Bytes>,
+}
+
+/// A value worked out from a session, kept for as long as requests present
+/// the same `Arc` (a refreshed or touched session is a new one).
+struct PerSession<T>(Mutex<Option<(Weak<Session>, T)>>);
+
+impl<T: Clone> PerSession<T> {
+    fn new() -> Self {
+        PerSession(Mutex::new(None))
+    }
+
+    fn get_or<E>(
+        &self,
+        session: &Arc<Session>,
+        make: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut memo = lock(&self.0);
+        if let Some((seen, value)) = &*memo
+            && seen
+                .upgrade()
+                .is_some_and(|seen| Arc::ptr_eq(&seen, session))
+        {
+            return Ok(value.clone());
+        }
+        let value = make()?;
+        *memo = Some((Arc::downgrade(session), value.clone()));
+        Ok(value)
+    }
 }
 
 impl Connection {
@@ -59,7 +91,8 @@ impl Connection {
             lane,
             seen_cookies: Mutex::new(None),
             forwarded_for: Mutex::new(None),
-            bearer: Mutex::new(None),
+            bearer: PerSession::new(),
+            session_body: PerSession::new(),
         })
     }
 
@@ -127,21 +160,21 @@ impl Connection {
 }
 
 impl Connection {
-    /// `Bearer <access token>` of `session`: the same value for as long as
-    /// requests present the same `Arc` (a refreshed or touched session is a
-    /// new one). An access token that is not a valid header value is refused.
+    /// `Bearer <access token>` of `session`. An access token that is not a
+    /// valid header value is refused.
     pub fn bearer(&self, session: &Arc<Session>) -> Result<HeaderValue, ProxyError> {
-        let mut memo = lock(&self.bearer);
-        if let Some((seen, value)) = &*memo
-            && seen
-                .upgrade()
-                .is_some_and(|seen| Arc::ptr_eq(&seen, session))
-        {
-            return Ok(value.clone());
-        }
-        let value = bearer(&session.tokens.access_token).ok_or(ProxyError::Internal)?;
-        *memo = Some((Arc::downgrade(session), value.clone()));
-        Ok(value)
+        self.bearer.get_or(session, || {
+            bearer(&session.tokens.access_token).ok_or(ProxyError::Internal)
+        })
+    }
+
+    /// The body of `GET /edge/v1/session` for `session`, made by `make`.
+    pub fn session_body(
+        &self,
+        session: &Arc<Session>,
+        make: impl FnOnce() -> Result<Bytes, ProxyError>,
+    ) -> Result<Bytes, ProxyError> {
+        self.session_body.get_or(session, make)
     }
 }
 
@@ -264,6 +297,31 @@ mod tests {
         let other = session("token-3");
         assert_eq!(connection.bearer(&other).unwrap(), "Bearer token-3");
         assert!(connection.bearer(&session("bad\ntoken")).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_session_body_is_made_once_per_session() {
+        let connection = Connection::new(
+            "127.0.0.1:1".parse().unwrap(),
+            Lane::new(CoarseTimer::new()),
+        );
+        let made = std::cell::Cell::new(0);
+        let body = |session: &Arc<Session>, text: &'static str| {
+            connection
+                .session_body(session, || {
+                    made.set(made.get() + 1);
+                    Ok(Bytes::from_static(text.as_bytes()))
+                })
+                .unwrap()
+        };
+        let first = session("token-1");
+        assert_eq!(body(&first, "one"), "one");
+        assert_eq!(body(&first, "ignored"), "one");
+        assert_eq!(made.get(), 1);
+        // A touched or refreshed session is a new Arc: a new body.
+        let touched = session("token-1");
+        assert_eq!(body(&touched, "two"), "two");
+        assert_eq!(made.get(), 2);
     }
 
     #[tokio::test]

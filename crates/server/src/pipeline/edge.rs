@@ -18,10 +18,14 @@ use std::sync::Arc;
 /// `GET /edge/v1/session`: who is this, without tokens.
 pub fn session(ctx: &Ctx) -> Result<Response<Body>, ProxyError> {
     let live = ctx.live().ok_or(ProxyError::Unauthenticated)?;
-    // The user's JSON plus the id and four timestamps: one allocation.
-    let mut body = Vec::with_capacity(live.session.user.as_json().len() + 256);
-    serde_json::to_writer(&mut body, &session_view(&live.session))
-        .map_err(|_| ProxyError::Internal)?;
+    // The same session gives the same body: made once per connection.
+    let body = ctx.connection.session_body(&live.session, || {
+        // The user's JSON plus the id and four timestamps: one allocation.
+        let mut body = Vec::with_capacity(live.session.user.as_json().len() + 256);
+        serde_json::to_writer(&mut body, &session_view(&live.session))
+            .map_err(|_| ProxyError::Internal)?;
+        Ok(body.into())
+    })?;
     Ok(respond::json_bytes(200, body))
 }
 

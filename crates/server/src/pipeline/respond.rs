@@ -1,13 +1,14 @@
 //! Building the responses the proxy answers itself.
 
 use crate::body::{Body, full};
+use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, SET_COOKIE, X_CONTENT_TYPE_OPTIONS};
 use http::{Response, StatusCode};
 use sbp_core::ProxyError;
 use sbp_core::auth::AuthError;
 
 /// A JSON response that must never be cached.
-pub fn json_bytes(status: u16, body: Vec<u8>) -> Response<Body> {
+pub fn json_bytes(status: u16, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(full(body));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
