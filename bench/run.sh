@@ -5,7 +5,7 @@
 #   bench/run.sh            full run: 1, 32 and 256 connections, 3 rounds of 4 s (~17 min)
 #   bench/run.sh --quick    1 and 32 connections, 1 round of 2 s (~2 min)
 #   bench/run.sh --profile  profile the proxy instead (bench/profile.sh -> bench/profile/)
-#   bench/run.sh --instructions  only the profile's instructions per request,
+#   bench/run.sh --instructions  only the profile's instructions per request (PROFILE_CONNS),
 #                           proxy and nginx (callgrind; repeatable, for A/B of a change)
 #
 # Options: --duration SECS, --rounds N, --conns "1 32 256", --workloads "rest-session ...",
