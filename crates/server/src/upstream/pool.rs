@@ -44,24 +44,37 @@ pub enum SendError {
     Http(hyper::Error),
 }
 
-struct Idle {
-    sender: SendRequest<Body>,
+/// An idle connection and since when it has been idle.
+struct Idle<T> {
+    connection: T,
     since: Instant,
 }
 
-/// A lane's connection, given back while its browser connection is idle.
-struct Parked {
-    connection: Pin<Box<UpstreamConnection>>,
-    sender: SendRequest<Body>,
-    since: Instant,
+/// Pushes `connection` on top of `stack`, after dropping those idle for
+/// [`IDLE_TIMEOUT`] and, beyond `max`, the oldest.
+fn push_idle<T>(stack: &mut VecDeque<Idle<T>>, connection: T, max: usize) {
+    let now = Instant::now();
+    while stack
+        .front()
+        .is_some_and(|oldest| stack.len() >= max || now - oldest.since >= IDLE_TIMEOUT)
+    {
+        stack.pop_front();
+    }
+    stack.push_back(Idle {
+        connection,
+        since: now,
+    });
 }
+
+/// A lane's connection, given back while its browser connection is idle.
+type Parked = (Pin<Box<UpstreamConnection>>, SendRequest<Body>);
 
 pub struct Pool {
     connector: HttpsConnector<HttpConnector>,
     /// `scheme://authority/`, what the connector connects to.
     target: Uri,
-    idle: Mutex<VecDeque<Idle>>,
-    parked: Mutex<VecDeque<Parked>>,
+    idle: Mutex<VecDeque<Idle<SendRequest<Body>>>>,
+    parked: Mutex<VecDeque<Idle<Parked>>>,
     /// Lanes that hold a connection.
     seats: Seats,
 }
@@ -137,29 +150,16 @@ impl Pool {
 
     /// Keeps an idle lane's connection for the next lane that needs one.
     pub(super) fn park(&self, connection: Pin<Box<UpstreamConnection>>, sender: SendRequest<Body>) {
-        let now = Instant::now();
-        let mut parked = lock(&self.parked);
-        while parked
-            .front()
-            .is_some_and(|oldest| parked.len() >= MAX_PARKED || now - oldest.since >= IDLE_TIMEOUT)
-        {
-            parked.pop_front();
-        }
-        parked.push_back(Parked {
-            connection,
-            sender,
-            since: now,
-        });
+        push_idle(&mut lock(&self.parked), (connection, sender), MAX_PARKED);
     }
 
     /// The most recently parked connection that can take a request. Not
     /// polled while parked, each is polled once first: that takes in what
     /// happened meanwhile (the upstream closed it, say).
-    fn unpark(&self) -> Option<(Pin<Box<UpstreamConnection>>, SendRequest<Body>)> {
+    fn unpark(&self) -> Option<Parked> {
         loop {
-            let Parked {
-                mut connection,
-                sender,
+            let Idle {
+                connection: (mut connection, sender),
                 since,
             } = lock(&self.parked).pop_back()?;
             let open = connection
@@ -197,7 +197,11 @@ impl Pool {
     /// The most recently used idle connection that is still open.
     fn checkout(&self) -> Option<SendRequest<Body>> {
         let mut idle = self.lock();
-        while let Some(Idle { sender, since }) = idle.pop_back() {
+        while let Some(Idle {
+            connection: sender,
+            since,
+        }) = idle.pop_back()
+        {
             if sender.is_ready() && since.elapsed() < IDLE_TIMEOUT {
                 return Some(sender);
             }
@@ -221,18 +225,10 @@ impl Pool {
     }
 
     fn push(&self, sender: SendRequest<Body>) {
-        let now = Instant::now();
-        let mut idle = self.lock();
-        while idle
-            .front()
-            .is_some_and(|oldest| idle.len() >= MAX_IDLE || now - oldest.since >= IDLE_TIMEOUT)
-        {
-            idle.pop_front();
-        }
-        idle.push_back(Idle { sender, since: now });
+        push_idle(&mut self.lock(), sender, MAX_IDLE);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle<SendRequest<Body>>>> {
         lock(&self.idle)
     }
 
