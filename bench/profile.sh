@@ -64,18 +64,39 @@ count_per_run() { # workload path conns events
     echo
 }
 
+# "SIZE,WAYS,LINE" of this machine's cache at sysfs index $1 (0: L1 data,
+# 2: L2), for callgrind's simulator.
+cache_geometry() {
+    local d=/sys/devices/system/cpu/cpu0/cache/index$1 size
+    size=$(cat "$d/size")
+    [[ $size == *K ]] || die "unexpected cache size $size in $d"
+    echo "$((${size%K} * 1024)),$(cat "$d/ways_of_associativity"),$(cat "$d/coherency_line_size")"
+}
+
+# " L1d-misses/req=N L2-misses/req=N" from a callgrind output with the cache
+# simulated (data reads and writes; L2 stands in callgrind's "LL").
+cache_misses() { # out requests
+    awk -v req="$2" '/^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
+        /^(summary|totals):/ {
+            printf " L1d-misses/req=%.0f L2-misses/req=%.0f",
+                ($(col["D1mr"]) + $(col["D1mw"])) / req, ($(col["DLmr"]) + $(col["DLmw"])) / req
+            exit }' "$1"
+}
+
 # Instructions the hop executes per request, counted by callgrind in a second
 # instance of it started under valgrind (a proxy signed in afresh, its
 # `memory:` store being its own; nginx as one process): counters zeroed after
 # a warm-up, dumped after a wrk run, divided by the run's requests.
 count_instructions() { # conns
-    local conns=$1 port nginx_port proxy_url cookie pid name path url out requests ir
+    local conns=$1 port nginx_port proxy_url cookie pid name path url out requests ir misses
     command -v valgrind >/dev/null || die "valgrind is missing (Debian package valgrind)"
+    local sim=()
+    ((CACHE_SIM)) && sim=(--cache-sim=yes "--D1=$(cache_geometry 0)" "--LL=$(cache_geometry 2)")
     port=$(free_port)
     nginx_port=$(free_port)
     SUPABASE_URL=$ORIGIN SUPABASE_ANON_KEY=$ANON_KEY PROXY_LISTEN=127.0.0.1:$port \
         PROXY_PUBLIC_URL=$APP_ORIGIN PROXY_SESSION_STORE=memory: PROXY_AUTH_RATE_LIMIT=off RUST_LOG=warn \
-        "${HOP[@]}" valgrind -q --tool=callgrind --callgrind-out-file="$WORK/callgrind.proxy" \
+        "${HOP[@]}" valgrind -q --tool=callgrind "${sim[@]}" --callgrind-out-file="$WORK/callgrind.proxy" \
         "$BIN/sb-cookie-proxy" >"$WORK/cg-proxy.out" 2>"$WORK/cg-proxy.err" &
     STARTED_PIDS+=($!)
     local proxy_pid=$!
@@ -87,7 +108,7 @@ count_instructions() { # conns
     [[ -n $cookie ]] || die "no session from the proxy under valgrind"
     sed -e 's/^master_process on;/master_process off;/' -e "s|front.pid|cg-front.pid|" \
         -e "s|127.0.0.1:$FRONT_PORT reuseport|127.0.0.1:$nginx_port|" "$WORK/front.conf" >"$WORK/cg-front.conf"
-    "${HOP[@]}" valgrind -q --tool=callgrind --callgrind-out-file="$WORK/callgrind.nginx" \
+    "${HOP[@]}" valgrind -q --tool=callgrind "${sim[@]}" --callgrind-out-file="$WORK/callgrind.nginx" \
         nginx -p "$WORK" -c "$WORK/cg-front.conf" -e "$WORK/cg-front-error.log" >"$WORK/cg-nginx.out" 2>&1 &
     STARTED_PIDS+=($!)
     local nginx_pid=$!
@@ -113,7 +134,9 @@ count_instructions() { # conns
             out=$WORK/callgrind-$name-$path.out # for callgrind_annotate
             mv "$(ls -t "$WORK/callgrind.$path".* | head -1)" "$out"
             ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$out")
-            printf '%-13s %-6s requests=%-7s instructions/req=%d\n' "$name" "$path" "$requests" $((ir / requests))
+            misses=
+            ((CACHE_SIM)) && misses=$(cache_misses "$out" "$requests")
+            printf '%-13s %-6s requests=%-7s instructions/req=%d%s\n' "$name" "$path" "$requests" $((ir / requests)) "$misses"
         done
     done
 }

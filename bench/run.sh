@@ -7,6 +7,8 @@
 #   bench/run.sh --profile  profile the proxy instead (bench/profile.sh -> bench/profile/)
 #   bench/run.sh --instructions  only the profile's instructions per request (PROFILE_CONNS),
 #                           proxy and nginx (callgrind; repeatable, for A/B of a change)
+#   bench/run.sh --cache-sim     the same with this machine's L1d and L2 simulated: data
+#                           cache misses per request too (slower)
 #
 # Options: --duration SECS, --rounds N, --conns "1 32 256", --workloads "rest-session ...",
 # --no-pin (let the OS place everything), --out FILE (default bench/RESULTS.md),
@@ -67,6 +69,7 @@ BUILD=1
 RT=1
 PROFILE=0
 INSTRUCTIONS=0
+CACHE_SIM=0
 while (($#)); do
     case $1 in
         --quick) DURATION=2 ROUNDS=1 CONNS="1 32" ;;
@@ -81,6 +84,7 @@ while (($#)); do
         --no-rt) RT=0 ;;
         --profile) PROFILE=1 ;;
         --instructions) INSTRUCTIONS=1 ;;
+        --cache-sim) INSTRUCTIONS=1 CACHE_SIM=1 ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
