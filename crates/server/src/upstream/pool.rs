@@ -8,13 +8,22 @@
 //! from a browser connection goes first to that connection's [`Lane`]; a
 //! lane without a connection takes a parked one (a connection an idle lane
 //! gave back, not polled while parked) before it opens one.
+//!
+//! An upstream closes a connection that has been idle for its keep-alive
+//! timeout, and that close can cross a request on its way. A request a
+//! reused connection could not take is sent again on another one; one it
+//! took and then closed without answering is sent once more, on a new
+//! connection, when that is safe: an idempotent method without a body
+//! (see [`replay_copy`]). This covers parked and pooled connections, the
+//! ones that sit idle; a lane's own connection, idle for at most its
+//! parking delay (two seconds), is not: that would copy every request.
 
 use super::lane::{Checkout, Lane, Seats, UpstreamConnection};
 use crate::body::Body;
 use crate::sync::lock;
 use bytes::Bytes;
-use http::{Request, Response, Uri};
-use hyper::body::{Frame, Incoming, SizeHint};
+use http::{Method, Request, Response, Uri};
+use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper::client::conn::TrySendError;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_rustls::HttpsConnector;
@@ -139,8 +148,14 @@ impl Pool {
         while let Some((connection, mut sender)) = self.unpark() {
             lane.install(connection, self);
             match send_reused(&mut sender, request).await? {
-                Ok(response) => return Ok(track(response, sender, Home::Lane(lane.clone()))),
-                Err(unsent) => request = unsent,
+                Reused::Answered(response) => {
+                    return Ok(track(response, sender, Home::Lane(lane.clone())));
+                }
+                Reused::Unsent(unsent) => request = unsent,
+                Reused::Replay(copy) => {
+                    request = copy;
+                    break;
+                }
             }
         }
         let (sender, connection) = self.connect().await?;
@@ -179,8 +194,10 @@ impl Pool {
         let mut request = request;
         if let Some(mut sender) = self.checkout() {
             match send_reused(&mut sender, request).await? {
-                Ok(response) => return Ok(track(response, sender, Home::Pool(self.clone()))),
-                Err(unsent) => request = unsent,
+                Reused::Answered(response) => {
+                    return Ok(track(response, sender, Home::Pool(self.clone())));
+                }
+                Reused::Unsent(again) | Reused::Replay(again) => request = again,
             }
         }
         // Boxed: connecting is rare, and its future would otherwise make
@@ -246,19 +263,62 @@ impl Pool {
     }
 }
 
-/// Sends on a connection that served before; a request it could not take
-/// (it closed meanwhile) comes back unsent.
+/// What a connection that served before did with a request.
+enum Reused {
+    Answered(Response<Incoming>),
+    /// It could not take the request (it closed meanwhile).
+    Unsent(Request<Body>),
+    /// It took the request and closed without answering; this copy may be
+    /// sent once more.
+    Replay(Request<Body>),
+}
+
+/// Sends on a connection that served before (see [`Reused`]).
 async fn send_reused(
     sender: &mut SendRequest<Body>,
     request: Request<Body>,
-) -> Result<Result<Response<Incoming>, Request<Body>>, SendError> {
+) -> Result<Reused, SendError> {
+    let copy = replay_copy(&request);
     match sender.try_send_request(request).await {
-        Ok(response) => Ok(Ok(response)),
-        Err(mut e) => match e.take_message() {
-            Some(unsent) => Ok(Err(unsent)),
-            None => Err(SendError::Http(e.into_error())),
+        Ok(response) => Ok(Reused::Answered(response)),
+        Err(mut e) => match (e.take_message(), copy) {
+            (Some(unsent), _) => Ok(Reused::Unsent(unsent)),
+            (None, Some(copy)) if closed_unanswered(e.error()) => {
+                tracing::debug!(error = %describe(e.error()), "reused upstream connection closed unanswered; sending again");
+                Ok(Reused::Replay(copy))
+            }
+            (None, _) => Err(SendError::Http(e.into_error())),
         },
     }
+}
+
+/// A copy of `request` if it may be sent again after a connection took it
+/// and closed without answering: an idempotent method (RFC 9110, section
+/// 9.2.2) and no body.
+fn replay_copy(request: &Request<Body>) -> Option<Request<Body>> {
+    let idempotent = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    );
+    if !idempotent || !request.body().is_end_stream() {
+        return None;
+    }
+    let mut copy = Request::new(crate::body::empty());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    Some(copy)
+}
+
+/// Whether a connection ended before any of the response came: closed, or
+/// reset, by the upstream.
+fn closed_unanswered(error: &hyper::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    error.is_incomplete_message()
+        || std::error::Error::source(error)
+            .and_then(|cause| cause.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe))
 }
 
 /// Sends the first request on a new connection, which then goes `home`.
@@ -422,287 +482,4 @@ impl hyper::body::Body for PooledBody {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::coarse_timer::CoarseTimer;
-    use http_body_util::{BodyExt, StreamBody};
-    use hyper::server::conn::http1 as server;
-    use hyper::service::service_fn;
-    use hyper_util::rt::TokioIo;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::net::TcpListener;
-
-    /// A local upstream that counts the connections it accepted. `/big`
-    /// streams 64 chunks of 64 KiB; anything else answers "ok". With
-    /// `keep_alive: false` it closes every connection after one response.
-    /// Also gives the upstream's connections, to close them all at once.
-    async fn upstream(keep_alive: bool) -> (Arc<Pool>, Arc<AtomicUsize>, Served) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counter = accepted.clone();
-        let served = Served::default();
-        let connections = served.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let service = service_fn(|request: Request<Incoming>| async move {
-                    let body = if request.uri().path() == "/big" {
-                        let chunks = (0..64).map(|_| {
-                            Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(
-                                vec![7u8; 64 * 1024],
-                            )))
-                        });
-                        StreamBody::new(futures_util::stream::iter(chunks)).boxed()
-                    } else {
-                        http_body_util::Full::new(Bytes::from_static(b"ok"))
-                            .map_err(|never| match never {})
-                            .boxed()
-                    };
-                    Ok::<_, std::convert::Infallible>(Response::new(body))
-                });
-                let connection = server::Builder::new()
-                    .keep_alive(keep_alive)
-                    .serve_connection(TokioIo::new(stream), service);
-                lock(&connections).push(tokio::spawn(connection).abort_handle());
-            }
-        });
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let target = format!("http://{addr}/").parse().unwrap();
-        (Pool::new(https, target), accepted, served)
-    }
-
-    type Served = Arc<Mutex<Vec<tokio::task::AbortHandle>>>;
-
-    async fn get(pool: &Arc<Pool>, path: &str) -> Bytes {
-        get_on(pool, None, path).await
-    }
-
-    /// A request on `lane` (when given), awaited inside `lane.drive` as a
-    /// browser connection's task does.
-    async fn get_on(pool: &Arc<Pool>, lane: Option<&Lane>, path: &str) -> Bytes {
-        let request = Request::builder()
-            .uri(path)
-            .header("host", "upstream")
-            .body(crate::body::empty())
-            .unwrap();
-        let exchange = async {
-            let Ok(response) = pool.send(lane, request).await else {
-                panic!("request to {path} failed");
-            };
-            response.into_body().collect().await.unwrap().to_bytes()
-        };
-        match lane {
-            Some(lane) => lane.drive(exchange).await,
-            None => exchange.await,
-        }
-    }
-
-    fn idle_in_pool(pool: &Pool) -> usize {
-        pool.lock().len()
-    }
-
-    fn parked(pool: &Pool) -> usize {
-        lock(&pool.parked).len()
-    }
-
-    /// A lane that parks after 100 ms, used once and then idle for a while
-    /// (its browser connection still open: its task still drives it).
-    async fn used_then_idle(pool: &Arc<Pool>) -> Lane {
-        let lane = Lane::parking_after(CoarseTimer::new(), Duration::from_millis(100));
-        assert_eq!(get_on(pool, Some(&lane), "/small").await, "ok");
-        assert_eq!(parked(pool), 0, "a lane in use keeps its connection");
-        lane.drive(tokio::time::sleep(Duration::from_millis(800)))
-            .await;
-        lane
-    }
-
-    #[tokio::test]
-    async fn an_idle_lane_parks_its_connection_for_the_next_lane() {
-        let (pool, accepted, _) = upstream(true).await;
-        let lane = used_then_idle(&pool).await;
-        assert_eq!(parked(&pool), 1);
-        let other = Lane::new(CoarseTimer::new());
-        for _ in 0..3 {
-            assert_eq!(get_on(&pool, Some(&other), "/small").await, "ok");
-        }
-        assert_eq!(
-            accepted.load(Ordering::SeqCst),
-            1,
-            "the parked one was taken"
-        );
-        assert_eq!(parked(&pool), 0);
-        // The first lane, busy again, opens one: the other lane holds the first.
-        assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn a_parked_connection_the_upstream_closed_is_not_taken() {
-        let (pool, accepted, served) = upstream(true).await;
-        let _lane = used_then_idle(&pool).await;
-        assert_eq!(parked(&pool), 1);
-        for connection in lock(&served).drain(..) {
-            connection.abort();
-        }
-        // The close reaches the parked connection's socket.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let other = Lane::new(CoarseTimer::new());
-        assert_eq!(get_on(&pool, Some(&other), "/small").await, "ok");
-        assert_eq!(accepted.load(Ordering::SeqCst), 2, "a new connection");
-        assert_eq!(parked(&pool), 0);
-    }
-
-    #[tokio::test]
-    async fn a_lane_keeps_its_own_connection_off_the_pool() {
-        let (pool, accepted, _) = upstream(true).await;
-        let lane = Lane::new(CoarseTimer::new());
-        for _ in 0..20 {
-            assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
-        }
-        assert_eq!(
-            get_on(&pool, Some(&lane), "/big").await.len(),
-            64 * 64 * 1024
-        );
-        assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
-        assert_eq!(
-            idle_in_pool(&pool),
-            0,
-            "the lane's connection is not pooled"
-        );
-        // A second browser connection gets a connection of its own.
-        let other = Lane::new(CoarseTimer::new());
-        assert_eq!(get_on(&pool, Some(&other), "/small").await, "ok");
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        // Closing the browser connections parks their lanes' connections,
-        // and a new browser connection takes one.
-        drop((lane, other));
-        assert_eq!(parked(&pool), 2);
-        let third = Lane::new(CoarseTimer::new());
-        assert_eq!(get_on(&pool, Some(&third), "/small").await, "ok");
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        assert_eq!(parked(&pool), 1);
-        // The proxy's own calls use the pool's connections, not parked ones.
-        assert_eq!(get(&pool, "/small").await, "ok");
-        assert_eq!(accepted.load(Ordering::SeqCst), 3);
-    }
-
-    #[tokio::test]
-    async fn a_lane_replaces_a_connection_the_upstream_closed() {
-        let (pool, accepted, _) = upstream(false).await;
-        let lane = Lane::new(CoarseTimer::new());
-        for _ in 0..5 {
-            assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
-            tokio::task::yield_now().await;
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 5);
-    }
-
-    /// Reads one frame of `/big` on `lane`, then drops the body.
-    async fn abandon_a_body(pool: &Arc<Pool>, lane: &Lane) {
-        let request = Request::builder()
-            .uri("/big")
-            .header("host", "upstream")
-            .body(crate::body::empty())
-            .unwrap();
-        lane.drive(async {
-            let Ok(response) = pool.send(Some(lane), request).await else {
-                panic!("request failed");
-            };
-            let mut body = response.into_body();
-            assert!(body.frame().await.is_some());
-        })
-        .await;
-    }
-
-    #[tokio::test]
-    async fn a_lane_whose_body_was_abandoned_opens_a_new_connection() {
-        let (pool, accepted, _) = upstream(true).await;
-        let lane = Lane::new(CoarseTimer::new());
-        abandon_a_body(&pool, &lane).await;
-        assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        // A browser connection that closes with a half-read body does not
-        // park that connection.
-        let abandoning = Lane::new(CoarseTimer::new());
-        abandon_a_body(&pool, &abandoning).await;
-        drop(abandoning);
-        assert_eq!(parked(&pool), 0);
-    }
-
-    #[tokio::test]
-    async fn sequential_requests_share_one_connection() {
-        let (pool, accepted, _) = upstream(true).await;
-        for _ in 0..20 {
-            assert_eq!(get(&pool, "/small").await, "ok");
-        }
-        assert_eq!(get(&pool, "/big").await.len(), 64 * 64 * 1024);
-        assert_eq!(get(&pool, "/small").await, "ok");
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn concurrent_requests_open_connections_that_are_then_reused() {
-        let (pool, accepted, _) = upstream(true).await;
-        let batch = (0..8).map(|_| get(&pool, "/big"));
-        for body in futures_util::future::join_all(batch).await {
-            assert_eq!(body.len(), 64 * 64 * 1024);
-        }
-        let opened = accepted.load(Ordering::SeqCst);
-        assert!(
-            (2..=8).contains(&opened),
-            "{opened} connections for 8 concurrent requests"
-        );
-        let again = (0..8).map(|_| get(&pool, "/small"));
-        futures_util::future::join_all(again).await;
-        assert_eq!(
-            accepted.load(Ordering::SeqCst),
-            opened,
-            "idle connections are reused"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_connection_the_upstream_closed_is_replaced() {
-        let (pool, accepted, _) = upstream(false).await;
-        for _ in 0..5 {
-            assert_eq!(get(&pool, "/small").await, "ok");
-            // Let the client notice the close, or race it: both must work.
-            tokio::task::yield_now().await;
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 5);
-    }
-
-    #[tokio::test]
-    async fn an_abandoned_body_closes_its_connection() {
-        let (pool, accepted, _) = upstream(true).await;
-        let request = Request::builder()
-            .uri("/big")
-            .header("host", "upstream")
-            .body(crate::body::empty())
-            .unwrap();
-        let Ok(response) = pool.send(None, request).await else {
-            panic!("request failed");
-        };
-        let mut body = response.into_body();
-        assert!(body.frame().await.is_some());
-        drop(body);
-        assert_eq!(get(&pool, "/small").await, "ok");
-        assert_eq!(
-            accepted.load(Ordering::SeqCst),
-            2,
-            "the half-read connection is not reused"
-        );
-        assert_eq!(get(&pool, "/small").await, "ok");
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-    }
-}
+mod tests;
