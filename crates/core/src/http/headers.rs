@@ -1,23 +1,32 @@
 //! Hop-by-hop headers: what a proxy must not forward.
 
-use http::header::{
-    CONNECTION, GetAll, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHENTICATE,
-    PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
-};
+use http::header::{CONNECTION, GetAll, HeaderMap, HeaderName, HeaderValue};
 
-/// The headers that are hop-by-hop in every message (RFC 9110 section 7.6.1,
-/// plus the non-standard ones still seen).
-static HOP_BY_HOP: [HeaderName; 9] = [
-    CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    PROXY_AUTHENTICATE,
-    PROXY_AUTHORIZATION,
-    TE,
-    TRAILER,
-    TRANSFER_ENCODING,
-    UPGRADE,
-];
+/// Whether `name` is hop-by-hop in every message (RFC 9110 section 7.6.1,
+/// plus the non-standard ones still seen). A `match` on the lowercase name
+/// rather than comparisons with nine `HeaderName`s: it runs for every
+/// header of every message.
+fn always_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// Whether a `Connection` value is just `keep-alive` or `close` (nearly
+/// all are), which name no other header.
+fn names_no_header(value: &HeaderValue) -> bool {
+    let value = value.as_bytes();
+    value.eq_ignore_ascii_case(b"keep-alive") || value.eq_ignore_ascii_case(b"close")
+}
 
 /// The hop-by-hop headers of one message: the standard ones and those its
 /// `Connection` header lists. Built once per message; the `Connection`
@@ -29,15 +38,16 @@ pub struct HopByHop<'a> {
 impl<'a> HopByHop<'a> {
     pub fn of(headers: &'a HeaderMap) -> HopByHop<'a> {
         let connection = headers.get_all(CONNECTION);
-        let names_others = tokens(&connection)
-            .any(|t| !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive"));
+        let names_others = !connection.iter().all(names_no_header)
+            && tokens(&connection)
+                .any(|t| !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive"));
         HopByHop {
             listed: names_others.then_some(connection),
         }
     }
 
     pub fn contains(&self, name: &HeaderName) -> bool {
-        HOP_BY_HOP.contains(name)
+        always_hop_by_hop(name)
             || self
                 .listed
                 .as_ref()
@@ -77,7 +87,11 @@ mod tests {
             "connection",
             "keep-alive",
             "proxy-connection",
+            "Proxy-Authenticate",
+            "proxy-authorization",
             "te",
+            "trailer",
+            "upgrade",
         ] {
             assert!(hop(&none, name), "{name}");
         }
@@ -90,8 +104,10 @@ mod tests {
         assert!(hop(&listed, "x-custom"));
         assert!(hop(&listed, "x-other"));
         assert!(!hop(&listed, "content-type"));
-        let keep_alive = headers(&[("connection", "keep-alive")]);
-        assert!(HopByHop::of(&keep_alive).listed.is_none());
-        assert!(!hop(&keep_alive, "x-custom"));
+        for plain in ["keep-alive", "Keep-Alive", "close", "close, keep-alive"] {
+            let plain = headers(&[("connection", plain)]);
+            assert!(HopByHop::of(&plain).listed.is_none());
+            assert!(!hop(&plain, "x-custom"));
+        }
     }
 }

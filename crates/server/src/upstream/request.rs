@@ -16,7 +16,6 @@ static APIKEY: HeaderName = HeaderName::from_static("apikey");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// What the proxy decided about a forwarded request.
 pub struct Forward<'a> {
@@ -41,10 +40,20 @@ pub fn bearer(token: &str) -> Option<HeaderValue> {
     HeaderValue::from_maybe_shared(value.freeze()).ok()
 }
 
-/// Headers the proxy sets itself.
+/// Headers the proxy sets itself (or, `Forwarded`, drops: it describes the
+/// browser's connection with `X-Forwarded-*`).
 fn is_replaced(name: &HeaderName) -> bool {
-    [&HOST, &AUTHORIZATION, &COOKIE, &APIKEY, &FORWARDED].contains(&name)
-        || [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST].contains(&name)
+    matches!(
+        name.as_str(),
+        "host"
+            | "authorization"
+            | "cookie"
+            | "apikey"
+            | "forwarded"
+            | "x-forwarded-for"
+            | "x-forwarded-proto"
+            | "x-forwarded-host"
+    )
 }
 
 /// The browser's `Cookie` headers as one, without the proxy's cookie;
