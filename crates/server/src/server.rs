@@ -1,5 +1,6 @@
 //! The listener: accepts connections, serves HTTP/1.1 through the pipeline,
-//! sweeps expired sessions, and shuts down gracefully.
+//! sweeps expired sessions (and expired idle upstream connections), and
+//! shuts down gracefully.
 
 use crate::app::App;
 use crate::coarse_timer::CoarseTimer;
@@ -19,7 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
-/// How often expired sessions are deleted from the store.
+/// How often expired sessions are deleted from the store (and expired idle
+/// upstream connections closed).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// How long shutdown waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -188,6 +190,7 @@ async fn sweep(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
             _ = every.tick() => {}
             _ = stopped.changed() => return,
         }
+        app.upstream.close_expired();
         match app.sessions.sweep(app.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),

@@ -71,6 +71,11 @@ impl Upstream {
         self.url.authority()
     }
 
+    /// Closes upstream connections left idle past their expiry.
+    pub fn close_expired(&self) {
+        self.pool.close_expired();
+    }
+
     /// Sends a request whose URI is a path and query, on a browser
     /// connection's `lane` when given (then awaited inside [`Lane::drive`]);
     /// an unreachable or silent upstream is a proxy error, never a hang.

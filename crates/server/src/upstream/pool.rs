@@ -63,16 +63,25 @@ struct Idle<T> {
 /// [`IDLE_TIMEOUT`] and, beyond `max`, the oldest.
 fn push_idle<T>(stack: &mut VecDeque<Idle<T>>, connection: T, max: usize) {
     let now = Instant::now();
-    while stack
-        .front()
-        .is_some_and(|oldest| stack.len() >= max || now - oldest.since >= IDLE_TIMEOUT)
-    {
+    drop_expired(stack, now);
+    while stack.len() >= max {
         stack.pop_front();
     }
     stack.push_back(Idle {
         connection,
         since: now,
     });
+}
+
+/// Drops (closes) the connections of `stack` idle for [`IDLE_TIMEOUT`] at
+/// `now`: the oldest, at the bottom.
+fn drop_expired<T>(stack: &mut VecDeque<Idle<T>>, now: Instant) {
+    while stack
+        .front()
+        .is_some_and(|oldest| now.saturating_duration_since(oldest.since) >= IDLE_TIMEOUT)
+    {
+        stack.pop_front();
+    }
 }
 
 /// A lane's connection, given back while its browser connection is idle.
@@ -161,6 +170,15 @@ impl Pool {
         let (sender, connection) = self.connect().await?;
         lane.install(Box::pin(connection), self);
         send_first(sender, request, Home::Lane(lane.clone())).await
+    }
+
+    /// Closes the idle and parked connections that expired. They are also
+    /// dropped whenever another is pushed, but after traffic stops only
+    /// this (called periodically) closes them.
+    pub fn close_expired(&self) {
+        let now = Instant::now();
+        drop_expired(&mut self.lock(), now);
+        drop_expired(&mut lock(&self.parked), now);
     }
 
     /// Keeps an idle lane's connection for the next lane that needs one.

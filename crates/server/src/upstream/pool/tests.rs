@@ -67,62 +67,73 @@ const CLOSE_ALL: usize = 2;
 
 /// [`closing_upstream`]: a pool to it, its mode (above, changed at any
 /// time), the request lines it read in order, and how many connections
-/// it accepted.
+/// it accepted and how many of those ended.
 struct Closing {
     pool: Arc<Pool>,
     mode: Arc<AtomicUsize>,
     seen: Arc<Mutex<Vec<String>>>,
     accepted: Arc<AtomicUsize>,
+    ended: Arc<AtomicUsize>,
 }
 
 /// A bare TCP upstream that can read a request and close its connection
 /// without answering, as when an upstream's idle close crosses a
 /// request; otherwise answers "ok". Requests must have no body.
 async fn closing_upstream() -> Closing {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mode = Arc::new(AtomicUsize::new(ANSWER));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let (modes, lines, counter) = (mode.clone(), seen.clone(), accepted.clone());
+    let upstream = Closing {
+        pool: pool_for(addr),
+        mode: Arc::new(AtomicUsize::new(ANSWER)),
+        seen: Arc::default(),
+        accepted: Arc::default(),
+        ended: Arc::default(),
+    };
+    let (mode, seen) = (upstream.mode.clone(), upstream.seen.clone());
+    let (accepted, ended) = (upstream.accepted.clone(), upstream.ended.clone());
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let (mode, seen) = (modes.clone(), lines.clone());
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let (mode, seen, ended) = (mode.clone(), seen.clone(), ended.clone());
             tokio::spawn(async move {
-                let mut stream = BufReader::new(stream);
-                for answered in 0.. {
-                    let mut head = Vec::new();
-                    loop {
-                        let mut line = String::new();
-                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        head.push(line);
-                    }
-                    lock(&seen).push(head[0].trim_end().to_string());
-                    match mode.load(Ordering::SeqCst) {
-                        CLOSE_ALL => return,
-                        CLOSE_REUSED if answered > 0 => return,
-                        _ => {}
-                    }
-                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                    if stream.get_mut().write_all(answer).await.is_err() {
-                        return;
-                    }
-                }
+                serve_or_close(stream, &mode, &seen).await;
+                ended.fetch_add(1, Ordering::SeqCst);
             });
         }
     });
-    Closing {
-        pool: pool_for(addr),
-        mode,
-        seen,
-        accepted,
+    upstream
+}
+
+/// One connection of [`closing_upstream`], until it or the client closes it.
+async fn serve_or_close(
+    stream: tokio::net::TcpStream,
+    mode: &AtomicUsize,
+    seen: &Mutex<Vec<String>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut stream = BufReader::new(stream);
+    for answered in 0.. {
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push(line);
+        }
+        lock(seen).push(head[0].trim_end().to_string());
+        match mode.load(Ordering::SeqCst) {
+            CLOSE_ALL => return,
+            CLOSE_REUSED if answered > 0 => return,
+            _ => {}
+        }
+        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        if stream.get_mut().write_all(answer).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -243,6 +254,7 @@ async fn a_get_a_reused_connection_closed_unanswered_is_sent_once_more_on_a_new_
         mode,
         seen,
         accepted,
+        ..
     } = closing_upstream().await;
     park(&pool, 1).await;
     assert_eq!(get(&pool, "/pooled").await, "ok");
@@ -291,6 +303,32 @@ async fn a_request_is_sent_again_at_most_once() {
         "a parked connection, then a new one"
     );
     assert_eq!(parked(&pool), 2, "the other parked ones were not tried");
+}
+
+#[tokio::test]
+async fn expired_idle_and_parked_connections_are_closed_when_swept() {
+    let Closing { pool, ended, .. } = closing_upstream().await;
+    park(&pool, 2).await;
+    assert_eq!(get(&pool, "/pooled").await, "ok");
+    pool.close_expired();
+    assert_eq!((parked(&pool), idle_in_pool(&pool)), (2, 1), "none expired");
+    // The oldest parked connection and the pooled one were idle for the
+    // whole timeout.
+    let long_ago = Instant::now()
+        .checked_sub(IDLE_TIMEOUT)
+        .expect("the clock has run for longer than the idle timeout");
+    lock(&pool.parked)[0].since = long_ago;
+    pool.lock()[0].since = long_ago;
+    pool.close_expired();
+    assert_eq!((parked(&pool), idle_in_pool(&pool)), (1, 0));
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while ended.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the upstream sees both connections closed");
+    assert_eq!(ended.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
