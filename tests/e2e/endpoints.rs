@@ -205,3 +205,40 @@ async fn idle_and_absolute_lifetimes_end_sessions() {
         assert!(left.is_empty(), "{setting}: the expired session is deleted");
     }
 }
+
+#[tokio::test]
+async fn shutdown_closes_idle_keep_alive_connections_at_once() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::rt::TokioIo;
+    use std::time::{Duration, Instant};
+    let env = Env::start().await;
+    let stream = tokio::net::TcpStream::connect(env.proxy.addr)
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let request = http::Request::get("/edge/v1/health")
+        .header("host", "proxy")
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.into_body().collect().await.unwrap();
+
+    // The connection is idle and kept alive; shutdown closes it rather
+    // than waiting out the drain timeout (10 s).
+    let started = Instant::now();
+    env.proxy.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    let closed = tokio::time::timeout(Duration::from_secs(2), connection).await;
+    assert!(
+        matches!(closed, Ok(Ok(Ok(())))),
+        "the proxy closed the connection"
+    );
+}

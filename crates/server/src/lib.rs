@@ -23,6 +23,7 @@ mod sync;
 #[cfg(test)]
 mod test_support;
 mod upstream;
+mod when_woken;
 
 pub use app::App;
 pub use error::Error;

@@ -8,6 +8,7 @@ use crate::pipeline::{self, Connection};
 use crate::runtime::OsRandom;
 use crate::store::{Eviction, Store, follow_evictions};
 use crate::upstream::Lane;
+use crate::when_woken::WhenWoken;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -148,10 +149,13 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
         let (open, mut stopped) = (open.clone(), stopped.clone());
         tokio::spawn(async move {
             let mut connection = pin!(connection);
-            // The connection's lane is polled with it, in this task.
+            // The connection's lane is polled with it, in this task; the
+            // shutdown signal only when it fired.
+            let stop = WhenWoken::new(stopped.changed());
             let ended = tokio::select! {
+                biased;
                 ended = lane.drive(connection.as_mut()) => ended,
-                _ = stopped.changed() => {
+                _ = stop => {
                     connection.as_mut().graceful_shutdown();
                     lane.drive(connection).await
                 }
