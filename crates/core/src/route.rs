@@ -162,9 +162,13 @@ pub fn takes_secrets(path: &str, query: Option<&str>) -> bool {
 /// backslashes are percent-decoded (some gateways decode them, and some read
 /// a backslash as a slash).
 pub fn has_dot_segments(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    // Most paths have none of the three bytes a dot segment needs.
+    if !bytes.iter().any(|&b| matches!(b, b'.' | b'%' | b'\\')) {
+        return false;
+    }
     // One pass over the path, decoding as it goes (no allocation): the
     // length of the current segment and whether it is all dots.
-    let bytes = path.as_bytes();
     let (mut i, mut len, mut dots) = (0, 0usize, true);
     loop {
         let (decoded, width) = match bytes.get(i) {

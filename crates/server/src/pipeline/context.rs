@@ -6,6 +6,7 @@ use crate::body::Body;
 use crate::pipeline::Connection;
 use crate::pipeline::respond;
 use crate::refresh::{Refreshed, Refresher};
+use crate::upstream::X_FORWARDED_FOR;
 use http::header::{COOKIE, USER_AGENT};
 use http::{Response, request};
 use sbp_core::ProxyError;
@@ -69,7 +70,7 @@ impl Ctx {
         let forwarded = self
             .parts
             .headers
-            .get_all("x-forwarded-for")
+            .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok());
         client_ip(

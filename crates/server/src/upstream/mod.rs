@@ -10,5 +10,5 @@ mod response;
 pub use client::{Upstream, UpstreamResponse};
 pub use lane::Lane;
 pub use pool::PooledBody;
-pub use request::{Forward, bearer, forward_request, forwarded_cookie};
+pub use request::{Forward, X_FORWARDED_FOR, bearer, forward_request, forwarded_cookie};
 pub use response::{make_private, relay_response, replace_body};

@@ -13,7 +13,7 @@ use http::{HeaderMap, Request, Uri, request};
 use sbp_core::http::{HopByHop, strip_cookie};
 
 static APIKEY: HeaderName = HeaderName::from_static("apikey");
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
