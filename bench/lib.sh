@@ -121,6 +121,19 @@ cpu_ticks() {
     echo "$total"
 }
 
+# Sum of the minor page faults of the given processes (all threads): the
+# kernel mapping in memory the process touched (new, or handed back by its
+# allocator).
+minor_faults() {
+    local pid total=0 t
+    for pid in "$@"; do
+        # Fields after "pid (comm) ": minflt is the 8th.
+        t=$(awk '{ sub(/^.*\) /, ""); print $8 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        total=$((total + t))
+    done
+    echo "$total"
+}
+
 # Sum of a /proc/PID/status field (VmRSS, VmHWM) in KiB over the processes.
 mem_kib() {
     local field=$1 pid total=0 v

@@ -278,7 +278,7 @@ run_wrk() { # duration conns url
 }
 
 measure() { # workload conns path round
-    local name=$1 conns=$2 path=$3 round=$4 url pids up_pids hop0 up0 wrk0 busy0 rss0 out line
+    local name=$1 conns=$2 path=$3 round=$4 url pids up_pids hop0 faults0 up0 wrk0 busy0 rss0 out line
     workload "$name" "$path"
     url=$(base_url "$path")$URL_PATH
     run_wrk "$WARMUP" "$conns" "$url" >/dev/null
@@ -296,6 +296,7 @@ measure() { # workload conns path round
     reset_peak_rss "${pids[@]}"
     rss0=$(mem_kib VmRSS "${pids[@]}")
     hop0=$(cpu_ticks "${pids[@]}")
+    faults0=$(minor_faults "${pids[@]}")
     up0=$(cpu_ticks "${up_pids[@]}")
     children_ticks
     wrk0=$CHILD_TICKS
@@ -304,6 +305,7 @@ measure() { # workload conns path round
     children_ticks
     local busy=$(($(machine_busy_ticks) - busy0)) wrk=$((CHILD_TICKS - wrk0))
     local hop=$(($(cpu_ticks "${pids[@]}") - hop0)) up=$(($(cpu_ticks "${up_pids[@]}") - up0))
+    local faults=$(($(minor_faults "${pids[@]}") - faults0))
     out=$(<"$WORK/wrk.out")
     for pid in "${pids[@]}"; do
         chrt -a -o -p 0 "$pid" >/dev/null
@@ -321,8 +323,9 @@ measure() { # workload conns path round
     printf '%s\t' "$name" "$conns" "$path" "${v[@]}" "$hop" "$up" "$wrk" "$busy" "$CLK_TCK" "$hwm" "$rss0" >>"$RAW"
     printf '%s\t%s\n' "$rss1" "$round" >>"$RAW"
     local rps=$((v[0] * 1000000 / v[1]))
-    log "$(printf '%-14s c=%-3s r%s %-6s %8d req/s  p50 %6d us  p99 %6d us  errors %d' \
-        "$name" "$conns" "$round" "$path" "$rps" "${v[8]}" "${v[10]}" $((v[3] + v[4] + v[5] + v[6] + v[7])))"
+    log "$(printf '%-14s c=%-3s r%s %-6s %8d req/s  p50 %6d us  p99 %6d us  errors %d  faults/req %.1f' \
+        "$name" "$conns" "$round" "$path" "$rps" "${v[8]}" "${v[10]}" $((v[3] + v[4] + v[5] + v[6] + v[7])) \
+        "$(awk -v f="$faults" -v n="${v[0]}" 'BEGIN { print (n ? f / n : 0) }')")"
 }
 
 if ((INSTRUCTIONS)); then
