@@ -115,7 +115,7 @@ count_instructions() { # conns
     wait_for_http "http://127.0.0.1:$nginx_port/rest/v1/todos" 60
     echo "# instructions per request of the hop (callgrind, user space only), one"
     echo "# $DURATION s wrk run at $conns connections each; $(date -u +%FT%TZ)"
-    for name in rest-session edge-session; do
+    for name in ${PROFILE_WORKLOADS:-rest-session edge-session}; do
         for path in nginx proxy; do
             workload "$name" "$path"
             if [[ $path == proxy ]]; then
