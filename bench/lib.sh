@@ -110,29 +110,25 @@ nginx_pids() {
     echo "$master" $(pgrep -P "$master" || true)
 }
 
-# Sum of user+system CPU clock ticks of the given processes (all threads).
-cpu_ticks() {
-    local pid total=0 t
+# Sum over the given processes (all threads) of an awk expression of the
+# fields of /proc/PID/stat after "pid (comm) ": $1 is the state, $8 the
+# minor page faults, $12 and $13 the user and system CPU clock ticks.
+proc_stat_sum() { # expression pid...
+    local expression=$1 pid total=0 t
+    shift
     for pid in "$@"; do
-        # Fields after "pid (comm) ": utime and stime are the 12th and 13th.
-        t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        t=$(awk "{ sub(/^.*\\) /, \"\"); print $expression }" "/proc/$pid/stat" 2>/dev/null || echo 0)
         total=$((total + t))
     done
     echo "$total"
 }
 
-# Sum of the minor page faults of the given processes (all threads): the
-# kernel mapping in memory the process touched (new, or handed back by its
-# allocator).
-minor_faults() {
-    local pid total=0 t
-    for pid in "$@"; do
-        # Fields after "pid (comm) ": minflt is the 8th.
-        t=$(awk '{ sub(/^.*\) /, ""); print $8 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
-        total=$((total + t))
-    done
-    echo "$total"
-}
+# User+system CPU clock ticks of the given processes.
+cpu_ticks() { proc_stat_sum '$12 + $13' "$@"; }
+
+# Minor page faults of the given processes: the kernel mapping in memory
+# they touched (new, or handed back by the allocator).
+minor_faults() { proc_stat_sum '$8' "$@"; }
 
 # Sum of a /proc/PID/status field (VmRSS, VmHWM) in KiB over the processes.
 mem_kib() {
