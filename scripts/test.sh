@@ -10,6 +10,14 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Cargo keeps the test binaries of every build in the target directory and
+# never removes old ones; past 16 GiB it is started afresh (one cold build)
+# rather than left to fill the disk.
+if [ -d "$CARGO_TARGET_DIR" ] && [ "$(du -s --block-size=1G "$CARGO_TARGET_DIR" | cut -f1)" -gt 16 ]; then
+  step "$CARGO_TARGET_DIR holds over 16 GiB of old builds: cargo clean"
+  cargo clean -q
+fi
+
 need_apt() {
   local missing=()
   for pkg in "$@"; do
