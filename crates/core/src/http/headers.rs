@@ -21,11 +21,10 @@ fn always_hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-/// Whether a `Connection` value is just `keep-alive` or `close` (nearly
-/// all are), which name no other header.
-fn names_no_header(value: &HeaderValue) -> bool {
-    let value = value.as_bytes();
-    value.eq_ignore_ascii_case(b"keep-alive") || value.eq_ignore_ascii_case(b"close")
+/// Whether a `Connection` token is `keep-alive` or `close`, the options
+/// that name no other header.
+fn is_plain_option(token: &[u8]) -> bool {
+    token.eq_ignore_ascii_case(b"keep-alive") || token.eq_ignore_ascii_case(b"close")
 }
 
 /// The hop-by-hop headers of one message: the standard ones and those its
@@ -38,9 +37,11 @@ pub struct HopByHop<'a> {
 impl<'a> HopByHop<'a> {
     pub fn of(headers: &'a HeaderMap) -> HopByHop<'a> {
         let connection = headers.get_all(CONNECTION);
-        let names_others = !connection.iter().all(names_no_header)
-            && tokens(&connection)
-                .any(|t| !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive"));
+        // A value that is one plain option (nearly all are) is not split.
+        let names_others = connection.iter().any(|value| {
+            !is_plain_option(value.as_bytes())
+                && value_tokens(value).any(|t| !is_plain_option(t.as_bytes()))
+        });
         HopByHop {
             listed: names_others.then_some(connection),
         }
@@ -57,9 +58,14 @@ impl<'a> HopByHop<'a> {
 
 /// The comma-separated tokens of a list header's values.
 fn tokens<'a>(values: &GetAll<'a, HeaderValue>) -> impl Iterator<Item = &'a str> {
-    values
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    values.iter().flat_map(value_tokens)
+}
+
+/// The comma-separated tokens of one value (none if it is not text).
+fn value_tokens(value: &HeaderValue) -> impl Iterator<Item = &str> {
+    value
+        .to_str()
+        .into_iter()
         .flat_map(|v| v.split(','))
         .map(str::trim)
 }
