@@ -354,6 +354,7 @@ mod tests {
     fn every_problem_is_reported_with_its_key() {
         let err = Config::load(&source(&[
             ("PROXY_LISTEN", "nowhere"),
+            ("PROXY_PUBLIC_URL", "https://app.example.co,/supabase"),
             ("PROXY_SESSION_TTL", "forever"),
             ("PROXY_SESSION_STORE", "s3://bucket"),
             ("PROXY_TOKEN_MODE", "magic"),
@@ -367,6 +368,7 @@ mod tests {
                 "SUPABASE_URL",
                 "SUPABASE_ANON_KEY",
                 "PROXY_LISTEN",
+                "PROXY_PUBLIC_URL",
                 "PROXY_ALLOWED_ORIGINS",
                 "PROXY_TOKEN_MODE",
                 "PROXY_SESSION_STORE",
@@ -374,7 +376,7 @@ mod tests {
             ]
         );
         let text = err.to_string();
-        assert_eq!(text.lines().count(), 7);
+        assert_eq!(text.lines().count(), 8);
         assert!(text.contains("SUPABASE_URL: is required"));
     }
 

@@ -14,17 +14,43 @@ fn parse_http_url(text: &str) -> Result<(bool, String, String), String> {
     };
     let authority = uri
         .authority()
-        .ok_or_else(|| format!("`{text}` has no host"))?
-        .as_str()
-        .to_ascii_lowercase();
-    if authority.contains('@') {
+        .ok_or_else(|| format!("`{text}` has no host"))?;
+    if authority.as_str().contains('@') {
         return Err(format!("`{text}` must not contain credentials"));
     }
+    let port = &authority.as_str()[authority.host().len()..];
+    let valid_port = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u16>().ok())
+            .is_some_and(|p| p != 0);
+    if !valid_host(authority.host()) || !valid_port {
+        return Err(format!(
+            "`{text}` must name a host (letters, digits, `.`, `-`, `_`, or an IP address) and a port from 1 to 65535"
+        ));
+    }
+    let authority = authority.as_str().to_ascii_lowercase();
     if uri.query().is_some() {
         return Err(format!("`{text}` must not have a query string"));
     }
     let path = uri.path().trim_end_matches('/').to_string();
     Ok((https, authority, path))
+}
+
+/// Whether `host` is a DNS name (letters, digits, `.`, `-`, `_`; ASCII, as
+/// browsers send it in an `Origin`), an IPv4 address or a bracketed IPv6
+/// address. The URI grammar allows more (`,`, `;`, `!` ...), which no
+/// browser's `Origin` carries and which a comma-separated origin list would
+/// split.
+fn valid_host(host: &str) -> bool {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// The Supabase project URL requests are forwarded to.
@@ -144,6 +170,36 @@ mod tests {
         assert!(!o.matches("https://example.com.evil.org"));
         assert!(!o.matches("null"));
         assert!(Origin::parse("https://example.com/path").is_err());
+    }
+
+    #[test]
+    fn hosts_are_names_or_ip_addresses() {
+        for good in [
+            "https://app.example.com",
+            "http://supabase_kong_demo:8000",
+            "http://127.0.0.1:8787",
+            "http://[::1]:8787",
+            "https://XN--BCHER-KVA.example",
+        ] {
+            assert!(PublicUrl::parse(good).is_ok(), "{good}");
+            assert!(Origin::parse(good).is_ok(), "{good}");
+        }
+        // `,` would make the default origin list two origins; the others are
+        // allowed by the URI grammar but never in a browser's `Origin`.
+        for bad in [
+            "https://app.example.co,/supabase",
+            "https://a;b.example",
+            "https://a!b.example",
+            "http://[not-ipv6]:80",
+            "http://example.com:0",
+            "http://example.com:",
+            "http://example.com:65536",
+            "http://example.com:+80",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+            assert!(Origin::parse(bad).is_err(), "{bad}");
+            assert!(UpstreamUrl::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
