@@ -197,28 +197,43 @@ def memory_section(mem):
     )
 
 
+def rss_table(results, per_key, per_label):
+    rows = [f"| path | RSS before | RSS after | {per_label} |", "|---|---:|---:|---:|"]
+    for name in ("nginx", "proxy"):
+        r = results[name]
+        rows.append(
+            f"| {name} | {mib(r['rss_before_kib'])} | {mib(r['rss_after_kib'])} | {r[per_key]:.1f} KiB |"
+        )
+    return rows
+
+
 def idle_section(idle):
     if not idle:
         return "_not measured_"
-    n, p = idle["nginx"], idle["proxy"]
-    rows = [
-        f"{p['connections']:,} keep-alive connections to the hop, each of which made one "
+    intro = (
+        f"{idle['proxy']['connections']:,} keep-alive connections to the hop, each of which made one "
         "`GET /rest/v1/todos` (with the session cookie) and read the answer, then all held open "
         "(`bench/src/idle_connections.rs`); the hop's RSS before and half a second after (a fresh "
         "proxy, started after the load; nginx as the load left it). Kernel socket buffers are not in "
         "RSS. The proxy's figure includes the upstream connection each browser connection holds (its "
         "lane; parked for other browser connections after 2 s idle, kept at most 60 s, at most 256); "
-        "nginx keeps up to 512 idle upstream connections (`keepalive 512`).",
-        "",
-        "| path | RSS before | RSS after | per idle connection |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, r in (("nginx", n), ("proxy", p)):
-        rows.append(
-            f"| {name} | {mib(r['rss_before_kib'])} | {mib(r['rss_after_kib'])} | "
-            f"{r['per_connection_kib']:.1f} KiB |"
-        )
-    return "\n".join(rows)
+        "nginx keeps up to 512 idle upstream connections (`keepalive 512`)."
+    )
+    return "\n".join([intro, ""] + rss_table(idle, "per_connection_kib", "per idle connection"))
+
+
+def websocket_section(ws):
+    if not ws:
+        return "_not measured_"
+    intro = (
+        f"{ws['proxy']['sockets']:,} Realtime WebSockets through the hop (the proxy with the session "
+        "cookie, or nginx passing the upgrade through with its default buffers), each joined to its own "
+        "channel at the stand-in Realtime behind the origin nginx, then all held open "
+        "(`bench/src/idle_websockets.rs`); the hop's RSS before and two seconds after (a fresh proxy; "
+        "nginx as the load left it). Kernel socket buffers are not in RSS; each socket is two TCP "
+        "connections at the hop (browser side and upstream side) in both cases."
+    )
+    return "\n".join([intro, ""] + rss_table(ws, "per_socket_kib", "per idle WebSocket"))
 
 
 def main():
@@ -232,6 +247,10 @@ def main():
         idle = json.load(open(sys.argv[4]))
     except (IndexError, OSError, ValueError):
         idle = None
+    try:
+        websockets = json.load(open(sys.argv[5]))
+    except (IndexError, OSError, ValueError):
+        websockets = None
     conns_list = [int(c) for c in meta["conns"].split()]
     pin = (
         "pinned: the hop under test (front nginx with 1 worker, or the proxy, whose tokio runtime then has "
@@ -284,6 +303,9 @@ def main():
     print()
     print("## Memory per idle keep-alive connection\n")
     print(idle_section(idle))
+    print()
+    print("## Memory per idle Realtime WebSocket\n")
+    print(websocket_section(websockets))
 
 
 if __name__ == "__main__":

@@ -362,17 +362,20 @@ log "memory per cached session (100k sessions)"
 cat "$WORK/session-memory.txt" >&2
 
 # ---- memory per idle keep-alive connection ---------------------------------------
+restart_proxy() { # name: a fresh proxy, signed in afresh (its `memory:` store is its own)
+    kill "$PROXY_PID"
+    start_proxy "$1"
+    COOKIE=$(curl -sf -D - -o /dev/null -X POST "$PROXY/auth/v1/token?grant_type=password" \
+        -H "apikey: $ANON_KEY" -H "Origin: $APP_ORIGIN" -H 'content-type: application/json' -d "$CREDS" |
+        grep -i '^set-cookie: sb-session=' | sed -E 's/^[^:]*: *//; s/;.*//' | tr -d '\r')
+    [[ $COOKIE == sb-session=?* ]] || die "no session cookie from the fresh proxy"
+    SESSION_PROXY=(-H "apikey: $ANON_KEY" -H "Authorization: Bearer $PLACEHOLDER" -H "Cookie: $COOKIE")
+}
 # A fresh proxy (after the load, the first one's allocator reuses memory the
 # load left behind, and its lanes' upstream connections are parked), signed
 # in afresh (its `memory:` store is its own); nginx as it is.
 log "memory per idle keep-alive connection ($IDLE_CONNS connections that made one request each)"
-kill "$PROXY_PID"
-start_proxy proxy-idle
-COOKIE=$(curl -sf -D - -o /dev/null -X POST "$PROXY/auth/v1/token?grant_type=password" \
-    -H "apikey: $ANON_KEY" -H "Origin: $APP_ORIGIN" -H 'content-type: application/json' -d "$CREDS" |
-    grep -i '^set-cookie: sb-session=' | sed -E 's/^[^:]*: *//; s/;.*//' | tr -d '\r')
-[[ $COOKIE == sb-session=?* ]] || die "no session cookie from the fresh proxy"
-SESSION_PROXY=(-H "apikey: $ANON_KEY" -H "Authorization: Bearer $PLACEHOLDER" -H "Cookie: $COOKIE")
+restart_proxy proxy-idle
 for path in nginx proxy; do
     workload rest-session "$path"
     read -ra pids <<<"$(hop_pids "$path")"
@@ -386,6 +389,26 @@ for path in nginx proxy; do
 done
 jq -n --slurpfile nginx "$WORK/idle-nginx.json" --slurpfile proxy "$WORK/idle-proxy.json" \
     '{nginx: $nginx[0], proxy: $proxy[0]}' >"$WORK/idle.json"
+
+# ---- memory per idle Realtime WebSocket --------------------------------------------
+# Each socket joins its own channel (through the hop, the origin nginx, to
+# the stand-in Realtime) and stays open; a fresh proxy again, so memory the
+# idle connections left to its allocator is not reused.
+log "memory per idle Realtime WebSocket ($IDLE_CONNS joined sockets)"
+restart_proxy proxy-ws
+for path in nginx proxy; do
+    read -ra pids <<<"$(hop_pids "$path")"
+    headers=("Origin: $APP_ORIGIN")
+    [[ $path == proxy ]] && headers+=("Cookie: $COOKIE")
+    "$BIN/idle-websockets" "ws://$(base_url "$path" | sed 's|^http://||')/realtime/v1/websocket?apikey=$ANON_KEY&vsn=2.0.0" \
+        "$IDLE_CONNS" "$(
+            IFS=,
+            echo "${pids[*]}"
+        )" "${headers[@]}" >"$WORK/ws-$path.json"
+    log "  $path: $(cat "$WORK/ws-$path.json")"
+done
+jq -n --slurpfile nginx "$WORK/ws-nginx.json" --slurpfile proxy "$WORK/ws-proxy.json" \
+    '{nginx: $nginx[0], proxy: $proxy[0]}' >"$WORK/websockets.json"
 
 # ---- the report ----------------------------------------------------------------
 cat >"$WORK/meta.json" <<EOF
@@ -409,6 +432,7 @@ cat >"$WORK/meta.json" <<EOF
   "proxy_git": "$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- crates || echo '+local changes')"
 }
 EOF
-python3 "$BENCH_DIR/report.py" "$WORK/meta.json" "$RAW" "$WORK/session-memory.json" "$WORK/idle.json" >"$OUT"
+python3 "$BENCH_DIR/report.py" "$WORK/meta.json" "$RAW" "$WORK/session-memory.json" "$WORK/idle.json" \
+    "$WORK/websockets.json" >"$OUT"
 cp "$RAW" "${OUT%.md}.tsv"
 log "done in ${SECONDS}s: $OUT (raw figures: ${OUT%.md}.tsv)"

@@ -9,6 +9,7 @@
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use sbp_bench::{header_args, status_kib};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -17,20 +18,6 @@ use tokio::task::JoinHandle;
 const BATCH: usize = 50;
 
 type Open = (SendRequest<Empty<bytes::Bytes>>, JoinHandle<()>);
-
-fn rss_kib(pids: &[u32]) -> u64 {
-    pids.iter()
-        .map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0)
-        })
-        .sum()
-}
 
 /// One connection that made one request, read its answer and stays open.
 async fn open(uri: &http::Uri, headers: &[(String, String)]) -> Open {
@@ -70,15 +57,9 @@ async fn main() {
     let uri: http::Uri = url.parse().expect(usage);
     let count: usize = count.parse().expect(usage);
     let pids: Vec<u32> = pids.split(',').map(|p| p.parse().expect(usage)).collect();
-    let headers: Vec<(String, String)> = headers
-        .iter()
-        .map(|h| {
-            let (name, value) = h.split_once(':').expect(usage);
-            (name.trim().to_string(), value.trim().to_string())
-        })
-        .collect();
+    let headers = header_args(headers).expect(usage);
 
-    let before = rss_kib(&pids);
+    let before = status_kib(&pids, "VmRSS:");
     let mut opened: Vec<Open> = Vec::with_capacity(count);
     while opened.len() < count {
         let batch = BATCH.min(count - opened.len());
@@ -87,7 +68,7 @@ async fn main() {
     }
     // Let the hop finish with the last exchanges before reading its memory.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kib(&pids);
+    let after = status_kib(&pids, "VmRSS:");
     println!(
         "{{\"connections\": {count}, \"rss_before_kib\": {before}, \"rss_after_kib\": {after}, \
          \"per_connection_kib\": {:.1}}}",

@@ -1,65 +1,27 @@
-//! Realtime through the proxy: memory per idle WebSocket, and frames per
-//! second relayed with token rewriting (`access_token` frames) against
-//! frames the proxy passes unchanged, and against no proxy at all.
+//! Realtime through the proxy: frames per second client → Supabase for
+//! `access_token` frames (rewritten by the proxy), for frames the proxy
+//! passes unchanged, and for the same frames with no proxy at all. (Memory
+//! per idle WebSocket is measured by `idle-websockets`, in `bench/run.sh`.)
 //!
 //! Runs the stand-in Supabase in this process and the proxy binary as its
-//! own process, so the proxy's memory is measured alone (VmRSS from /proc).
-//! Loopback only; bounded by the counts given. Prints a Markdown table.
+//! own process. Loopback only; bounded by the count given. Prints a
+//! Markdown table.
 //!
-//! Usage: realtime-sockets PROXY_BINARY [SOCKETS] [FRAMES]
+//! Usage: realtime-frames PROXY_BINARY [FRAMES]
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use sbp_bench::{Socket, join, open_socket, status_kib};
 use sbp_stub::{Stub, StubConfig};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{WebSocketStream, client_async};
 
-type Socket = WebSocketStream<TcpStream>;
 const ORIGIN: &str = "http://bench.localhost";
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-async fn open(addr: &str, cookie: Option<&str>, apikey: &str) -> Socket {
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    let url = format!("ws://{addr}/realtime/v1/websocket?apikey={apikey}&vsn=2.0.0");
-    let mut request = url.into_client_request().expect("request");
-    request
-        .headers_mut()
-        .insert("origin", ORIGIN.parse().unwrap());
-    if let Some(cookie) = cookie {
-        request
-            .headers_mut()
-            .insert("cookie", cookie.parse().unwrap());
-    }
-    client_async(request, tcp).await.expect("upgrade").0
-}
-
-async fn join(socket: &mut Socket, topic: &str) {
-    let frame = json!(["1", "1", topic, "phx_join", {"config": {}}]).to_string();
-    socket.send(Message::text(frame)).await.expect("join");
-    while let Some(Ok(message)) = socket.next().await {
-        if message.to_text().is_ok_and(|t| t.contains("phx_reply")) {
-            return;
-        }
-    }
-    panic!("no join reply");
-}
 
 /// Sends `count` copies of `frame` and waits until the stub received them; frames per second.
 async fn rate(stub: &Stub, socket: &mut Socket, frame: &str, count: usize) -> f64 {
@@ -101,9 +63,8 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let binary = args
         .get(1)
-        .expect("usage: realtime-sockets PROXY_BINARY [SOCKETS] [FRAMES]");
-    let sockets: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(5000);
-    let frames: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(20_000);
+        .expect("usage: realtime-frames PROXY_BINARY [FRAMES]");
+    let frames: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(20_000);
 
     let stub = Stub::start(StubConfig::default()).await.expect("stub");
     stub.create_user("bench@example.com", "pw123456");
@@ -116,7 +77,6 @@ async fn main() {
             ("PROXY_PUBLIC_URL", ORIGIN.into()),
             ("PROXY_SESSION_STORE", "memory:".into()),
             ("PROXY_AUTH_RATE_LIMIT", "off".into()),
-            ("PROXY_MAX_CONNECTIONS", "20000".into()),
             ("RUST_LOG", "warn".into()),
         ])
         .stdout(Stdio::piped())
@@ -127,56 +87,35 @@ async fn main() {
         .read_line(&mut line)
         .unwrap();
     let proxy = line.trim().rsplit("http://").next().unwrap().to_string();
-    let pid = child.id();
     let anon = stub.anon_key();
     let cookie = sign_in(&proxy, &anon).await;
+    let websocket =
+        |host: &str| format!("ws://{host}/realtime/v1/websocket?apikey={anon}&vsn=2.0.0");
+    let origin = ("origin".to_string(), ORIGIN.to_string());
 
-    // Memory per idle socket: joined channels, then nothing.
-    let baseline = rss_kib(pid, "VmRSS:");
-    let mut idle = Vec::with_capacity(sockets);
-    for batch in (0..sockets).collect::<Vec<_>>().chunks(200) {
-        let opened = futures_util::future::join_all(batch.iter().map(|i| {
-            let (proxy, cookie, anon) = (proxy.clone(), cookie.clone(), anon.clone());
-            async move {
-                let mut socket = open(&proxy, Some(&cookie), &anon).await;
-                join(&mut socket, &format!("realtime:idle-{i}")).await;
-                socket
-            }
-        }))
-        .await;
-        idle.extend(opened);
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let loaded = rss_kib(pid, "VmRSS:");
-    let per_socket = (loaded.saturating_sub(baseline)) as f64 * 1024.0 / sockets as f64;
-
-    // Frames per second, client to Supabase.
     let token_frame =
         json!(["1", "2", "realtime:bench", "access_token", {"access_token": "x"}]).to_string();
     let plain_frame = json!(["1", "2", "realtime:bench", "broadcast", {"type": "broadcast", "event": "e", "payload": {"n": 1}}]).to_string();
-    let mut through = open(&proxy, Some(&cookie), &anon).await;
+    let mut through = open_socket(
+        &websocket(&proxy),
+        &[origin.clone(), ("cookie".to_string(), cookie)],
+    )
+    .await;
     join(&mut through, "realtime:bench").await;
     let rewritten = rate(&stub, &mut through, &token_frame, frames).await;
     let passed = rate(&stub, &mut through, &plain_frame, frames).await;
-    let mut direct = open(&stub.addr().to_string(), None, &anon).await;
+    let mut direct = open_socket(&websocket(&stub.addr().to_string()), &[origin]).await;
     join(&mut direct, "realtime:bench").await;
     let no_proxy = rate(&stub, &mut direct, &plain_frame, frames).await;
 
     println!("| figure | value |\n|---|---|");
-    println!("| idle sockets through the proxy | {sockets} |");
-    println!(
-        "| proxy RSS before / with them | {} / {} KiB |",
-        baseline, loaded
-    );
-    println!(
-        "| proxy memory per idle socket | {:.1} KiB |",
-        per_socket / 1024.0
-    );
-    println!("| proxy peak RSS | {} KiB |", rss_kib(pid, "VmHWM:"));
     println!("| `access_token` frames rewritten by the proxy | {rewritten:.0} /s |");
     println!("| frames relayed unchanged by the proxy | {passed:.0} /s |");
     println!("| the same frames straight to the stand-in Realtime | {no_proxy:.0} /s |");
-    drop(idle);
+    println!(
+        "| proxy peak RSS | {} KiB |",
+        status_kib(&[child.id()], "VmHWM:")
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

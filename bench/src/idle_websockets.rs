@@ -1,0 +1,51 @@
+//! Memory per idle Realtime WebSocket of a running hop (the proxy or nginx):
+//! opens COUNT WebSockets to URL, each joins its own channel and waits for
+//! the reply, and all stay open while the RSS of the given processes is read
+//! again (VmRSS from /proc, before and two seconds after, so the proxy's
+//! first token check and any lane parking are done). Loopback only; every
+//! socket is closed before it exits. Prints one JSON object.
+//!
+//! Usage: idle-websockets URL COUNT PID[,PID...] ["Name: value" ...]
+
+use sbp_bench::{Socket, header_args, join, open_socket, status_kib};
+use std::time::Duration;
+
+/// Sockets opened at once.
+const BATCH: usize = 50;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let usage = "usage: idle-websockets URL COUNT PID[,PID...] [\"Name: value\" ...]";
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [url, count, pids, headers @ ..] = args.as_slice() else {
+        panic!("{usage}");
+    };
+    let count: usize = count.parse().expect(usage);
+    let pids: Vec<u32> = pids.split(',').map(|p| p.parse().expect(usage)).collect();
+    let headers = header_args(headers).expect(usage);
+
+    let before = status_kib(&pids, "VmRSS:");
+    let mut sockets: Vec<Socket> = Vec::with_capacity(count);
+    while sockets.len() < count {
+        let first = sockets.len();
+        let batch = (first..count.min(first + BATCH)).map(|i| {
+            let headers = &headers;
+            async move {
+                let mut socket = open_socket(url, headers).await;
+                join(&mut socket, &format!("realtime:idle-{i}")).await;
+                socket
+            }
+        });
+        sockets.extend(futures_util::future::join_all(batch).await);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = status_kib(&pids, "VmRSS:");
+    println!(
+        "{{\"sockets\": {count}, \"rss_before_kib\": {before}, \"rss_after_kib\": {after}, \
+         \"per_socket_kib\": {:.1}}}",
+        after.saturating_sub(before) as f64 / count as f64
+    );
+    for mut socket in sockets {
+        let _ = socket.close(None).await;
+    }
+}

@@ -1,0 +1,68 @@
+//! Helpers shared by the benchmark programs: a process's memory read from
+//! /proc, and a Realtime client that opens a WebSocket and joins a channel.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{WebSocketStream, client_async};
+
+/// A client's Realtime WebSocket.
+pub type Socket = WebSocketStream<TcpStream>;
+
+/// The sum of one `/proc/PID/status` field (`"VmRSS:"`, `"VmHWM:"`) over
+/// `pids`, in KiB; a process that is gone counts 0.
+pub fn status_kib(pids: &[u32], field: &str) -> u64 {
+    pids.iter()
+        .map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status
+                .lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// `"Name: value"` arguments as header pairs; `None` for one without a colon.
+pub fn header_args(args: &[String]) -> Option<Vec<(String, String)>> {
+    args.iter()
+        .map(|h| {
+            let (name, value) = h.split_once(':')?;
+            Some((name.trim().to_string(), value.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Opens a WebSocket to `url` (`ws://host:port/...`) with extra request headers.
+pub async fn open_socket(url: &str, headers: &[(String, String)]) -> Socket {
+    let mut request = url.into_client_request().expect("a ws:// URL");
+    let authority = request
+        .uri()
+        .authority()
+        .expect("URL has a host and port")
+        .to_string();
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            http::HeaderName::try_from(name.as_str()).expect("header name"),
+            value.parse().expect("header value"),
+        );
+    }
+    let tcp = TcpStream::connect(authority).await.expect("connect");
+    client_async(request, tcp).await.expect("upgrade").0
+}
+
+/// Joins `topic` (Phoenix protocol 2.0.0) and waits for the reply.
+pub async fn join(socket: &mut Socket, topic: &str) {
+    let frame = json!(["1", "1", topic, "phx_join", {"config": {}}]).to_string();
+    socket.send(Message::text(frame)).await.expect("join");
+    while let Some(Ok(message)) = socket.next().await {
+        if message.to_text().is_ok_and(|t| t.contains("phx_reply")) {
+            return;
+        }
+    }
+    panic!("no join reply on {topic}");
+}
