@@ -197,12 +197,12 @@ def memory_section(mem):
     )
 
 
-def rss_table(results, per_key, per_label):
+def rss_table(results, per_label):
     rows = [f"| path | RSS before | RSS after | {per_label} |", "|---|---:|---:|---:|"]
     for name in ("nginx", "proxy"):
         r = results[name]
         rows.append(
-            f"| {name} | {mib(r['rss_before_kib'])} | {mib(r['rss_after_kib'])} | {r[per_key]:.1f} KiB |"
+            f"| {name} | {mib(r['rss_before_kib'])} | {mib(r['rss_after_kib'])} | {r['per_one_kib']:.1f} KiB |"
         )
     return rows
 
@@ -211,7 +211,7 @@ def idle_section(idle):
     if not idle:
         return "_not measured_"
     intro = (
-        f"{idle['proxy']['connections']:,} keep-alive connections to the hop, each of which made one "
+        f"{idle['proxy']['count']:,} keep-alive connections to the hop, each of which made one "
         "`GET /rest/v1/todos` (with the session cookie) and read the answer, then all held open "
         "(`bench/src/idle_connections.rs`); the hop's RSS before and half a second after (a fresh "
         "proxy, started after the load; nginx as the load left it). Kernel socket buffers are not in "
@@ -219,21 +219,21 @@ def idle_section(idle):
         "lane; parked for other browser connections after 2 s idle, kept at most 60 s, at most 256); "
         "nginx keeps up to 512 idle upstream connections (`keepalive 512`)."
     )
-    return "\n".join([intro, ""] + rss_table(idle, "per_connection_kib", "per idle connection"))
+    return "\n".join([intro, ""] + rss_table(idle, "per idle connection"))
 
 
 def websocket_section(ws):
     if not ws:
         return "_not measured_"
     intro = (
-        f"{ws['proxy']['sockets']:,} Realtime WebSockets through the hop (the proxy with the session "
+        f"{ws['proxy']['count']:,} Realtime WebSockets through the hop (the proxy with the session "
         "cookie, or nginx passing the upgrade through with its default buffers), each joined to its own "
         "channel at the stand-in Realtime behind the origin nginx, then all held open "
         "(`bench/src/idle_websockets.rs`); the hop's RSS before and two seconds after (a fresh proxy; "
         "nginx as the load left it). Kernel socket buffers are not in RSS; each socket is two TCP "
         "connections at the hop (browser side and upstream side) in both cases."
     )
-    return "\n".join([intro, ""] + rss_table(ws, "per_socket_kib", "per idle WebSocket"))
+    return "\n".join([intro, ""] + rss_table(ws, "per idle WebSocket"))
 
 
 def main():

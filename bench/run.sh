@@ -371,44 +371,46 @@ restart_proxy() { # name: a fresh proxy, signed in afresh (its `memory:` store i
     [[ $COOKIE == sb-session=?* ]] || die "no session cookie from the fresh proxy"
     SESSION_PROXY=(-H "apikey: $ANON_KEY" -H "Authorization: Bearer $PLACEHOLDER" -H "Cookie: $COOKIE")
 }
+# Runs PROGRAM (idle-connections, idle-websockets) against nginx and the
+# proxy, with the URL and headers TARGET sets for each; NAME.json has both.
+measure_idle() { # program name target
+    local path pids
+    for path in nginx proxy; do
+        read -ra pids <<<"$(hop_pids "$path")"
+        "$3" "$path"
+        "$BIN/$1" "$IDLE_URL" "$IDLE_CONNS" "$(
+            IFS=,
+            echo "${pids[*]}"
+        )" "${IDLE_HEADERS[@]}" >"$WORK/$2-$path.json"
+        log "  $path: $(cat "$WORK/$2-$path.json")"
+    done
+    jq -n --slurpfile nginx "$WORK/$2-nginx.json" --slurpfile proxy "$WORK/$2-proxy.json" \
+        '{nginx: $nginx[0], proxy: $proxy[0]}' >"$WORK/$2.json"
+}
+keep_alive_target() { # path: a `rest-session` request
+    workload rest-session "$1"
+    IDLE_URL=$(base_url "$1")$URL_PATH IDLE_HEADERS=()
+    for h in "${HDRS[@]}"; do [[ $h == -H ]] || IDLE_HEADERS+=("$h"); done
+}
 # A fresh proxy (after the load, the first one's allocator reuses memory the
 # load left behind, and its lanes' upstream connections are parked), signed
 # in afresh (its `memory:` store is its own); nginx as it is.
 log "memory per idle keep-alive connection ($IDLE_CONNS connections that made one request each)"
 restart_proxy proxy-idle
-for path in nginx proxy; do
-    workload rest-session "$path"
-    read -ra pids <<<"$(hop_pids "$path")"
-    headers=()
-    for h in "${HDRS[@]}"; do [[ $h == -H ]] || headers+=("$h"); done
-    "$BIN/idle-connections" "$(base_url "$path")$URL_PATH" "$IDLE_CONNS" "$(
-        IFS=,
-        echo "${pids[*]}"
-    )" "${headers[@]}" >"$WORK/idle-$path.json"
-    log "  $path: $(cat "$WORK/idle-$path.json")"
-done
-jq -n --slurpfile nginx "$WORK/idle-nginx.json" --slurpfile proxy "$WORK/idle-proxy.json" \
-    '{nginx: $nginx[0], proxy: $proxy[0]}' >"$WORK/idle.json"
+measure_idle idle-connections idle keep_alive_target
 
 # ---- memory per idle Realtime WebSocket --------------------------------------------
 # Each socket joins its own channel (through the hop, the origin nginx, to
 # the stand-in Realtime) and stays open; a fresh proxy again, so memory the
 # idle connections left to its allocator is not reused.
+websocket_target() { # path: the upgrade a browser's supabase-js makes
+    IDLE_URL="ws://$(base_url "$1" | sed 's|^http://||')/realtime/v1/websocket?apikey=$ANON_KEY&vsn=2.0.0"
+    IDLE_HEADERS=("Origin: $APP_ORIGIN")
+    if [[ $1 == proxy ]]; then IDLE_HEADERS+=("Cookie: $COOKIE"); fi
+}
 log "memory per idle Realtime WebSocket ($IDLE_CONNS joined sockets)"
 restart_proxy proxy-ws
-for path in nginx proxy; do
-    read -ra pids <<<"$(hop_pids "$path")"
-    headers=("Origin: $APP_ORIGIN")
-    [[ $path == proxy ]] && headers+=("Cookie: $COOKIE")
-    "$BIN/idle-websockets" "ws://$(base_url "$path" | sed 's|^http://||')/realtime/v1/websocket?apikey=$ANON_KEY&vsn=2.0.0" \
-        "$IDLE_CONNS" "$(
-            IFS=,
-            echo "${pids[*]}"
-        )" "${headers[@]}" >"$WORK/ws-$path.json"
-    log "  $path: $(cat "$WORK/ws-$path.json")"
-done
-jq -n --slurpfile nginx "$WORK/ws-nginx.json" --slurpfile proxy "$WORK/ws-proxy.json" \
-    '{nginx: $nginx[0], proxy: $proxy[0]}' >"$WORK/websockets.json"
+measure_idle idle-websockets websockets websocket_target
 
 # ---- the report ----------------------------------------------------------------
 cat >"$WORK/meta.json" <<EOF

@@ -9,13 +9,10 @@
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use sbp_bench::{header_args, status_kib};
+use sbp_bench::{header_args, memory_per_one, open_in_batches, status_kib};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-
-/// Connections opened at once.
-const BATCH: usize = 50;
 
 type Open = (SendRequest<Empty<bytes::Bytes>>, JoinHandle<()>);
 
@@ -60,20 +57,11 @@ async fn main() {
     let headers = header_args(headers).expect(usage);
 
     let before = status_kib(&pids, "VmRSS:");
-    let mut opened: Vec<Open> = Vec::with_capacity(count);
-    while opened.len() < count {
-        let batch = BATCH.min(count - opened.len());
-        let batch = (0..batch).map(|_| open(&uri, &headers));
-        opened.extend(futures_util::future::join_all(batch).await);
-    }
+    let opened: Vec<Open> = open_in_batches(count, |_| open(&uri, &headers)).await;
     // Let the hop finish with the last exchanges before reading its memory.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = status_kib(&pids, "VmRSS:");
-    println!(
-        "{{\"connections\": {count}, \"rss_before_kib\": {before}, \"rss_after_kib\": {after}, \
-         \"per_connection_kib\": {:.1}}}",
-        after.saturating_sub(before) as f64 / count as f64
-    );
+    println!("{}", memory_per_one(count, before, after));
     for (sender, driver) in opened {
         drop(sender);
         let _ = driver.await;

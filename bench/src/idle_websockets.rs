@@ -7,11 +7,10 @@
 //!
 //! Usage: idle-websockets URL COUNT PID[,PID...] ["Name: value" ...]
 
-use sbp_bench::{Socket, header_args, join, open_socket, status_kib};
+use sbp_bench::{
+    Socket, header_args, join, memory_per_one, open_in_batches, open_socket, status_kib,
+};
 use std::time::Duration;
-
-/// Sockets opened at once.
-const BATCH: usize = 50;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -25,26 +24,18 @@ async fn main() {
     let headers = header_args(headers).expect(usage);
 
     let before = status_kib(&pids, "VmRSS:");
-    let mut sockets: Vec<Socket> = Vec::with_capacity(count);
-    while sockets.len() < count {
-        let first = sockets.len();
-        let batch = (first..count.min(first + BATCH)).map(|i| {
-            let headers = &headers;
-            async move {
-                let mut socket = open_socket(url, headers).await;
-                join(&mut socket, &format!("realtime:idle-{i}")).await;
-                socket
-            }
-        });
-        sockets.extend(futures_util::future::join_all(batch).await);
-    }
+    let sockets: Vec<Socket> = open_in_batches(count, |i| {
+        let headers = &headers;
+        async move {
+            let mut socket = open_socket(url, headers).await;
+            join(&mut socket, &format!("realtime:idle-{i}")).await;
+            socket
+        }
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = status_kib(&pids, "VmRSS:");
-    println!(
-        "{{\"sockets\": {count}, \"rss_before_kib\": {before}, \"rss_after_kib\": {after}, \
-         \"per_socket_kib\": {:.1}}}",
-        after.saturating_sub(before) as f64 / count as f64
-    );
+    println!("{}", memory_per_one(count, before, after));
     for mut socket in sockets {
         let _ = socket.close(None).await;
     }

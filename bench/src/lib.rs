@@ -1,8 +1,10 @@
 //! Helpers shared by the benchmark programs: a process's memory read from
-//! /proc, and a Realtime client that opens a WebSocket and joins a channel.
+//! /proc, idle things opened in batches, and a Realtime client that opens a
+//! WebSocket and joins a channel.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use std::future::Future;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -25,6 +27,33 @@ pub fn status_kib(pids: &[u32], field: &str) -> u64 {
                 .unwrap_or(0)
         })
         .sum()
+}
+
+/// Opens `count` things with `open(i)`, [`BATCH`] at a time.
+pub async fn open_in_batches<T, F: Future<Output = T>>(
+    count: usize,
+    open: impl Fn(usize) -> F,
+) -> Vec<T> {
+    let mut opened = Vec::with_capacity(count);
+    while opened.len() < count {
+        let first = opened.len();
+        let batch = (first..count.min(first + BATCH)).map(&open);
+        opened.extend(futures_util::future::join_all(batch).await);
+    }
+    opened
+}
+
+/// Connections or sockets opened at once.
+pub const BATCH: usize = 50;
+
+/// The JSON line the idle-memory programs print: how many were held open,
+/// the RSS before and with them, and the difference per one.
+pub fn memory_per_one(count: usize, before_kib: u64, after_kib: u64) -> String {
+    format!(
+        "{{\"count\": {count}, \"rss_before_kib\": {before_kib}, \"rss_after_kib\": {after_kib}, \
+         \"per_one_kib\": {:.1}}}",
+        after_kib.saturating_sub(before_kib) as f64 / count as f64
+    )
 }
 
 /// `"Name: value"` arguments as header pairs; `None` for one without a colon.
