@@ -9,7 +9,7 @@
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use sbp_bench::{header_args, memory_per_one, open_in_batches, status_kib};
+use sbp_bench::{IdleArgs, memory_per_one, open_in_batches, status_kib};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -46,15 +46,13 @@ async fn open(uri: &http::Uri, headers: &[(String, String)]) -> Open {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let usage = "usage: idle-connections URL COUNT PID[,PID...] [\"Name: value\" ...]";
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [url, count, pids, headers @ ..] = args.as_slice() else {
-        panic!("{usage}");
-    };
-    let uri: http::Uri = url.parse().expect(usage);
-    let count: usize = count.parse().expect(usage);
-    let pids: Vec<u32> = pids.split(',').map(|p| p.parse().expect(usage)).collect();
-    let headers = header_args(headers).expect(usage);
+    let IdleArgs {
+        url,
+        count,
+        pids,
+        headers,
+    } = IdleArgs::from_command_line("idle-connections");
+    let uri: http::Uri = url.parse().expect("an http:// URL");
 
     let before = status_kib(&pids, "VmRSS:");
     let opened: Vec<Open> = open_in_batches(count, |_| open(&uri, &headers)).await;

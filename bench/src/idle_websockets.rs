@@ -7,25 +7,21 @@
 //!
 //! Usage: idle-websockets URL COUNT PID[,PID...] ["Name: value" ...]
 
-use sbp_bench::{
-    Socket, header_args, join, memory_per_one, open_in_batches, open_socket, status_kib,
-};
+use sbp_bench::{IdleArgs, Socket, join, memory_per_one, open_in_batches, open_socket, status_kib};
 use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let usage = "usage: idle-websockets URL COUNT PID[,PID...] [\"Name: value\" ...]";
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [url, count, pids, headers @ ..] = args.as_slice() else {
-        panic!("{usage}");
-    };
-    let count: usize = count.parse().expect(usage);
-    let pids: Vec<u32> = pids.split(',').map(|p| p.parse().expect(usage)).collect();
-    let headers = header_args(headers).expect(usage);
+    let IdleArgs {
+        url,
+        count,
+        pids,
+        headers,
+    } = IdleArgs::from_command_line("idle-websockets");
 
     let before = status_kib(&pids, "VmRSS:");
     let sockets: Vec<Socket> = open_in_batches(count, |i| {
-        let headers = &headers;
+        let (url, headers) = (&url, &headers);
         async move {
             let mut socket = open_socket(url, headers).await;
             join(&mut socket, &format!("realtime:idle-{i}")).await;

@@ -56,14 +56,45 @@ pub fn memory_per_one(count: usize, before_kib: u64, after_kib: u64) -> String {
     )
 }
 
-/// `"Name: value"` arguments as header pairs; `None` for one without a colon.
-pub fn header_args(args: &[String]) -> Option<Vec<(String, String)>> {
-    args.iter()
-        .map(|h| {
-            let (name, value) = h.split_once(':')?;
-            Some((name.trim().to_string(), value.trim().to_string()))
+/// The arguments of the idle-memory programs, `URL COUNT PID[,PID...]
+/// ["Name: value" ...]`.
+pub struct IdleArgs {
+    pub url: String,
+    pub count: usize,
+    pub pids: Vec<u32>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl IdleArgs {
+    /// Reads the command line; exits with `usage` on anything else.
+    pub fn from_command_line(program: &str) -> IdleArgs {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        IdleArgs::parse(&args).unwrap_or_else(|| {
+            eprintln!("usage: {program} URL COUNT PID[,PID...] [\"Name: value\" ...]");
+            std::process::exit(2)
         })
-        .collect()
+    }
+
+    fn parse(args: &[String]) -> Option<IdleArgs> {
+        let [url, count, pids, headers @ ..] = args else {
+            return None;
+        };
+        Some(IdleArgs {
+            url: url.clone(),
+            count: count.parse().ok()?,
+            pids: pids
+                .split(',')
+                .map(|p| p.parse().ok())
+                .collect::<Option<_>>()?,
+            headers: headers
+                .iter()
+                .map(|h| {
+                    let (name, value) = h.split_once(':')?;
+                    Some((name.trim().to_string(), value.trim().to_string()))
+                })
+                .collect::<Option<_>>()?,
+        })
+    }
 }
 
 /// Opens a WebSocket to `url` (`ws://host:port/...`) with extra request headers.
