@@ -9,7 +9,7 @@
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use sbp_bench::{IdleArgs, memory_per_one, open_in_batches, status_kib};
+use sbp_bench::IdleArgs;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -46,21 +46,11 @@ async fn open(uri: &http::Uri, headers: &[(String, String)]) -> Open {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let IdleArgs {
-        url,
-        count,
-        pids,
-        headers,
-    } = IdleArgs::from_command_line("idle-connections");
-    let uri: http::Uri = url.parse().expect("an http:// URL");
-
-    let before = status_kib(&pids, "VmRSS:");
-    let opened: Vec<Open> = open_in_batches(count, |_| open(&uri, &headers)).await;
-    // Let the hop finish with the last exchanges before reading its memory.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = status_kib(&pids, "VmRSS:");
-    println!("{}", memory_per_one(count, before, after));
-    for (sender, driver) in opened {
+    let args = IdleArgs::from_command_line("idle-connections");
+    let uri: http::Uri = args.url.parse().expect("an http:// URL");
+    // Half a second for the hop to finish with the last exchanges.
+    let open = |_| open(&uri, &args.headers);
+    for (sender, driver) in args.hold(open, Duration::from_millis(500)).await {
         drop(sender);
         let _ = driver.await;
     }

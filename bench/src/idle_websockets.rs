@@ -7,32 +7,21 @@
 //!
 //! Usage: idle-websockets URL COUNT PID[,PID...] ["Name: value" ...]
 
-use sbp_bench::{IdleArgs, Socket, join, memory_per_one, open_in_batches, open_socket, status_kib};
+use sbp_bench::{IdleArgs, join, open_socket};
 use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let IdleArgs {
-        url,
-        count,
-        pids,
-        headers,
-    } = IdleArgs::from_command_line("idle-websockets");
-
-    let before = status_kib(&pids, "VmRSS:");
-    let sockets: Vec<Socket> = open_in_batches(count, |i| {
-        let (url, headers) = (&url, &headers);
+    let args = IdleArgs::from_command_line("idle-websockets");
+    let open = |i| {
+        let args = &args;
         async move {
-            let mut socket = open_socket(url, headers).await;
+            let mut socket = open_socket(&args.url, &args.headers).await;
             join(&mut socket, &format!("realtime:idle-{i}")).await;
             socket
         }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = status_kib(&pids, "VmRSS:");
-    println!("{}", memory_per_one(count, before, after));
-    for mut socket in sockets {
+    };
+    for mut socket in args.hold(open, Duration::from_secs(2)).await {
         let _ = socket.close(None).await;
     }
 }

@@ -5,6 +5,7 @@
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::future::Future;
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -30,7 +31,7 @@ pub fn status_kib(pids: &[u32], field: &str) -> u64 {
 }
 
 /// Opens `count` things with `open(i)`, [`BATCH`] at a time.
-pub async fn open_in_batches<T, F: Future<Output = T>>(
+async fn open_in_batches<T, F: Future<Output = T>>(
     count: usize,
     open: impl Fn(usize) -> F,
 ) -> Vec<T> {
@@ -44,11 +45,11 @@ pub async fn open_in_batches<T, F: Future<Output = T>>(
 }
 
 /// Connections or sockets opened at once.
-pub const BATCH: usize = 50;
+const BATCH: usize = 50;
 
 /// The JSON line the idle-memory programs print: how many were held open,
 /// the RSS before and with them, and the difference per one.
-pub fn memory_per_one(count: usize, before_kib: u64, after_kib: u64) -> String {
+fn memory_per_one(count: usize, before_kib: u64, after_kib: u64) -> String {
     format!(
         "{{\"count\": {count}, \"rss_before_kib\": {before_kib}, \"rss_after_kib\": {after_kib}, \
          \"per_one_kib\": {:.1}}}",
@@ -73,6 +74,22 @@ impl IdleArgs {
             eprintln!("usage: {program} URL COUNT PID[,PID...] [\"Name: value\" ...]");
             std::process::exit(2)
         })
+    }
+
+    /// Reads the RSS of the processes, opens `count` things with `open(i)`,
+    /// waits `settle`, reads the RSS again and prints [`memory_per_one`];
+    /// the things are returned, still open.
+    pub async fn hold<T, F: Future<Output = T>>(
+        &self,
+        open: impl Fn(usize) -> F,
+        settle: Duration,
+    ) -> Vec<T> {
+        let before = status_kib(&self.pids, "VmRSS:");
+        let opened = open_in_batches(self.count, open).await;
+        tokio::time::sleep(settle).await;
+        let after = status_kib(&self.pids, "VmRSS:");
+        println!("{}", memory_per_one(self.count, before, after));
+        opened
     }
 
     fn parse(args: &[String]) -> Option<IdleArgs> {
