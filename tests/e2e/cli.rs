@@ -1,8 +1,8 @@
-//! The binary's start-up: configuration errors, the TOML file.
+//! The binary's start-up: configuration errors, the TOML file, the demo.
 
 mod support;
 
-use support::binary;
+use support::{Browser, ProxyProcess, binary};
 
 #[test]
 fn bad_configuration_exits_2_with_one_line_per_problem() {
@@ -71,4 +71,40 @@ fn a_toml_file_configures_the_proxy_and_the_environment_overrides_it() {
         line.starts_with("sb-cookie-proxy listening on http://127.0.0.1:"),
         "{line}"
     );
+}
+
+/// The README's first command: `sb-cookie-proxy demo` on its embedded
+/// store, in front of the stand-in Supabase, doing what it prints to try.
+#[tokio::test]
+async fn the_demo_signs_its_user_in_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = binary();
+    command
+        .env_clear()
+        .env("PROXY_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .arg("demo")
+        .current_dir(dir.path());
+    let (demo, printed) = ProxyProcess::spawn(command);
+    let (base, text) = (demo.base(), printed.join("\n"));
+    assert!(text.contains("demo@example.com / demo-password"), "{text}");
+    assert!(
+        text.contains("Sessions are kept in: file ./data/sessions.redb"),
+        "{text}"
+    );
+    // The page origin the demo allows is where it listens, port included.
+    assert!(text.contains(&format!("-H 'origin: {base}'")), "{text}");
+
+    let mut browser = Browser::new(&base, "not-needed", "sb-session");
+    browser.origin = Some(base.clone());
+    let signed_in = browser.sign_in("demo@example.com", "demo-password").await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.text());
+    let cookie = signed_in.set_cookies().join("; ");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let who = browser.get("/edge/v1/session").await;
+    assert_eq!(who.status, 200, "{}", who.text());
+    assert_eq!(who.json()["user"]["email"], "demo@example.com");
+    assert_eq!(browser.get("/rest/v1/todos").await.status, 200);
+    assert!(dir.path().join("data/sessions.redb").is_file());
+    demo.kill();
 }

@@ -3,6 +3,7 @@
 
 use sbp_stub::{Stub, StubConfig};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::Path;
 
 pub const DEMO_EMAIL: &str = "demo@example.com";
@@ -25,7 +26,14 @@ pub async fn start(file: Option<&Path>) -> anyhow::Result<Demo> {
     ]);
     // Without a public URL, the demo's page origin is where it listens.
     if std::env::var_os("PROXY_PUBLIC_URL").is_none() {
-        let listen = std::env::var("PROXY_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".into());
+        let mut listen = std::env::var("PROXY_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".into());
+        // Any free port (`:0`): picked here, so that the origin names it.
+        if let Ok(addr) = listen.trim().parse::<SocketAddr>()
+            && addr.port() == 0
+        {
+            listen = std::net::TcpListener::bind(addr)?.local_addr()?.to_string();
+            fixed.insert("PROXY_LISTEN".to_string(), listen.clone());
+        }
         fixed.insert("PROXY_PUBLIC_URL".to_string(), format!("http://{listen}"));
     }
     let config = crate::config::load_with(file, fixed)?;

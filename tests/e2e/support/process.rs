@@ -21,10 +21,15 @@ impl ProxyProcess {
     /// Starts the binary with exactly `settings` as its environment and waits
     /// (at most 20 s) for its "listening on" line.
     pub fn start(settings: &HashMap<String, String>) -> ProxyProcess {
-        let mut child = binary()
-            .env_clear()
-            .envs(settings)
-            .env("RUST_LOG", "warn")
+        let mut command = binary();
+        command.env_clear().envs(settings).env("RUST_LOG", "warn");
+        ProxyProcess::spawn(command).0
+    }
+
+    /// Runs `command` (the binary, set up) and waits (at most 20 s) for its
+    /// "listening on" line; also gives the lines it printed before that.
+    pub fn spawn(mut command: Command) -> (ProxyProcess, Vec<String>) {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -32,17 +37,26 @@ impl ProxyProcess {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut printed = Vec::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.strip_prefix("sb-cookie-proxy listening on http://") {
-                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
+                    let addr = addr.parse::<SocketAddr>().unwrap();
+                    let _ = tx.send((addr, std::mem::take(&mut printed)));
+                } else {
+                    printed.push(line);
                 }
             }
         });
         let started = Instant::now();
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no listening line after {:?}", started.elapsed()));
-        ProxyProcess { child, addr }
+        let Ok((addr, printed)) = rx.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!(
+                "no listening line after {:?} (the proxy ended: {status:?})",
+                started.elapsed()
+            );
+        };
+        (ProxyProcess { child, addr }, printed)
     }
 
     pub fn base(&self) -> String {
