@@ -78,12 +78,17 @@ fn a_toml_file_configures_the_proxy_and_the_environment_overrides_it() {
 #[tokio::test]
 async fn the_demo_signs_its_user_in_on_the_embedded_store() {
     let dir = tempfile::tempdir().unwrap();
+    // Any free port, from a config file: the page origin follows it.
+    std::fs::write(
+        dir.path().join("demo.toml"),
+        "PROXY_LISTEN = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
     let mut command = binary();
     command
         .env_clear()
-        .env("PROXY_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
-        .arg("demo")
+        .args(["demo", "--config", "demo.toml"])
         .current_dir(dir.path());
     let (demo, printed) = ProxyProcess::spawn(command);
     let (base, text) = (demo.base(), printed.join("\n"));

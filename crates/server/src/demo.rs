@@ -25,8 +25,9 @@ pub async fn start(file: Option<&Path>) -> anyhow::Result<Demo> {
         ("SUPABASE_ANON_KEY".to_string(), stub.anon_key()),
     ]);
     // Without a public URL, the demo's page origin is where it listens.
-    if std::env::var_os("PROXY_PUBLIC_URL").is_none() {
-        let mut listen = std::env::var("PROXY_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".into());
+    let setting = |key| crate::config::setting(file, key);
+    if setting("PROXY_PUBLIC_URL")?.is_none() {
+        let mut listen = setting("PROXY_LISTEN")?.unwrap_or_else(|| "127.0.0.1:8787".into());
         // Any free port (`:0`): picked here, so that the origin names it.
         if let Ok(addr) = listen.trim().parse::<SocketAddr>()
             && addr.port() == 0

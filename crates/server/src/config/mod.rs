@@ -97,20 +97,33 @@ pub fn load_with(
     file: Option<&Path>,
     fixed: HashMap<String, String>,
 ) -> Result<Config, crate::Error> {
-    let file = match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| crate::Error::ConfigFile {
-                path: path.display().to_string(),
-                cause: e.to_string(),
-            })?;
-            parse_toml(&text).map_err(|cause| crate::Error::ConfigFile {
-                path: path.display().to_string(),
-                cause,
-            })?
-        }
-        None => HashMap::new(),
-    };
+    let file = read_file(file)?;
     Ok(Config::load(&Layered { fixed, file })?)
+}
+
+/// One setting as [`load`] reads it (the environment over the file), if
+/// given.
+pub fn setting(file: Option<&Path>, key: &str) -> Result<Option<String>, crate::Error> {
+    let file = read_file(file)?;
+    Ok(Layered {
+        fixed: HashMap::new(),
+        file,
+    }
+    .get(key))
+}
+
+fn read_file(file: Option<&Path>) -> Result<HashMap<String, String>, crate::Error> {
+    let Some(path) = file else {
+        return Ok(HashMap::new());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::ConfigFile {
+        path: path.display().to_string(),
+        cause: e.to_string(),
+    })?;
+    parse_toml(&text).map_err(|cause| crate::Error::ConfigFile {
+        path: path.display().to_string(),
+        cause,
+    })
 }
 
 #[cfg(test)]
