@@ -1,9 +1,13 @@
 //! `file:PATH`: an embedded redb database that survives restarts.
 //!
-//! Every write is one redb transaction committed with full durability, so a
-//! `kill -9` at any moment loses no committed session and leaves the file
-//! consistent. redb calls block, so each runs on tokio's blocking pool.
+//! Every write is committed with full durability before it is answered, so
+//! a `kill -9` at any moment loses no answered write and leaves the file
+//! consistent; writes that arrive together share a commit ([`commits`]).
+//! redb calls block, so each runs on tokio's blocking pool.
 
+mod commits;
+
+use commits::Commits;
 use redb::{
     Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition,
     WriteTransaction,
@@ -31,6 +35,7 @@ fn decode(bytes: &[u8]) -> Result<Session, StoreError> {
 #[derive(Clone)]
 pub struct FileStore {
     db: Arc<Database>,
+    commits: Arc<Commits>,
 }
 
 impl FileStore {
@@ -46,7 +51,10 @@ impl FileStore {
         txn.open_table(SESSIONS).map_err(unavailable)?;
         txn.open_multimap_table(BY_USER).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
-        Ok(FileStore { db: Arc::new(db) })
+        Ok(FileStore {
+            db: Arc::new(db),
+            commits: Arc::default(),
+        })
     }
 
     /// Runs `f` on the blocking pool with the database.
@@ -60,18 +68,13 @@ impl FileStore {
             .map_err(unavailable)?
     }
 
-    /// Runs `f` in one write transaction and commits it.
+    /// Runs `f` in a write transaction and gives its result once that is
+    /// committed; `f` may run again in a new transaction (see [`commits`]).
     async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unavailable)?;
-            let out = f(&txn)?;
-            txn.commit().map_err(unavailable)?;
-            Ok(out)
-        })
-        .await
+        self.commits.write(&self.db, f).await
     }
 }
 
@@ -145,8 +148,8 @@ impl SessionStore for FileStore {
             let Some(mut session) = read_in(txn, &key)? else {
                 return Ok(false);
             };
-            session.tokens = tokens;
-            session.user = user;
+            session.tokens = tokens.clone();
+            session.user = user.clone();
             write_in(txn, &key, &session)?;
             Ok(true)
         })
