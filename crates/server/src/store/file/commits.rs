@@ -49,7 +49,15 @@ where
 /// The writes waiting for the next commit.
 #[derive(Default)]
 pub struct Commits {
-    waiting: Mutex<Vec<Box<dyn Job>>>,
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    jobs: Vec<Box<dyn Job>>,
+    /// A blocking task is waiting for the write lock and will take `jobs`:
+    /// at most one waits, however many writes arrive.
+    committer: bool,
 }
 
 impl Commits {
@@ -66,31 +74,33 @@ impl Commits {
         F: Fn(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        lock(&self.waiting).push(Box::new(Write {
-            write,
-            output: None,
-            reply,
-        }));
-        // This task commits whatever is waiting when it gets the database's
-        // write lock; if an earlier one took this write, it answers it.
-        let (commits, db) = (self.clone(), db.clone());
-        tokio::task::spawn_blocking(move || commits.commit_waiting(&db));
+        let start_committer = {
+            let mut waiting = lock(&self.waiting);
+            waiting.jobs.push(Box::new(Write {
+                write,
+                output: None,
+                reply,
+            }));
+            !std::mem::replace(&mut waiting.committer, true)
+        };
+        if start_committer {
+            let (commits, db) = (self.clone(), db.clone());
+            tokio::task::spawn_blocking(move || commits.commit_waiting(&db));
+        }
         answer
             .await
             .map_err(|_| unavailable("the write was dropped"))?
     }
 
-    /// Commits every waiting write (blocking: waits for a commit under way).
+    /// Commits every waiting write (blocking: waits for a commit under way,
+    /// then takes what arrived meanwhile; later writes start the next one).
     fn commit_waiting(&self, db: &Database) {
         let mut txn = db.begin_write().map_err(unavailable);
-        let mut jobs = std::mem::take(&mut *lock(&self.waiting));
-        if jobs.is_empty() {
-            // An earlier task took them all.
-            if let Ok(open) = txn {
-                let _ = open.abort();
-            }
-            return;
-        }
+        let mut jobs = {
+            let mut waiting = lock(&self.waiting);
+            waiting.committer = false;
+            std::mem::take(&mut waiting.jobs)
+        };
         loop {
             let open = match txn {
                 Ok(open) => open,
