@@ -25,9 +25,11 @@ pub async fn start(file: Option<&Path>) -> anyhow::Result<Demo> {
         ("SUPABASE_ANON_KEY".to_string(), stub.anon_key()),
     ]);
     // Without a public URL, the demo's page origin is where it listens.
-    let setting = |key| crate::config::setting(file, key);
-    if setting("PROXY_PUBLIC_URL")?.is_none() {
-        let mut listen = setting("PROXY_LISTEN")?.unwrap_or_else(|| "127.0.0.1:8787".into());
+    let settings = crate::config::Settings::read(file)?;
+    if settings.get("PROXY_PUBLIC_URL").is_none() {
+        let mut listen = settings
+            .get("PROXY_LISTEN")
+            .unwrap_or_else(|| "127.0.0.1:8787".into());
         // Any free port (`:0`): picked here, so that the origin names it.
         if let Ok(addr) = listen.trim().parse::<SocketAddr>()
             && addr.port() == 0
@@ -37,7 +39,7 @@ pub async fn start(file: Option<&Path>) -> anyhow::Result<Demo> {
         }
         fixed.insert("PROXY_PUBLIC_URL".to_string(), format!("http://{listen}"));
     }
-    let config = crate::config::load_with(file, fixed)?;
+    let config = settings.load(fixed)?;
     let proxy = crate::start(config).await?;
     Ok(Demo { stub, proxy })
 }

@@ -9,12 +9,12 @@ use std::path::Path;
 
 /// Settings in layers: fixed ones (the demo's upstream), then the
 /// environment, then a TOML file.
-struct Layered {
+struct Layered<'a> {
     fixed: HashMap<String, String>,
-    file: HashMap<String, String>,
+    file: &'a HashMap<String, String>,
 }
 
-impl ConfigSource for Layered {
+impl ConfigSource for Layered<'_> {
     fn get(&self, key: &str) -> Option<String> {
         let value = self.fixed.get(key).cloned().or_else(|| {
             std::env::var(key)
@@ -88,28 +88,39 @@ pub fn parse_toml(text: &str) -> Result<HashMap<String, String>, String> {
 
 /// Loads the configuration from the environment and, if given, a TOML file.
 pub fn load(file: Option<&Path>) -> Result<Config, crate::Error> {
-    load_with(file, HashMap::new())
+    Settings::read(file)?.load(HashMap::new())
 }
 
-/// Like [`load`], with `fixed` settings that neither the environment nor
-/// the file can change.
-pub fn load_with(
-    file: Option<&Path>,
-    fixed: HashMap<String, String>,
-) -> Result<Config, crate::Error> {
-    let file = read_file(file)?;
-    Ok(Config::load(&Layered { fixed, file })?)
+/// The settings as the configuration reads them: the environment over a
+/// TOML file, the file read once.
+pub struct Settings {
+    file: HashMap<String, String>,
 }
 
-/// One setting as [`load`] reads it (the environment over the file), if
-/// given.
-pub fn setting(file: Option<&Path>, key: &str) -> Result<Option<String>, crate::Error> {
-    let file = read_file(file)?;
-    Ok(Layered {
-        fixed: HashMap::new(),
-        file,
+impl Settings {
+    pub fn read(file: Option<&Path>) -> Result<Settings, crate::Error> {
+        Ok(Settings {
+            file: read_file(file)?,
+        })
     }
-    .get(key))
+
+    /// One setting, if given.
+    pub fn get(&self, key: &str) -> Option<String> {
+        Layered {
+            fixed: HashMap::new(),
+            file: &self.file,
+        }
+        .get(key)
+    }
+
+    /// The configuration, with `fixed` settings that neither the
+    /// environment nor the file can change.
+    pub fn load(&self, fixed: HashMap<String, String>) -> Result<Config, crate::Error> {
+        Ok(Config::load(&Layered {
+            fixed,
+            file: &self.file,
+        })?)
+    }
 }
 
 fn read_file(file: Option<&Path>) -> Result<HashMap<String, String>, crate::Error> {

@@ -5,15 +5,12 @@
 //! taken out, answered with its error, and the others are run again
 //! without it in a new transaction.
 
+use super::unavailable;
 use crate::sync::lock;
 use redb::{Database, WriteTransaction};
 use sbp_core::session::StoreError;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
 
 /// One write waiting for a commit.
 trait Job: Send {
