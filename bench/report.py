@@ -293,6 +293,7 @@ def main():
     print("## Targets (issue 3)\n")
     print(targets(rows, conns_list, mem))
     print()
+    print("What stops a target that is not met, measured: `bench/PROFILE.md`, \"What stops the remaining targets\".\n")
     for name, title in WORKLOADS.items():
         if any(k[0] == name for k in rows):
             print(f"## {title}\n")
