@@ -2,7 +2,7 @@
 # bench/run.sh: sb-cookie-proxy side by side with nginx and with no proxy at
 # all, on the same upstream, in one run; writes bench/RESULTS.md.
 #
-#   bench/run.sh            full run: 1, 32 and 256 connections, 3 rounds of 4 s (~17 min)
+#   bench/run.sh            full run: 1, 32 and 256 connections, 3 rounds of 4 s (~19 min)
 #   bench/run.sh --quick    1 and 32 connections, 1 round of 2 s (~2 min)
 #   bench/run.sh --profile  profile the proxy instead (bench/profile.sh -> bench/profile/)
 #   bench/run.sh --instructions  only the profile's instructions per request (PROFILE_CONNS),
@@ -24,7 +24,11 @@
 # Every workload x connection count runs the three paths back to back
 # (direct, nginx, proxy), each after a 1 s warm-up, with wrk, and does so
 # --rounds times in alternation; the report takes each path's median round
-# (other work on a shared machine moves single runs by 10-20%).
+# (other work on a shared machine moves single runs by 10-20%). The 1 MiB
+# workloads run 2 x --rounds + 1 rounds of half the duration: their rate
+# depends on how the kernel's TCP buffering settles for each of wrk's
+# connections, differently from round to round for every path (direct
+# included; bench/PROFILE.md), so they sample more connections.
 #
 # Pinning (default, when there are 2+ CPUs): the component under test (the
 # front nginx, one worker; the proxy, whose runtime then has one worker
@@ -206,6 +210,10 @@ SESSION_PROXY=(-H "apikey: $ANON_KEY" -H "Authorization: Bearer $PLACEHOLDER" -H
 ANON=(-H "apikey: $ANON_KEY" -H "Authorization: Bearer $ANON_KEY")
 UPLOAD=/storage/v1/object/bench/upload.bin
 
+# More, shorter rounds for the 1 MiB workloads (see the top of this file).
+rounds_of() { if [[ $1 == *-1mib ]]; then echo $((2 * ROUNDS + 1)); else echo "$ROUNDS"; fi; }
+duration_of() { if [[ $1 == *-1mib ]]; then echo $(((DURATION + 1) / 2)); else echo "$DURATION"; fi; }
+
 # Sets URL_PATH, METHOD, BODY_FILE, EXPECT (status) and HDRS for a workload and path.
 workload() {
     local name=$1 path=$2
@@ -301,7 +309,7 @@ measure() { # workload conns path round
     children_ticks
     wrk0=$CHILD_TICKS
     busy0=$(machine_busy_ticks)
-    run_wrk "$DURATION" "$conns" "$url" >"$WORK/wrk.out"
+    run_wrk "$(duration_of "$name")" "$conns" "$url" >"$WORK/wrk.out"
     children_ticks
     local busy=$(($(machine_busy_ticks) - busy0)) wrk=$((CHILD_TICKS - wrk0))
     local hop=$(($(cpu_ticks "${pids[@]}") - hop0)) up=$(($(cpu_ticks "${up_pids[@]}") - up0))
@@ -348,7 +356,7 @@ fi
 
 for name in $WORKLOADS; do
     for conns in $CONNS; do
-        for ((round = 1; round <= ROUNDS; round++)); do
+        for ((round = 1; round <= $(rounds_of "$name"); round++)); do
             for path in direct nginx proxy; do
                 measure "$name" "$conns" "$path" "$round"
             done
@@ -430,6 +438,8 @@ cat >"$WORK/meta.json" <<EOF
   "duration_s": $DURATION,
   "warmup_s": $WARMUP,
   "rounds": $ROUNDS,
+  "bulk_rounds": $(rounds_of download-1mib),
+  "bulk_duration_s": $(duration_of download-1mib),
   "conns": "$CONNS",
   "proxy_git": "$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- crates || echo '+local changes')"
 }
