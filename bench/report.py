@@ -269,12 +269,10 @@ def main():
     if not meta["pinned"]:
         sched = ""
     print(f"| placement | {pin}; everything at nice -20 in a nice -20 scheduler autogroup{sched} |")
-    bulk = ""
-    if "bulk_rounds" in meta:
-        bulk = (
-            f" (the 1 MiB workloads {meta['bulk_rounds']} rounds of {meta['bulk_duration_s']} s: their rate depends on "
-            f"how the kernel's TCP buffering settles for each connection)"
-        )
+    bulk = (
+        f" (the 1 MiB workloads {meta['bulk_rounds']} rounds of {meta['bulk_duration_s']} s: their rate depends on "
+        f"how the kernel's TCP buffering settles for each connection)"
+    )
     print(
         f"| runs | each workload × connections × path: {meta['warmup_s']} s warm-up, then {meta['duration_s']} s "
         f"measured; the three paths back to back, {meta.get('rounds', 1)} round(s) in alternation{bulk}, figures "
