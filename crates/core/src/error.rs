@@ -32,6 +32,8 @@ pub enum ProxyError {
     StoreUnavailable,
     #[error("Supabase could not be reached: {0}")]
     UpstreamUnavailable(String),
+    #[error("Supabase's answer could not be read, so it was not passed on: {0}")]
+    UpstreamUnreadable(String),
     #[error("Supabase did not answer in time")]
     UpstreamTimeout,
     #[error("the session's token could not be refreshed; try again shortly")]
@@ -56,6 +58,7 @@ impl ProxyError {
             ProxyError::BadRequest(_) => 400,
             ProxyError::StoreUnavailable => 503,
             ProxyError::UpstreamUnavailable(_) => 502,
+            ProxyError::UpstreamUnreadable(_) => 502,
             ProxyError::UpstreamTimeout => 504,
             ProxyError::RefreshUnavailable => 503,
             ProxyError::Internal => 500,
@@ -77,6 +80,7 @@ impl ProxyError {
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::StoreUnavailable => "store_unavailable",
             ProxyError::UpstreamUnavailable(_) => "upstream_unavailable",
+            ProxyError::UpstreamUnreadable(_) => "upstream_unreadable",
             ProxyError::UpstreamTimeout => "upstream_timeout",
             ProxyError::RefreshUnavailable => "refresh_unavailable",
             ProxyError::Internal => "internal_error",

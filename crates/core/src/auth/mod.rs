@@ -1,10 +1,12 @@
 //! Auth interception: turning Auth's token responses into sessions and
 //! placeholder bodies, and answering in Auth's own error shapes.
 
+mod answer;
 mod errors;
 mod intercept;
 mod scrub;
 
+pub use answer::{BrowserBody, Unreadable, browser_body, carries_token, upstream_cookie_allowed};
 pub use errors::{AuthError, wants_versioned_errors};
 pub use intercept::{SignIn, browser_token_response, read_token_response};
 pub use scrub::{SECRET_FIELDS, scrub_json, scrub_location};
