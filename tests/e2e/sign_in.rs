@@ -235,7 +235,7 @@ async fn calls_that_need_a_user_answer_in_auths_error_shapes_without_a_session()
 }
 
 #[tokio::test]
-async fn bad_json_from_auth_passes_through_without_a_session() {
+async fn unreadable_json_from_auth_is_refused_without_a_session() {
     let env = Env::start().await;
     env.stub.create_user("bad@example.com", "pw123456");
     env.stub
@@ -244,8 +244,11 @@ async fn bad_json_from_auth_passes_through_without_a_session() {
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let mut browser = env.browser();
     let reply = browser.sign_in("bad@example.com", "pw123456").await;
-    assert_eq!(reply.status, 200);
-    assert!(serde_json::from_slice::<serde_json::Value>(&reply.body).is_err());
+    // A truncated token response still holds the start of the tokens: it
+    // is refused, never relayed.
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    assert_eq!(reply.json()["error"], "upstream_unreadable");
+    env.assert_no_stub_tokens(&reply);
     assert!(reply.set_cookies().is_empty());
     assert!(browser.cookie.is_none());
     assert_eq!(

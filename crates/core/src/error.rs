@@ -24,6 +24,8 @@ pub enum ProxyError {
     RateLimited(u64),
     #[error("the request URL is too long")]
     UriTooLong,
+    #[error("the request body stalled past the idle timeout")]
+    RequestTimeout,
     #[error("the request body is too large")]
     BodyTooLarge,
     #[error("bad request: {0}")]
@@ -54,6 +56,7 @@ impl ProxyError {
             ProxyError::CrossSiteRefused(_) => 403,
             ProxyError::RateLimited(_) => 429,
             ProxyError::UriTooLong => 414,
+            ProxyError::RequestTimeout => 408,
             ProxyError::BodyTooLarge => 413,
             ProxyError::BadRequest(_) => 400,
             ProxyError::StoreUnavailable => 503,
@@ -76,6 +79,7 @@ impl ProxyError {
             ProxyError::CrossSiteRefused(_) => "cross_site_refused",
             ProxyError::RateLimited(_) => "rate_limited",
             ProxyError::UriTooLong => "uri_too_long",
+            ProxyError::RequestTimeout => "request_timeout",
             ProxyError::BodyTooLarge => "body_too_large",
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::StoreUnavailable => "store_unavailable",

@@ -41,6 +41,9 @@ pub enum Route {
     Jwks,
     /// A call to Auth whose token response creates a session.
     SignIn,
+    /// `POST /auth/v1/factors/{id}/verify`: an MFA verification, whose
+    /// aal2 tokens replace the current session's in place.
+    MfaVerify,
     /// `POST /auth/v1/token?grant_type=refresh_token`, answered from the session.
     RefreshGrant,
     /// `GET`/`PUT /auth/v1/user`: needs a session.
@@ -127,13 +130,43 @@ fn edge_route(method: &Method, rest: &str) -> Route {
     }
 }
 
+/// Auth's paths that GoTrue mounts with chi's `Route`, so that the same
+/// path with one trailing slash reaches the same handler.
+const MOUNTED: &[&str] = &[
+    "/signup",
+    "/verify",
+    "/callback",
+    "/user",
+    "/reauthenticate",
+    "/factors",
+];
+
+/// An Auth path (relative to `/auth/v1`) as GoTrue's router sees it: the
+/// spellings that reach one handler made one.
+pub fn auth_endpoint(rest: &str) -> &str {
+    match rest.strip_suffix('/') {
+        Some(mounted) if MOUNTED.contains(&mounted) => mounted,
+        _ => rest,
+    }
+}
+
+/// Whether `rest` is `/factors/{id}/<action>`.
+fn is_factor_action(rest: &str, action: &str) -> bool {
+    rest.strip_prefix("/factors/")
+        .and_then(|r| r.strip_suffix(action))
+        .and_then(|id| id.strip_suffix('/'))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
 fn auth_route(method: &Method, rest: &str, query: Option<&str>) -> Route {
+    let rest = auth_endpoint(rest);
     match (method, rest) {
         (&Method::POST, "/token") => match query_param(query, "grant_type").as_deref() {
             Some("refresh_token") => Route::RefreshGrant,
             _ => Route::SignIn,
         },
-        (&Method::POST, "/signup" | "/verify") => Route::SignIn,
+        (&Method::POST, "/signup" | "/verify" | "/passkeys/authentication/verify") => Route::SignIn,
+        (&Method::POST, _) if is_factor_action(rest, "verify") => Route::MfaVerify,
         (&Method::GET | &Method::PUT, "/user") => Route::User,
         (&Method::POST, "/logout") => Route::Logout(match query_param(query, "scope").as_deref() {
             Some("local") => LogoutScope::Local,
@@ -145,16 +178,30 @@ fn auth_route(method: &Method, rest: &str, query: Option<&str>) -> Route {
 }
 
 /// Whether a call (path relative to the project root) takes a secret or
-/// sends mail, and so is rate limited per client: password and OTP grants,
-/// sign-up, OTP, magic link, recovery and verification.
+/// sends a message, and so is rate limited per client: password and OTP
+/// grants, sign-up, OTP, magic link, recovery, resending, reauthentication,
+/// verification, MFA challenges and verifications, passkey sign-in and SSO.
 pub fn takes_secrets(path: &str, query: Option<&str>) -> bool {
-    match path.strip_prefix("/auth/v1") {
-        Some("/signup" | "/otp" | "/magiclink" | "/recover" | "/verify") => true,
-        Some("/token") => matches!(
+    let Some(rest) = path.strip_prefix("/auth/v1") else {
+        return false;
+    };
+    match auth_endpoint(rest) {
+        "/signup"
+        | "/otp"
+        | "/magiclink"
+        | "/recover"
+        | "/resend"
+        | "/reauthenticate"
+        | "/verify"
+        | "/passkeys/authentication/options"
+        | "/passkeys/authentication/verify"
+        | "/sso"
+        | "/sso/saml/acs" => true,
+        "/token" => matches!(
             query_param(query, "grant_type").as_deref(),
             Some("password" | "otp")
         ),
-        _ => false,
+        rest => is_factor_action(rest, "verify") || is_factor_action(rest, "challenge"),
     }
 }
 
@@ -285,6 +332,29 @@ mod tests {
         );
         assert_eq!(route(Method::PUT, "/auth/v1/user", None), Route::User);
         assert_eq!(
+            route(
+                Method::POST,
+                "/auth/v1/passkeys/authentication/verify",
+                None
+            ),
+            Route::SignIn
+        );
+        assert_eq!(
+            route(Method::POST, "/auth/v1/factors/f1/verify", None),
+            Route::MfaVerify
+        );
+        for not_verify in [
+            "/auth/v1/factors//verify",
+            "/auth/v1/factors/a/b/verify",
+            "/auth/v1/factors/f1/challenge",
+        ] {
+            assert_eq!(
+                route(Method::POST, not_verify, None),
+                Route::Forward(Service::Auth),
+                "{not_verify}"
+            );
+        }
+        assert_eq!(
             route(Method::POST, "/auth/v1/logout", Some("scope=others")),
             Route::Logout(LogoutScope::Others)
         );
@@ -292,6 +362,28 @@ mod tests {
             route(Method::POST, "/auth/v1/logout", None),
             Route::Logout(LogoutScope::Global)
         );
+    }
+
+    #[test]
+    fn spellings_gotrue_routes_to_one_handler_are_one_route() {
+        assert_eq!(route(Method::POST, "/auth/v1/signup/", None), Route::SignIn);
+        assert_eq!(
+            route(Method::POST, "/supabase/auth/v1/verify/", None),
+            Route::SignIn
+        );
+        assert_eq!(route(Method::GET, "/auth/v1/user/", None), Route::User);
+        // Mounted with Post, not Route: a trailing slash is another path.
+        assert_eq!(
+            route(Method::POST, "/auth/v1/token/", Some("grant_type=password")),
+            Route::Forward(Service::Auth)
+        );
+        assert_eq!(
+            route(Method::POST, "/auth/v1/signup//", None),
+            Route::Forward(Service::Auth)
+        );
+        assert!(takes_secrets("/auth/v1/signup/", None));
+        assert!(takes_secrets("/auth/v1/verify/", None));
+        assert!(takes_secrets("/auth/v1/reauthenticate/", None));
     }
 
     #[test]
@@ -336,6 +428,17 @@ mod tests {
         assert!(takes_secrets("/auth/v1/token", Some("grant_type=password")));
         assert!(takes_secrets("/auth/v1/otp", None));
         assert!(takes_secrets("/auth/v1/verify", Some("token=x")));
+        for path in [
+            "/auth/v1/resend",
+            "/auth/v1/reauthenticate",
+            "/auth/v1/factors/f1/verify",
+            "/auth/v1/factors/f1/challenge",
+            "/auth/v1/passkeys/authentication/verify",
+        ] {
+            assert!(takes_secrets(path, None), "{path}");
+        }
+        assert!(!takes_secrets("/auth/v1/factors", None));
+        assert!(!takes_secrets("/auth/v1/factors/f1", None));
         assert!(!takes_secrets(
             "/auth/v1/token",
             Some("grant_type=refresh_token")

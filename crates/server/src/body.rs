@@ -1,16 +1,24 @@
-//! The body type the proxy sends both ways, and reading small bodies whole.
+//! The body type the proxy sends both ways, and reading small bodies whole
+//! (decoded, when they are answers the proxy must understand).
 
 use crate::coarse_timer::{CoarseSleep, CoarseTimer};
 use crate::upstream::PooledBody;
 use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use sbp_core::ProxyError;
+use sbp_core::http::{decode_body, is_encoded};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body that went without data past its idle limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the body stalled past the idle timeout")]
+pub struct Stalled;
 
 pin_project_lite::pin_project! {
     /// A body in either direction: what the proxy answers itself, or one
@@ -107,7 +115,7 @@ impl hyper::body::Body for Body {
 
 /// Reads a whole body of at most `limit` bytes (Auth answers the proxy reads
 /// to build a session); a larger or broken body is an upstream failure.
-pub async fn read_limited<B>(body: B, limit: usize) -> Result<Bytes, ProxyError>
+async fn read_limited<B>(body: B, limit: usize) -> Result<Bytes, ProxyError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
@@ -120,6 +128,34 @@ where
     }
 }
 
+/// Reads a whole answer the proxy must understand and undoes any content
+/// coding (removing `Content-Encoding`), at most `limit` bytes before and
+/// after decoding; an answer that cannot be decoded is `upstream_unreadable`.
+pub async fn read_decoded<B>(
+    parts: &mut http::response::Parts,
+    body: B,
+    limit: usize,
+) -> Result<Bytes, ProxyError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let raw = read_limited(body, limit).await?;
+    let Some(coding) = parts.headers.remove(CONTENT_ENCODING) else {
+        return Ok(raw);
+    };
+    parts.headers.remove(CONTENT_LENGTH);
+    let decoded = match coding.to_str() {
+        Ok(coding) if !is_encoded(coding) => return Ok(raw),
+        Ok(coding) => decode_body(coding, &raw, limit).map_err(|e| e.to_string()),
+        Err(_) => Err("its Content-Encoding is not text".to_string()),
+    };
+    decoded.map(Bytes::from).map_err(|why| {
+        tracing::warn!(%why, "an answer could not be decoded; it was not passed on");
+        ProxyError::UpstreamUnreadable(why)
+    })
+}
+
 /// Reads a whole request body of at most `limit` bytes.
 pub async fn read_request_body<B>(body: B, limit: u64) -> Result<Bytes, ProxyError>
 where
@@ -130,6 +166,7 @@ where
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(ProxyError::BodyTooLarge),
+        Err(e) if e.is::<Stalled>() => Err(ProxyError::RequestTimeout),
         Err(e) => Err(ProxyError::BadRequest(format!(
             "unreadable request body: {e}"
         ))),
@@ -185,9 +222,7 @@ where
                     .sleep
                     .get_or_insert_with(|| limit.timer.sleep_for(limit.timeout));
                 match Pin::new(sleep).poll(cx) {
-                    Poll::Ready(()) => {
-                        Poll::Ready(Some(Err("the body stalled past the idle timeout".into())))
-                    }
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(Stalled)))),
                     Poll::Pending => Poll::Pending,
                 }
             }
@@ -223,7 +258,8 @@ mod tests {
         let started = std::time::Instant::now();
         let read = IdleTimeout::new(never, limit(500)).collect().await;
         let took = started.elapsed();
-        assert!(read.is_err(), "a stalled body must fail");
+        let error = read.expect_err("a stalled body must fail");
+        assert!(error.is::<Stalled>(), "{error}");
         assert!(took >= Duration::from_millis(200), "failed early: {took:?}");
         assert!(took < Duration::from_secs(2), "failed late: {took:?}");
     }

@@ -1,5 +1,6 @@
 //! A browser-like HTTP client: one cookie jar for the proxy's session cookie,
-//! and the headers the official client sends.
+//! the headers the official client sends, and, as every browser, asking for
+//! compressed answers and decoding them.
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
@@ -23,7 +24,29 @@ pub struct Browser {
     pub origin: Option<String>,
 }
 
-/// A whole response.
+/// What every browser asks for.
+const ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
+
+/// `body` decoded as its `Content-Encoding` says, as a browser does.
+fn decoded(headers: &HeaderMap, body: Bytes) -> Bytes {
+    use std::io::Read;
+    let coding = headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity");
+    let mut out = Vec::new();
+    let read = match coding.trim() {
+        "identity" => return body,
+        "gzip" => flate2::read::MultiGzDecoder::new(&body[..]).read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(&body[..]).read_to_end(&mut out),
+        "br" => brotli::Decompressor::new(&body[..], 4096).read_to_end(&mut out),
+        other => panic!("the browser cannot decode `{other}`"),
+    };
+    read.unwrap_or_else(|e| panic!("a {coding} answer that does not decode: {e}"));
+    Bytes::from(out)
+}
+
+/// A whole response, its body decoded.
 pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
@@ -107,6 +130,12 @@ impl Browser {
         {
             request = request.header("origin", origin);
         }
+        let explicit_coding = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"));
+        if !explicit_coding {
+            request = request.header("accept-encoding", ACCEPT_ENCODING);
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -114,6 +143,7 @@ impl Browser {
         let response = self.client.request(request).await.expect("proxy answers");
         let (parts, body) = response.into_parts();
         let body = body.collect().await.expect("whole body").to_bytes();
+        let body = decoded(&parts.headers, body);
         let reply = Reply {
             status: parts.status.as_u16(),
             headers: parts.headers,
@@ -149,11 +179,13 @@ impl Browser {
             .header("apikey", &self.anon_key)
             .header("origin", self.origin.as_deref().unwrap_or("null"))
             .header("content-type", "application/json")
+            .header("accept-encoding", ACCEPT_ENCODING)
             .body(Full::new(Bytes::from(body)))
             .expect("valid request");
         let response = self.client.request(request).await.ok()?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.ok()?.to_bytes();
+        let body = decoded(&parts.headers, body);
         let reply = Reply {
             status: parts.status.as_u16(),
             headers: parts.headers,

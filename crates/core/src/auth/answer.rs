@@ -115,7 +115,8 @@ pub fn upstream_cookie_allowed(set_cookie: &str, proxy_cookie: &str, from_auth: 
         .iter()
         .chain(std::iter::once(&proxy_cookie))
         .any(|n| n.eq_ignore_ascii_case(name));
-    !named_token && !(from_auth && carries_token(set_cookie.as_bytes()))
+    let carries = from_auth && carries_token(set_cookie.as_bytes());
+    !(named_token || carries)
 }
 
 #[cfg(test)]

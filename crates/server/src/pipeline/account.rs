@@ -22,7 +22,8 @@ use sbp_core::session::Session;
 use sbp_core::token::MintKey;
 use serde_json::Value;
 
-fn no_session(ctx: &Ctx) -> Response<Body> {
+/// Auth's answer to a call that needs a session, when there is none.
+pub fn no_session(ctx: &Ctx) -> Response<Body> {
     let versioned = wants_versioned_errors(ctx.header("x-supabase-api-version"));
     respond::auth_error(AuthError::SessionNotFound, versioned)
 }

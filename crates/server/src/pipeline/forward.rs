@@ -1,10 +1,11 @@
 //! Forwarding a request to Supabase with the session's token (or the anon key).
 
-use crate::body::{Body, IdleLimit, full, read_request_body, upload};
+use crate::body::{Body, IdleLimit, IdleTimeout, full, read_request_body, upload};
 use crate::pipeline::auth_answer::relay_auth;
 use crate::pipeline::context::Ctx;
 use crate::upstream::{
-    Forward, UpstreamResponse, bearer, forward_request, make_private, relay_response,
+    Forward, UpstreamResponse, bearer, drop_upstream_cookies, forward_request, make_private,
+    relay_response,
 };
 use http::header::COOKIE;
 use http::{HeaderValue, Response};
@@ -22,7 +23,10 @@ pub async fn send(
 ) -> Result<UpstreamResponse, ProxyError> {
     let app = &ctx.app;
     let limits = &app.config.limits;
-    let body = if ctx.path().starts_with("/auth/v1") {
+    let to_auth = ctx.path().starts_with("/auth/v1");
+    let body = if to_auth {
+        // Read whole, and dropped when it stalls like any streamed body.
+        let body = IdleTimeout::new(body, idle_limit(ctx));
         full(read_request_body(body, limits.max_auth_body).await?)
     } else {
         upload(body, idle_limit(ctx))
@@ -35,6 +39,7 @@ pub async fn send(
             .forwarded_cookie(ctx.parts.headers.get_all(COOKIE), &app.config.cookie_name),
         forwarded_for: ctx.connection.forwarded_for(ctx.client_ip()),
         proto: app.config.public_url.scheme(),
+        read_answer: to_auth,
     };
     let request = forward_request(&ctx.parts, body, forward, &app.upstream);
     app.upstream.send(Some(&ctx.connection.lane), request).await
@@ -47,7 +52,7 @@ pub fn session_bearer(session: &Session) -> Result<HeaderValue, ProxyError> {
 }
 
 /// The default policy: the session's fresh token, streamed both ways
-/// (Auth's answers are read to remove any token from them).
+/// (Auth's answers are read whole, to remove any token from them).
 pub async fn forward(
     ctx: &mut Ctx,
     body: Incoming,
@@ -61,7 +66,12 @@ pub async fn forward(
     let upstream = send(ctx, body, bearer).await?;
     let mut response = match service {
         Service::Auth => relay_auth(ctx, upstream).await?,
-        _ => relay_response(upstream, idle_limit(ctx)),
+        _ => {
+            let mut response = relay_response(upstream, idle_limit(ctx));
+            let cookie_name = &ctx.app.config.cookie_name;
+            drop_upstream_cookies(response.headers_mut(), cookie_name, false, &[]);
+            response
+        }
     };
     if session.is_some() {
         make_private(response.headers_mut());

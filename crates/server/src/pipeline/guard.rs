@@ -33,7 +33,7 @@ pub fn check(ctx: &Ctx, route: &Route) -> Result<(), ProxyError> {
         method,
         // Only unsafe methods are checked: the cookie is not looked for otherwise.
         is_unsafe(method) && carries_cookie(ctx),
-        *route == Route::SignIn,
+        matches!(route, Route::SignIn | Route::MfaVerify),
         ctx.header(ORIGIN),
         ctx.header(REFERER),
         &config.allowed_origins,

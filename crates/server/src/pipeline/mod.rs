@@ -10,6 +10,7 @@ mod cors;
 mod edge;
 mod forward;
 mod guard;
+mod mfa;
 mod respond;
 mod sign_in;
 
@@ -75,6 +76,7 @@ async fn dispatch(
         Route::Sessions => Box::pin(edge::sessions(ctx)).await,
         Route::RevokeSession(id) => Box::pin(edge::revoke(ctx, &id)).await,
         Route::SignIn => Box::pin(sign_in::sign_in(ctx, body)).await,
+        Route::MfaVerify => Box::pin(mfa::verify(ctx, body)).await,
         Route::RefreshGrant => Ok(sign_in::refresh_grant(ctx)),
         Route::User => Box::pin(account::user(ctx, body)).await,
         Route::Logout(scope) => Box::pin(account::logout(ctx, scope, body)).await,

@@ -4,14 +4,14 @@
 //! browser gets a cookie and the same JSON with placeholder tokens. The
 //! browser's later refresh grants are answered from the session.
 
-use crate::body::{Body, read_limited};
-use crate::pipeline::auth_answer::{relay_auth, scrub_body};
+use crate::body::Body;
+use crate::pipeline::auth_answer::{read_answer, relay_answer};
 use crate::pipeline::context::{Ctx, store_down};
 use crate::pipeline::forward::send;
 use crate::pipeline::respond;
-use crate::upstream::replace_body;
-use http::Response;
+use crate::upstream::{drop_upstream_cookies, replace_body};
 use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Response, StatusCode};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::auth::{
@@ -27,21 +27,44 @@ use serde_json::Map;
 pub async fn sign_in(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
     let anon_bearer = ctx.app.upstream.anon_bearer.clone();
     let upstream = send(ctx, body, anon_bearer).await?;
-    if upstream.status() != http::StatusCode::OK {
-        return relay_auth(ctx, upstream).await;
-    }
-    let (parts, body) = upstream.into_parts();
-    let bytes = read_limited(body, ctx.app.config.limits.max_auth_response).await?;
-    let Some(grant) = read_token_response(&bytes) else {
-        // Not a token response (e.g. a sign-up awaiting confirmation): as is.
-        return Ok(replace_body(parts, scrub_body(bytes)));
+    let answer = read_answer(ctx, upstream).await?;
+    let grant = (answer.parts.status == StatusCode::OK)
+        .then(|| read_token_response(&answer.body))
+        .flatten();
+    let Some(grant) = grant else {
+        // Not a token response (an error, a sign-up awaiting confirmation):
+        // relayed without any token, or refused if it cannot be read.
+        return relay_answer(ctx, answer);
     };
+    let secrets = [
+        grant.tokens.access_token.clone(),
+        grant.tokens.refresh_token.clone(),
+    ];
     let body = start_session(ctx, grant).await?;
+    Ok(token_answer(ctx, answer.parts, body, &secrets))
+}
+
+/// The browser's answer to a call that Auth answered with tokens: the
+/// placeholder `body` as JSON, without any upstream cookie that names or
+/// carries a token (`secrets` are the upstream tokens themselves).
+pub fn token_answer(
+    ctx: &Ctx,
+    mut parts: http::response::Parts,
+    body: Vec<u8>,
+    secrets: &[String],
+) -> Response<Body> {
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    drop_upstream_cookies(
+        &mut parts.headers,
+        &ctx.app.config.cookie_name,
+        true,
+        &secrets,
+    );
     let mut response = replace_body(parts, body.into());
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(response)
+    response
 }
 
 /// Stores a new session for `grant` (replacing the browser's old one) and

@@ -3,11 +3,11 @@
 
 use super::lane::Lane;
 use super::pool::{Pool, PooledBody, SendError, describe};
-use crate::body::{Body, read_limited};
+use crate::body::{Body, read_decoded};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Either;
-use http::header::{HOST, HeaderValue};
+use http::header::{ACCEPT_ENCODING, HOST, HeaderValue};
 use http::{Request, Response, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use sbp_core::ProxyError;
@@ -111,15 +111,18 @@ impl Upstream {
     }
 
     /// Sends a small JSON request the proxy makes itself (a refresh, a
-    /// logout) with the anon `apikey` and reads the answer, at most `limit` bytes.
+    /// logout) with the anon `apikey`, asking for no content coding, and
+    /// reads the answer (decoded if it came encoded anyway), at most `limit` bytes.
     pub async fn call(
         &self,
         mut request: Request<Body>,
         limit: usize,
     ) -> Result<(http::response::Parts, Bytes), ProxyError> {
-        request.headers_mut().insert("apikey", self.apikey.clone());
-        let (parts, body) = self.send(None, request).await?.into_parts();
-        let bytes = read_limited(body, limit).await?;
+        let headers = request.headers_mut();
+        headers.insert("apikey", self.apikey.clone());
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        let (mut parts, body) = self.send(None, request).await?.into_parts();
+        let bytes = read_decoded(&mut parts, body, limit).await?;
         Ok((parts, bytes))
     }
 }

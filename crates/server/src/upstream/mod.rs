@@ -11,4 +11,4 @@ pub use client::{Upstream, UpstreamResponse};
 pub use lane::Lane;
 pub use pool::PooledBody;
 pub use request::{Forward, X_FORWARDED_FOR, bearer, forward_request, forwarded_cookie};
-pub use response::{make_private, relay_response, replace_body};
+pub use response::{drop_upstream_cookies, make_private, relay_response, replace_body};

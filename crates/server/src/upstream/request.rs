@@ -1,13 +1,14 @@
 //! Rewriting a browser request into the request sent to Supabase.
 //!
 //! The proxy decides `apikey` and `Authorization`; the browser's are dropped.
+//! Requests whose answers the proxy reads ask for no content coding.
 //! The proxy's own cookie and hop-by-hop headers are removed, and
 //! `X-Forwarded-For/Proto/Host` describe the browser's connection.
 
 use super::Upstream;
 use crate::body::Body;
 use bytes::{BufMut, BytesMut};
-use http::header::{AUTHORIZATION, COOKIE, GetAll, HOST, HeaderName, HeaderValue};
+use http::header::{ACCEPT_ENCODING, AUTHORIZATION, COOKIE, GetAll, HOST, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Request, Uri, request};
 use sbp_core::http::{HopByHop, strip_cookie};
@@ -30,6 +31,8 @@ pub struct Forward<'a> {
     pub forwarded_for: Option<HeaderValue>,
     /// `http` or `https`: how the browser reached the proxy.
     pub proto: &'static str,
+    /// The proxy reads the answer (Auth's): ask for it unencoded.
+    pub read_answer: bool,
 }
 
 /// `Bearer <token>` as a header value (`None` if the token is not a valid one).
@@ -79,9 +82,13 @@ fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upst
     let mut out = HeaderMap::with_capacity(incoming.len() + 6);
     let hop_by_hop = HopByHop::of(incoming);
     for (name, value) in incoming {
-        if !is_replaced(name) && !hop_by_hop.contains(name) {
+        let coding = forward.read_answer && *name == ACCEPT_ENCODING;
+        if !is_replaced(name) && !hop_by_hop.contains(name) && !coding {
             out.append(name.clone(), value.clone());
         }
+    }
+    if forward.read_answer {
+        out.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     }
     if let Some(cookie) = forward.cookie {
         out.insert(COOKIE, cookie);
@@ -147,6 +154,7 @@ mod tests {
             cookie: forwarded_cookie(incoming.get_all(COOKIE), "sb-session"),
             forwarded_for: Some(HeaderValue::from_static("10.0.0.1")),
             proto: "https",
+            read_answer: false,
         }
     }
 
@@ -179,6 +187,31 @@ mod tests {
         assert_eq!(h["x-forwarded-host"], "app.example.com");
         assert_eq!(h["prefer"], "return=representation");
         assert!(h.get(HOST).is_none() && h.get("connection").is_none() && h.get("x-hop").is_none());
+    }
+
+    #[test]
+    fn answers_the_proxy_reads_are_asked_for_unencoded() {
+        let (parts, _) = Request::builder()
+            .uri("/auth/v1/token")
+            .header(ACCEPT_ENCODING, "gzip, deflate, br, zstd")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let read = Forward {
+            read_answer: true,
+            ..forward("/auth/v1/token", &parts.headers)
+        };
+        let h = forwarded_headers(&parts.headers, read, &upstream());
+        assert_eq!(
+            h.get_all(ACCEPT_ENCODING).iter().collect::<Vec<_>>(),
+            ["identity"]
+        );
+        let streamed = forwarded_headers(
+            &parts.headers,
+            forward("/rest/v1/todos", &parts.headers),
+            &upstream(),
+        );
+        assert_eq!(streamed[ACCEPT_ENCODING], "gzip, deflate, br, zstd");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Relaying Supabase's response to the browser.
 //!
-//! Hop-by-hop headers are dropped, and so are Supabase's own CORS headers:
-//! the proxy sets its own for the origins it allows.
+//! Hop-by-hop headers are dropped, and so are Supabase's own CORS headers
+//! (the proxy sets its own for the origins it allows) and any upstream
+//! cookie that names or carries a token.
 
 use super::UpstreamResponse;
 use crate::body::{Body, IdleLimit};
-use http::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
+use http::header::{CACHE_CONTROL, HeaderMap, HeaderValue, SET_COOKIE};
 use http::{Response, response};
+use sbp_core::auth::upstream_cookie_allowed;
 use sbp_core::http::HopByHop;
 
 /// Whether a response header is Supabase's CORS policy, which the proxy replaces.
@@ -55,6 +57,38 @@ pub fn make_private(headers: &mut HeaderMap) {
     }
 }
 
+/// Drops the upstream `Set-Cookie`s core's policy refuses (token cookies
+/// and the proxy's own everywhere; on Auth's answers, `from_auth`, any that
+/// carries a token), and any that contains one of `secrets`.
+pub fn drop_upstream_cookies(
+    headers: &mut HeaderMap,
+    proxy_cookie: &str,
+    from_auth: bool,
+    secrets: &[&str],
+) {
+    let allowed = |value: &HeaderValue| {
+        value.to_str().is_ok_and(|text| {
+            upstream_cookie_allowed(text, proxy_cookie, from_auth)
+                && !secrets.iter().any(|s| !s.is_empty() && text.contains(s))
+        })
+    };
+    // Nearly every answer has no cookie, or only allowed ones: nothing is rebuilt.
+    if headers.get_all(SET_COOKIE).iter().all(allowed) {
+        return;
+    }
+    let kept: Vec<HeaderValue> = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter(|v| allowed(v))
+        .cloned()
+        .collect();
+    tracing::warn!("Supabase set a cookie that names or carries a token; it was dropped");
+    headers.remove(SET_COOKIE);
+    for value in kept {
+        headers.append(SET_COOKIE, value);
+    }
+}
+
 /// A response whose body the proxy read whole (and may have replaced).
 pub fn replace_body(mut parts: response::Parts, body: bytes::Bytes) -> Response<Body> {
     clean_headers(&mut parts);
@@ -96,6 +130,23 @@ mod tests {
         let (mut parts, ()) = response.into_parts();
         clean_headers(&mut parts);
         parts.headers.keys().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn token_cookies_are_dropped_and_others_kept() {
+        let mut headers = HeaderMap::new();
+        for cookie in [
+            "theme=dark; Path=/",
+            "sb-access-token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.sig; Path=/",
+            "sb-session=forged",
+            "lang=en",
+            "opaque=the-refresh-token",
+        ] {
+            headers.append(SET_COOKIE, HeaderValue::from_static(cookie));
+        }
+        drop_upstream_cookies(&mut headers, "sb-session", true, &["the-refresh-token"]);
+        let kept: Vec<_> = headers.get_all(SET_COOKIE).iter().collect();
+        assert_eq!(kept, ["theme=dark; Path=/", "lang=en"]);
     }
 
     #[test]
