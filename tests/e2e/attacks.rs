@@ -367,3 +367,37 @@ async fn a_slow_loris_client_is_dropped() {
     let closed = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut nothing)).await;
     assert!(closed.is_ok(), "an idle connection stays open forever");
 }
+
+#[tokio::test]
+async fn a_stalled_auth_request_body_is_dropped_after_the_idle_timeout() {
+    let env = Env::with(Setup {
+        settings: vec![("PROXY_IDLE_TIMEOUT", "1s".into())],
+        ..Setup::default()
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(env.proxy.addr)
+        .await
+        .unwrap();
+    // Announces 100 bytes of sign-in, sends 10, then nothing.
+    stream
+        .write_all(
+            b"POST /auth/v1/token?grant_type=password HTTP/1.1\r\nHost: x\r\n\
+              Origin: http://127.0.0.1:8787\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"email\":",
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the stalled request was never dropped");
+    let waited = started.elapsed();
+    assert!(
+        waited > Duration::from_millis(600) && waited < Duration::from_secs(3),
+        "dropped after {waited:?}"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(env.stub.recorded().is_empty(), "nothing reached Supabase");
+}
