@@ -9,13 +9,16 @@
 //! becomes U+FFFD) split at `\n`, so a seed corpus is readable; a missing
 //! field takes a neutral default. The format is given on each entry.
 
-use crate::auth::{SignIn, browser_token_response, read_token_response};
+use crate::auth::{
+    BrowserBody, SECRET_FIELDS, SignIn, browser_body, browser_token_response, carries_token,
+    read_token_response, upstream_cookie_allowed,
+};
 use crate::config::{Config, ConfigSource, Origin, UpstreamUrl, parse_duration, parse_size};
 use crate::env::RandomSource;
 use crate::guard::{
     Bucket, CsrfVerdict, RateLimit, TrustedProxies, check_csrf, client_ip, is_unsafe,
 };
-use crate::http::{find_session_secret, has_cookie, set_cookie, strip_cookie};
+use crate::http::{decode_body, find_session_secret, has_cookie, set_cookie, strip_cookie};
 use crate::realtime::{Channels, ClientFrame, PUSH_REF_PREFIX, ServerFrame};
 use crate::route::{Route, Service, classify, query_param, takes_secrets};
 use crate::session::{NewSession, Session, SessionSecret, UpstreamTokens};
@@ -171,6 +174,63 @@ pub fn route(data: &[u8]) {
 pub fn auth_response(data: &[u8]) {
     if let Some(sign_in) = read_token_response(data) {
         check_sign_in(&sign_in);
+    }
+}
+
+/// Any Auth answer the proxy reads. Byte 1 picks the `Content-Encoding`
+/// (identity, gzip, deflate, br, zstd) and byte 2 the status and
+/// `Content-Type`; the rest is the body as it arrived.
+///
+/// Checks: decoding never yields more than its limit; what the browser may
+/// get carries no token (a scrubbed body is JSON without a secret field at
+/// any depth; an unchanged one has no JWT, and no token at all unless it is
+/// JSON); a redirect has no body; a cookie allowed on an Auth answer
+/// carries no token.
+pub fn auth_answer(data: &[u8]) {
+    const LIMIT: usize = 64 << 10;
+    let (coding, kind, body) = match data {
+        [c, k, body @ ..] => (*c, *k, body),
+        _ => return,
+    };
+    let coding = ["identity", "gzip", "deflate", "br", "zstd"][usize::from(coding) % 5];
+    let Ok(decoded) = decode_body(coding, body, LIMIT) else {
+        return;
+    };
+    assert!(decoded.len() <= LIMIT, "decoded past the limit");
+    let status = [200, 302, 400, 403][usize::from(kind) % 4];
+    let content_type =
+        [None, Some("application/json"), Some("text/html")][usize::from(kind / 4) % 3];
+    match browser_body(status, content_type, &decoded) {
+        Ok(BrowserBody::Empty) => assert!((300..400).contains(&status)),
+        Ok(BrowserBody::Scrubbed(clean)) => {
+            let value: Value = serde_json::from_slice(&clean).expect("a scrubbed body is JSON");
+            assert!(
+                !has_secret_field(&value),
+                "a secret field survived scrubbing"
+            );
+        }
+        Ok(BrowserBody::Unchanged) => {
+            let is_json = serde_json::from_slice::<Value>(&decoded).is_ok();
+            assert!(is_json || !carries_token(&decoded), "a token was relayed");
+        }
+        Err(_) => {}
+    }
+    let cookie = text(&decoded);
+    if upstream_cookie_allowed(&cookie, "sb-session", true) {
+        assert!(
+            !carries_token(cookie.as_bytes()),
+            "a cookie carrying a token was allowed"
+        );
+    }
+}
+
+fn has_secret_field(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| SECRET_FIELDS.contains(&k.as_str()) || has_secret_field(v)),
+        Value::Array(items) => items.iter().any(has_secret_field),
+        _ => false,
     }
 }
 
