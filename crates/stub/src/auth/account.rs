@@ -17,10 +17,10 @@ use crate::response::{StubBody, empty, json};
 use crate::state::Shared;
 
 /// Who a user JWT speaks for.
-struct Caller {
-    user_id: Uuid,
+pub(super) struct Caller {
+    pub user_id: Uuid,
     /// The token's `session_id`, when it has one (it then names a live session).
-    session_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,7 +103,7 @@ pub(super) fn logout(shared: &Shared, req: &Req) -> Result<Response<StubBody>, A
 
 /// Checks the bearer as Auth does: signature and expiry, a `sub` naming a
 /// user, and a `session_id` (when present) naming a live session.
-fn authenticate(shared: &Shared, req: &Req) -> Result<Caller, AuthError> {
+pub(super) fn authenticate(shared: &Shared, req: &Req) -> Result<Caller, AuthError> {
     let token = req.bearer().ok_or_else(|| {
         AuthError::new(
             StatusCode::UNAUTHORIZED,

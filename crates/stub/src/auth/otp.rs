@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::cookies::{add_legacy_cookies, token_answer};
 use super::error::AuthError;
 use super::issue::{fragment, sign_in};
 use super::pkce::Challenge;
@@ -122,7 +123,7 @@ pub(super) async fn verify(
         .and_then(|id| confirm_user(&mut store, &id))
         .ok_or_else(otp_expired)?;
     let tokens = sign_in(shared, &mut store, user_id, amr_method(kind))?;
-    Ok(json(StatusCode::OK, &tokens))
+    Ok(token_answer(shared, &tokens))
 }
 
 /// `GET /verify?token&type&redirect_to`: 303 to `redirect_to` with `?code=`
@@ -143,20 +144,30 @@ pub(super) fn verify_link(shared: &Shared, req: &Req) -> Response<StubBody> {
         .and_then(|(id, otp)| Some((confirm_user(&mut store, &id)?, otp)));
     let Some((user_id, otp)) = found else {
         let error = "error=access_denied&error_code=otp_expired&error_description=Email+link+is+invalid+or+has+expired";
-        return redirect(StatusCode::SEE_OTHER, &with_fragment(&target, error));
+        return redirect(
+            &req.method,
+            StatusCode::SEE_OTHER,
+            &with_fragment(&target, error),
+        );
     };
     if is_pkce {
         let code = store.insert_flow(user_id, amr_method(&kind), None, otp.challenge);
         return redirect(
+            &req.method,
             StatusCode::SEE_OTHER,
             &with_query_param(&target, "code", &code),
         );
     }
     match sign_in(shared, &mut store, user_id, amr_method(&kind)) {
-        Ok(tokens) => redirect(
-            StatusCode::SEE_OTHER,
-            &with_fragment(&target, &fragment(&tokens, &kind)),
-        ),
+        Ok(tokens) => {
+            let mut response = redirect(
+                &req.method,
+                StatusCode::SEE_OTHER,
+                &with_fragment(&target, &fragment(&tokens, &kind)),
+            );
+            add_legacy_cookies(shared, &mut response, &tokens);
+            response
+        }
         Err(error) => {
             let description =
                 form_urlencoded::byte_serialize(error.msg.as_bytes()).collect::<String>();
@@ -164,7 +175,11 @@ pub(super) fn verify_link(shared: &Shared, req: &Req) -> Response<StubBody> {
                 "error=server_error&error_code={}&error_description={description}",
                 error.code
             );
-            redirect(StatusCode::SEE_OTHER, &with_fragment(&target, &error))
+            redirect(
+                &req.method,
+                StatusCode::SEE_OTHER,
+                &with_fragment(&target, &error),
+            )
         }
     }
 }
