@@ -28,7 +28,7 @@ struct Args {
     jwt_secret: Option<String>,
     /// Encode JSON answers with br or gzip when the request allows it, as
     /// the CDN in front of hosted Supabase does (also SBP_STUB_COMPRESS=1).
-    #[arg(long, env = "SBP_STUB_COMPRESS")]
+    #[arg(long, env = "SBP_STUB_COMPRESS", value_parser = clap::builder::BoolishValueParser::new())]
     compress: bool,
     /// Do not set GoTrue's legacy `sb-access-token` / `sb-refresh-token` cookies.
     #[arg(long)]
