@@ -14,7 +14,7 @@ use super::error::AuthError;
 use super::issue::{sign_in, token_response};
 use super::oauth::add_provider_tokens;
 use super::user::User;
-use super::{present, read_json};
+use super::{parse_json, present, read_body};
 use crate::encoding::gzip_padded;
 use crate::request::Req;
 use crate::response::{StubBody, bytes, json};
@@ -35,8 +35,9 @@ struct TokenBody {
 }
 
 pub(super) async fn token(shared: &Shared, req: &mut Req) -> Result<Response<StubBody>, AuthError> {
-    let grant = req.query_param("grant_type").unwrap_or_default();
-    let body: TokenBody = read_json(req).await?;
+    let raw = read_body(req).await?;
+    let grant = grant_type(req, &raw);
+    let body: TokenBody = parse_json(&raw)?;
     match grant.as_str() {
         "password" => password(shared, &body),
         "refresh_token" => refresh(shared, &body).await,
@@ -44,6 +45,25 @@ pub(super) async fn token(shared: &Shared, req: &mut Req) -> Result<Response<Stu
         "id_token" => id_token(shared, &body),
         _ => Err(AuthError::validation("unsupported_grant_type")),
     }
+}
+
+/// `grant_type` as GoTrue reads it, with Go's `FormValue`: from an
+/// `application/x-www-form-urlencoded` body first (even one that is also
+/// the JSON of the grant's fields), then from the query.
+fn grant_type(req: &Req, body: &[u8]) -> String {
+    let form = req
+        .header("content-type")
+        .is_some_and(|ct| ct.trim().starts_with("application/x-www-form-urlencoded"));
+    let from_body = form
+        .then(|| {
+            form_urlencoded::parse(body)
+                .find(|(k, _)| k == "grant_type")
+                .map(|(_, v)| v.into_owned())
+        })
+        .flatten();
+    from_body
+        .or_else(|| req.query_param("grant_type"))
+        .unwrap_or_default()
 }
 
 fn password(shared: &Shared, body: &TokenBody) -> Result<Response<StubBody>, AuthError> {

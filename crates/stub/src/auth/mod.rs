@@ -166,7 +166,13 @@ fn settings(shared: &Shared) -> serde_json::Value {
 
 /// Parses the JSON body (an empty body counts as `{}`).
 async fn read_json<T: DeserializeOwned>(req: &mut Req) -> Result<T, AuthError> {
-    let body = req.body.read_all(JSON_LIMIT).await.map_err(|e| match e {
+    let body = read_body(req).await?;
+    parse_json(&body)
+}
+
+/// The whole body, within Auth's limit.
+async fn read_body(req: &mut Req) -> Result<bytes::Bytes, AuthError> {
+    req.body.read_all(JSON_LIMIT).await.map_err(|e| match e {
         BodyError::Io(e) => {
             AuthError::bad_request("bad_json", format!("Could not read request body: {e}"))
         }
@@ -175,11 +181,15 @@ async fn read_json<T: DeserializeOwned>(req: &mut Req) -> Result<T, AuthError> {
             "request_too_large",
             "Request body too large",
         ),
-    })?;
+    })
+}
+
+/// Parses a JSON body (an empty body counts as `{}`).
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AuthError> {
     let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
-        &body
+        body
     };
     serde_json::from_slice(text).map_err(|e| {
         AuthError::bad_request(

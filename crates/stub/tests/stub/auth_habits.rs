@@ -1,6 +1,7 @@
 //! Auth's wire habits the proxy must cope with: Go's HTML redirect bodies
-//! (fragment tokens included), `/callback`, the legacy token cookies, and
-//! the trailing-slash spellings GoTrue's router accepts.
+//! (fragment tokens included), `/callback`, the legacy token cookies, the
+//! trailing-slash spellings GoTrue's router accepts, and `grant_type` read
+//! from a form body.
 
 use http::StatusCode;
 use serde_json::json;
@@ -226,4 +227,31 @@ async fn trailing_slashes_reach_signup_and_verify_but_not_token() {
         .auth("POST", "/token/?grant_type=password", None, &body)
         .await;
     assert_eq!(token.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn grant_type_is_read_from_a_form_body_before_the_query() {
+    let (stub, client) = start_default().await;
+    stub.create_user("ned@example.com", "pw123456");
+    // Valid JSON whose form reading has a `grant_type=password` pair.
+    let body = r#"{"email":"ned@example.com","password":"pw123456","x":"&grant_type=password&"}"#;
+    let headers = [
+        ("apikey", client.anon_key.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    for path in ["/auth/v1/token", "/auth/v1/token?grant_type=refresh_token"] {
+        let reply = client.send("POST", path, &headers, body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
+        assert!(reply.json()["access_token"].is_string());
+    }
+    let as_json = [
+        ("apikey", client.anon_key.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let reply = client.send("POST", "/auth/v1/token", &as_json, body).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_REQUEST,
+        "no grant_type in the query"
+    );
 }
