@@ -6,6 +6,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::client::{Client, claims, now, start_default};
+use crate::conformance::assert_conforms;
 use sbp_stub::Stub;
 
 /// Enrols a TOTP factor; returns `(factor id, secret)`.
@@ -128,6 +129,9 @@ async fn totp_verify_raises_the_same_session_to_aal2_and_swaps_the_refresh_token
     let new_refresh = tokens["refresh_token"].as_str().expect("rt");
     assert_ne!(new_refresh, old_refresh);
     assert_eq!(tokens["user"]["factors"][0]["status"], "verified");
+    let mut body = tokens.clone();
+    body.as_object_mut().expect("object").remove("status");
+    assert_conforms("AccessTokenResponseSchema", &body);
     let user_id = tokens["user"]["id"].as_str().expect("id");
     assert_eq!(
         stub.auth_session_ids(user_id),
@@ -273,7 +277,7 @@ async fn passkey_sign_in_opens_a_new_session() {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let tokens = reply.json();
-    assert!(tokens["refresh_token"].is_string());
+    assert_conforms("AccessTokenResponseSchema", &tokens);
     let c = claims(tokens["access_token"].as_str().expect("jwt"));
     assert_eq!(c["amr"][0]["method"], "passkey");
     assert_eq!(c["aal"], "aal1");
