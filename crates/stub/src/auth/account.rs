@@ -1,5 +1,6 @@
-//! Endpoints that act on the signed-in user: `GET`/`PUT /user` and
-//! `POST /logout?scope=global|local|others`, with Auth's bearer checks.
+//! Endpoints that act on the signed-in user: `GET`/`PUT /user`,
+//! `GET /reauthenticate` and `POST /logout?scope=global|local|others`,
+//! with Auth's bearer checks.
 
 use http::{Response, StatusCode};
 use serde::Deserialize;
@@ -78,6 +79,25 @@ pub(super) async fn update_user(
     user.user_metadata.extend(body.data.unwrap_or_default());
     user.updated_at = rfc3339_now();
     Ok(json(StatusCode::OK, &user.to_json()))
+}
+
+/// `GET /reauthenticate`: `{}`; the nonce (the fixed OTP) goes to the user's email or phone.
+pub(super) fn reauthenticate(shared: &Shared, req: &Req) -> Result<Response<StubBody>, AuthError> {
+    let caller = authenticate(shared, req)?;
+    let mut store = shared.auth();
+    let user = store.user(caller.user_id).ok_or_else(user_not_found)?;
+    let identifier = user
+        .email
+        .clone()
+        .or_else(|| user.phone.clone())
+        .ok_or_else(|| {
+            AuthError::bad_request(
+                "validation_failed",
+                "Reauthentication requires the user to have an email or a phone number",
+            )
+        })?;
+    store.remember_otp(&identifier, None);
+    Ok(json(StatusCode::OK, &serde_json::json!({})))
 }
 
 /// `POST /logout`: local ends the token's session, others the rest, global all.

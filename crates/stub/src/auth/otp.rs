@@ -1,5 +1,5 @@
 //! One-time passwords and email links: `POST /otp`, `/magiclink`, `/recover`
-//! remember the fixed code [`OTP_CODE`] for an email or phone; `POST /verify`
+//! and `/resend` remember the fixed code [`OTP_CODE`] for an email or phone; `POST /verify`
 //! redeems it for a session; `GET /verify` is the link a mail would carry
 //! (token = [`link_token_hash`], prefixed `pkce_` for PKCE flows).
 //!
@@ -96,6 +96,34 @@ pub(super) async fn send(shared: &Shared, req: &mut Req) -> Result<Response<Stub
     }
     if let Some(identifier) = email.or(phone) {
         store.remember_otp(identifier, challenge);
+    }
+    Ok(json(StatusCode::OK, &json!({})))
+}
+
+/// `POST /resend {type, email | phone}`: `{}`, remembering a new code for a known user.
+pub(super) async fn resend(
+    shared: &Shared,
+    req: &mut Req,
+) -> Result<Response<StubBody>, AuthError> {
+    let body: VerifyBody = read_json(req).await?;
+    if !matches!(
+        body.kind.as_deref(),
+        Some("signup" | "email_change" | "sms" | "phone_change")
+    ) {
+        return Err(AuthError::validation(
+            "Missing one of these types: signup, email_change, sms, phone_change",
+        ));
+    }
+    let identifier = present(body.email.as_deref())
+        .or(present(body.phone.as_deref()))
+        .ok_or_else(|| AuthError::validation("An email address or phone number is required"))?;
+    let mut store = shared.auth();
+    let known = store
+        .user_id_by_email(identifier)
+        .or_else(|| store.user_id_by_phone(identifier))
+        .is_some();
+    if known {
+        store.remember_otp(identifier, None);
     }
     Ok(json(StatusCode::OK, &json!({})))
 }

@@ -255,3 +255,48 @@ async fn grant_type_is_read_from_a_form_body_before_the_query() {
         "no grant_type in the query"
     );
 }
+
+#[tokio::test]
+async fn resend_and_reauthenticate_send_a_code() {
+    let (_stub, client) = start_default().await;
+    let tokens = client.sign_up("ora@example.com").await;
+    let access = tokens["access_token"].as_str().expect("jwt");
+    let resent = client
+        .auth(
+            "POST",
+            "/resend",
+            None,
+            &json!({"type": "signup", "email": "ora@example.com"}),
+        )
+        .await;
+    assert_eq!(resent.status, StatusCode::OK);
+    assert_eq!(resent.json(), json!({}));
+    let verify = json!({"type": "signup", "email": "ora@example.com", "token": "123456"});
+    assert_eq!(
+        client.auth("POST", "/verify", None, &verify).await.status,
+        StatusCode::OK
+    );
+    let bad = client
+        .auth(
+            "POST",
+            "/resend",
+            None,
+            &json!({"type": "magic", "email": "ora@example.com"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let reauth = client
+        .auth("GET", "/reauthenticate/", Some(access), &json!({}))
+        .await;
+    assert_eq!(reauth.status, StatusCode::OK);
+    assert_eq!(
+        client.auth("POST", "/verify", None, &verify).await.status,
+        StatusCode::OK,
+        "the reauthentication code"
+    );
+    let anonymous = client
+        .auth("GET", "/reauthenticate", None, &json!({}))
+        .await;
+    assert_eq!(anonymous.status, StatusCode::FORBIDDEN);
+}
