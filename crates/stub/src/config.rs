@@ -1,5 +1,6 @@
 //! The stub's settings: signing secret, extra trusted public keys, token
-//! lifetime, sign-up confirmation and the refresh-token reuse interval.
+//! lifetime, sign-up confirmation, the refresh-token reuse interval, and the
+//! real service's unkind habits (a compressing CDN, legacy Auth cookies).
 
 /// How the stub behaves; [`StubConfig::default`] matches a local Supabase.
 #[derive(Debug, Clone)]
@@ -16,6 +17,13 @@ pub struct StubConfig {
     /// besides the HS256 secret, as a project with asymmetric signing keys;
     /// served at `/auth/v1/.well-known/jwks.json`.
     pub trusted_jwks: Vec<jsonwebtoken::jwk::Jwk>,
+    /// Answer like the CDN in front of hosted Supabase: every JSON answer
+    /// is brotli- (preferred) or gzip-encoded when the request's
+    /// `Accept-Encoding` allows it. Off by default.
+    pub compress: bool,
+    /// Set `sb-access-token` and `sb-refresh-token` cookies on token
+    /// responses, as GoTrue did before v2.159. On by default.
+    pub legacy_cookies: bool,
 }
 
 impl Default for StubConfig {
@@ -26,6 +34,8 @@ impl Default for StubConfig {
             autoconfirm: true,
             refresh_reuse_interval: 0,
             trusted_jwks: Vec::new(),
+            compress: false,
+            legacy_cookies: true,
         }
     }
 }

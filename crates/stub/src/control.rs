@@ -1,5 +1,6 @@
 //! Test-control endpoints under `/__stub/` for tests that cannot call Rust
-//! (the Node client tests): the request log, issued tokens, and a reset.
+//! (the Node client tests): the request log, issued tokens, a reset, the
+//! current TOTP code of a secret and injected `Set-Cookie` headers.
 
 use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
@@ -7,10 +8,21 @@ use serde_json::{Map, Value, json};
 use crate::record::Recorded;
 use crate::request::Req;
 use crate::response::{StubBody, empty, json, not_found};
-use crate::state::Shared;
+use crate::state::{Shared, lock};
 
-pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<StubBody> {
+pub(crate) async fn handle(shared: &Shared, req: &mut Req) -> Response<StubBody> {
     match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/__stub/totp") => {
+            let secret = req.query_param("secret").unwrap_or_default();
+            match crate::Stub::totp_code(&secret) {
+                Some(code) => json(StatusCode::OK, &json!({"code": code})),
+                None => json(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "secret must be base32 of at least 128 bits"}),
+                ),
+            }
+        }
+        ("POST", "/__stub/set_cookies") => set_cookies(shared, req).await,
         ("GET", "/__stub/recorded") => {
             let list: Vec<Value> = shared
                 .recorder
@@ -28,6 +40,22 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<StubBody> {
             empty(StatusCode::NO_CONTENT)
         }
         _ => not_found(),
+    }
+}
+
+/// Replaces the `Set-Cookie` values every answer carries with a JSON array of strings.
+async fn set_cookies(shared: &Shared, req: &mut Req) -> Response<StubBody> {
+    let body = req.body.read_all(64 * 1024).await.ok();
+    let cookies = body.and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok());
+    match cookies {
+        Some(cookies) => {
+            *lock(&shared.faults.set_cookies) = cookies;
+            empty(StatusCode::NO_CONTENT)
+        }
+        None => json(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "expected a JSON array of Set-Cookie values"}),
+        ),
     }
 }
 

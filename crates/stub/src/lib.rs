@@ -13,16 +13,32 @@
 //!   Auth's token hash, lower-case hex SHA-224 of `<email or phone>123456`
 //!   (prefixed `pkce_` for a PKCE link);
 //! - `grant_type=id_token` accepts `id_token: "stub:<email>"`;
-//! - `GET /auth/v1/authorize?provider=P` signs in `P-user@example.com` at once.
+//! - `GET /auth/v1/authorize?provider=P` signs in `P-user@example.com` at
+//!   once; `GET`/`POST /auth/v1/callback` takes the same parameters;
+//! - a passkey credential whose `id` is `stub:<email>` signs that user in
+//!   (`POST /auth/v1/passkeys/authentication/verify`);
+//! - MFA TOTP codes are real RFC 6238 codes of the factor's secret: get the
+//!   current one from [`Stub::totp_code`] or `GET /__stub/totp?secret=`.
+//!
+//! The real service's unkind habits are on or can be switched on: a
+//! compressing CDN ([`StubConfig::compress`]), GoTrue's legacy token
+//! cookies ([`StubConfig::legacy_cookies`], on by default), Go's HTML
+//! redirect bodies, trailing-slash spellings of GoTrue's routes, and the
+//! [`Faults`]. The Auth routes that issue tokens are listed in
+//! `crates/stub/AUTH-ROUTES.md`.
 //!
 //! Tests that cannot call Rust use `GET /__stub/recorded`,
-//! `GET /__stub/issued_tokens`, `POST /__stub/clear` and the Realtime
-//! endpoints under `/__stub/realtime/`.
+//! `GET /__stub/issued_tokens`, `POST /__stub/clear`,
+//! `GET /__stub/totp?secret=` (`{"code"}`), `POST /__stub/set_cookies`
+//! (a JSON array of `Set-Cookie` values every answer then carries; `[]`
+//! stops it) and the Realtime endpoints under `/__stub/realtime/`.
 
 mod auth;
 mod clock;
 mod config;
 mod control;
+mod edge;
+mod encoding;
 mod faults;
 mod jwt;
 pub mod realtime;
@@ -209,6 +225,12 @@ impl Stub {
     /// (as a restarting server would); returns how many.
     pub fn realtime_disconnect(&self, code: u16, reason: &str) -> usize {
         self.shared.realtime.disconnect_all(code, reason)
+    }
+
+    /// The TOTP code an authenticator app shows now for a factor's base32
+    /// `secret` (from `POST /auth/v1/factors`); `None` for a bad secret.
+    pub fn totp_code(secret: &str) -> Option<String> {
+        auth::factors::current_code(secret)
     }
 
     /// Stops the server and waits for its task to end.

@@ -19,7 +19,7 @@ use crate::record::Recorded;
 use crate::request::{Req, RequestBody};
 use crate::response::{StubBody, not_found};
 use crate::state::Shared;
-use crate::{auth, control, realtime, services};
+use crate::{auth, control, edge, realtime, services};
 
 /// How much of a body a handler left unread is still read for the recorder.
 const DRAIN_LIMIT: u64 = 1024 * 1024;
@@ -68,7 +68,7 @@ async fn handle(request: Request<Incoming>, shared: &Arc<Shared>) -> Response<St
         return realtime::control(shared, &mut req).await;
     }
     if req.path.starts_with("/__stub/") {
-        return control::handle(shared, &req);
+        return control::handle(shared, &mut req).await;
     }
     let seq = shared.recorder.start(Recorded {
         method: req.method.as_str().to_owned(),
@@ -79,6 +79,13 @@ async fn handle(request: Request<Incoming>, shared: &Arc<Shared>) -> Response<St
         body_len: 0,
     });
     let response = route(shared, &mut req).await;
+    let response = edge::pass(
+        shared,
+        under(&req.path, "/auth/v1"),
+        req.header("accept-encoding"),
+        response,
+    )
+    .await;
     req.body.drain(DRAIN_LIMIT).await;
     let (body, body_len) = req.body.captured();
     shared.recorder.finish(seq, body, body_len);

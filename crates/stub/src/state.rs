@@ -28,6 +28,7 @@ pub(crate) struct Shared {
     pub config: StubConfig,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
+    pub addr: SocketAddr,
     /// `iss` of the access tokens Auth issues.
     pub issuer: String,
     pub keys: Keys,
@@ -59,6 +60,7 @@ impl Shared {
         let base_url = format!("http://{addr}");
         Ok(Shared {
             issuer: format!("{base_url}/auth/v1"),
+            addr,
             base_url,
             keys,
             anon_key,

@@ -1,5 +1,6 @@
-//! Endpoints that act on the signed-in user: `GET`/`PUT /user` and
-//! `POST /logout?scope=global|local|others`, with Auth's bearer checks.
+//! Endpoints that act on the signed-in user: `GET`/`PUT /user`,
+//! `GET /reauthenticate` and `POST /logout?scope=global|local|others`,
+//! with Auth's bearer checks.
 
 use http::{Response, StatusCode};
 use serde::Deserialize;
@@ -17,10 +18,10 @@ use crate::response::{StubBody, empty, json};
 use crate::state::Shared;
 
 /// Who a user JWT speaks for.
-struct Caller {
-    user_id: Uuid,
+pub(super) struct Caller {
+    pub user_id: Uuid,
     /// The token's `session_id`, when it has one (it then names a live session).
-    session_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +81,25 @@ pub(super) async fn update_user(
     Ok(json(StatusCode::OK, &user.to_json()))
 }
 
+/// `GET /reauthenticate`: `{}`; the nonce (the fixed OTP) goes to the user's email or phone.
+pub(super) fn reauthenticate(shared: &Shared, req: &Req) -> Result<Response<StubBody>, AuthError> {
+    let caller = authenticate(shared, req)?;
+    let mut store = shared.auth();
+    let user = store.user(caller.user_id).ok_or_else(user_not_found)?;
+    let identifier = user
+        .email
+        .clone()
+        .or_else(|| user.phone.clone())
+        .ok_or_else(|| {
+            AuthError::bad_request(
+                "validation_failed",
+                "Reauthentication requires the user to have an email or a phone number",
+            )
+        })?;
+    store.remember_otp(&identifier, None);
+    Ok(json(StatusCode::OK, &serde_json::json!({})))
+}
+
 /// `POST /logout`: local ends the token's session, others the rest, global all.
 /// A token without `session_id` ends every session of the user for any scope.
 pub(super) fn logout(shared: &Shared, req: &Req) -> Result<Response<StubBody>, AuthError> {
@@ -103,7 +123,7 @@ pub(super) fn logout(shared: &Shared, req: &Req) -> Result<Response<StubBody>, A
 
 /// Checks the bearer as Auth does: signature and expiry, a `sub` naming a
 /// user, and a `session_id` (when present) naming a live session.
-fn authenticate(shared: &Shared, req: &Req) -> Result<Caller, AuthError> {
+pub(super) fn authenticate(shared: &Shared, req: &Req) -> Result<Caller, AuthError> {
     let token = req.bearer().ok_or_else(|| {
         AuthError::new(
             StatusCode::UNAUTHORIZED,

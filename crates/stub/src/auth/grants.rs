@@ -5,14 +5,17 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::header::CONTENT_ENCODING;
+use http::{HeaderValue, Response, StatusCode};
 use serde::Deserialize;
 
+use super::cookies::token_answer;
 use super::error::AuthError;
 use super::issue::{sign_in, token_response};
 use super::oauth::add_provider_tokens;
 use super::user::User;
-use super::{present, read_json};
+use super::{parse_json, present, read_body};
+use crate::encoding::gzip_padded;
 use crate::request::Req;
 use crate::response::{StubBody, bytes, json};
 use crate::state::Shared;
@@ -32,8 +35,9 @@ struct TokenBody {
 }
 
 pub(super) async fn token(shared: &Shared, req: &mut Req) -> Result<Response<StubBody>, AuthError> {
-    let grant = req.query_param("grant_type").unwrap_or_default();
-    let body: TokenBody = read_json(req).await?;
+    let raw = read_body(req).await?;
+    let grant = grant_type(req, &raw);
+    let body: TokenBody = parse_json(&raw)?;
     match grant.as_str() {
         "password" => password(shared, &body),
         "refresh_token" => refresh(shared, &body).await,
@@ -41,6 +45,25 @@ pub(super) async fn token(shared: &Shared, req: &mut Req) -> Result<Response<Stu
         "id_token" => id_token(shared, &body),
         _ => Err(AuthError::validation("unsupported_grant_type")),
     }
+}
+
+/// `grant_type` as GoTrue reads it, with Go's `FormValue`: from an
+/// `application/x-www-form-urlencoded` body first (even one that is also
+/// the JSON of the grant's fields), then from the query.
+fn grant_type(req: &Req, body: &[u8]) -> String {
+    let form = req
+        .header("content-type")
+        .is_some_and(|ct| ct.trim().starts_with("application/x-www-form-urlencoded"));
+    let from_body = form
+        .then(|| {
+            form_urlencoded::parse(body)
+                .find(|(k, _)| k == "grant_type")
+                .map(|(_, v)| v.into_owned())
+        })
+        .flatten();
+    from_body
+        .or_else(|| req.query_param("grant_type"))
+        .unwrap_or_default()
 }
 
 fn password(shared: &Shared, body: &TokenBody) -> Result<Response<StubBody>, AuthError> {
@@ -71,7 +94,11 @@ fn password(shared: &Shared, body: &TokenBody) -> Result<Response<StubBody>, Aut
     }
     let user_id = user.id;
     let tokens = sign_in(shared, &mut store, user_id, "password")?;
-    Ok(json(StatusCode::OK, &tokens))
+    let bomb_mib = shared.faults.signin_gzip_bomb_mib.load(Ordering::SeqCst);
+    if bomb_mib > 0 {
+        return Ok(gzip_bomb(&tokens, bomb_mib));
+    }
+    Ok(token_answer(shared, &tokens))
 }
 
 async fn refresh(shared: &Shared, body: &TokenBody) -> Result<Response<StubBody>, AuthError> {
@@ -89,7 +116,20 @@ async fn refresh(shared: &Shared, body: &TokenBody) -> Result<Response<StubBody>
     let mut store = shared.auth();
     let (session_id, child) = store.rotate_refresh(token, reuse)?;
     let tokens = token_response(shared, &mut store, session_id, &child)?;
-    Ok(json(StatusCode::OK, &tokens))
+    Ok(token_answer(shared, &tokens))
+}
+
+/// A gzip answer that expands to `mib` MiB of whitespace around the token response.
+fn gzip_bomb(tokens: &serde_json::Value, mib: u64) -> Response<StubBody> {
+    let body = gzip_padded(
+        tokens.to_string().as_bytes(),
+        mib.saturating_mul(1024 * 1024),
+    );
+    let mut response = bytes(StatusCode::OK, "application/json", body);
+    response
+        .headers_mut()
+        .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    response
 }
 
 /// The error `faults.refresh_status` asks for.

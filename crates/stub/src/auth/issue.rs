@@ -34,6 +34,11 @@ pub(crate) fn token_response(
         )
     })?;
     let user = store.user(session.user_id).ok_or_else(user_not_found)?;
+    let amr: Vec<Value> = session
+        .amr
+        .iter()
+        .map(|(method, timestamp)| json!({"method": method, "timestamp": timestamp}))
+        .collect();
     let ttl = shared.config.access_token_ttl;
     let iat = unix_now();
     let claims = json!({
@@ -47,8 +52,8 @@ pub(crate) fn token_response(
         "app_metadata": user.app_metadata(),
         "user_metadata": user.user_metadata,
         "role": "authenticated",
-        "aal": "aal1",
-        "amr": [{"method": session.amr_method, "timestamp": session.amr_timestamp}],
+        "aal": session.aal,
+        "amr": amr,
         "session_id": session.id,
         "is_anonymous": user.is_anonymous,
     });

@@ -1,12 +1,19 @@
-//! The stand-in Auth (GoTrue) service under `/auth/v1`: routing, the `apikey`
+//! The stand-in Auth (GoTrue) service under `/auth/v1`: routing (with the
+//! trailing-slash spellings GoTrue's chi router accepts), the `apikey`
 //! check, request-body parsing and the small informational endpoints.
+//! `crates/stub/AUTH-ROUTES.md` lists every GoTrue route that issues
+//! tokens and which of them the stub implements.
 
 mod account;
+mod cookies;
 mod error;
+pub(crate) mod factors;
 mod grants;
 mod issue;
+mod mfa;
 mod oauth;
 mod otp;
+mod passkey;
 mod pkce;
 mod signup;
 pub(crate) mod store;
@@ -34,20 +41,22 @@ pub(crate) async fn handle(shared: &Shared, req: &mut Req) -> Response<StubBody>
 }
 
 async fn dispatch(shared: &Shared, req: &mut Req) -> Result<Response<StubBody>, AuthError> {
-    let route = req
-        .path
-        .strip_prefix("/auth/v1")
-        .unwrap_or_default()
-        .to_owned();
+    let path = req.path.strip_prefix("/auth/v1").unwrap_or_default();
+    let route = gotrue_route(path).to_owned();
     let method = req.method.as_str().to_owned();
     // Browser navigations (links, OAuth redirects) carry no apikey; Kong leaves these open.
-    let open = method == "GET"
-        && matches!(
-            route.as_str(),
-            "/authorize" | "/verify" | "/.well-known/jwks.json"
-        );
+    let open = matches!(
+        (method.as_str(), route.as_str()),
+        (
+            "GET",
+            "/authorize" | "/verify" | "/callback" | "/.well-known/jwks.json"
+        ) | ("POST", "/callback")
+    );
     if !open {
         check_api_key(shared, req)?;
+    }
+    if let Some(factor) = route.strip_prefix("/factors/") {
+        return factor_route(shared, req, &method, factor).await;
     }
     match (method.as_str(), route.as_str()) {
         ("GET", "/health") => Ok(json(
@@ -59,18 +68,67 @@ async fn dispatch(shared: &Shared, req: &mut Req) -> Result<Response<StubBody>, 
         ("POST", "/signup") => signup::signup(shared, req).await,
         ("POST", "/token") => grants::token(shared, req).await,
         ("POST", "/otp" | "/magiclink" | "/recover") => otp::send(shared, req).await,
+        ("POST", "/resend") => otp::resend(shared, req).await,
+        ("GET", "/reauthenticate") => account::reauthenticate(shared, req),
         ("POST", "/verify") => otp::verify(shared, req).await,
         ("GET", "/verify") => Ok(otp::verify_link(shared, req)),
         ("GET", "/user") => account::get_user(shared, req),
         ("PUT", "/user") => account::update_user(shared, req).await,
         ("POST", "/logout") => account::logout(shared, req),
-        ("GET", "/authorize") => oauth::authorize(shared, req),
-        _ => Err(AuthError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "Not Found",
-        )),
+        ("GET", "/authorize") | ("GET" | "POST", "/callback") => {
+            oauth::provider_sign_in(shared, req)
+        }
+        ("POST", "/factors") => mfa::enroll(shared, req).await,
+        ("POST", "/passkeys/authentication/options") => Ok(passkey::options(shared)),
+        ("POST", "/passkeys/authentication/verify") => passkey::verify(shared, req).await,
+        _ => Err(not_found()),
     }
+}
+
+/// `/factors/{id}/challenge`, `/factors/{id}/verify` and `DELETE /factors/{id}`.
+async fn factor_route(
+    shared: &Shared,
+    req: &mut Req,
+    method: &str,
+    rest: &str,
+) -> Result<Response<StubBody>, AuthError> {
+    match (method, rest.split_once('/')) {
+        ("POST", Some((id, "challenge"))) => mfa::challenge(shared, req, id),
+        ("POST", Some((id, "verify"))) => mfa::verify(shared, req, id).await,
+        ("DELETE", None) => mfa::unenroll(shared, req, rest),
+        _ => Err(not_found()),
+    }
+}
+
+fn not_found() -> AuthError {
+    AuthError::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
+}
+
+/// The route GoTrue's router gives a path: chi mounts each `Route` group
+/// at both `/x` and `/x/`, so a trailing slash after a group's own path
+/// (`/signup/`, `/verify/`, `/callback/`, `/user/`, `/factors/`,
+/// `/factors/{id}/`...) reaches the group's `/` handler; a slash after a
+/// leaf route (`/token/`, `/factors/{id}/verify/`) matches nothing.
+fn gotrue_route(path: &str) -> &str {
+    let Some(trimmed) = path.strip_suffix('/') else {
+        return path;
+    };
+    let group = matches!(
+        trimmed,
+        "/callback"
+            | "/signup"
+            | "/verify"
+            | "/reauthenticate"
+            | "/user"
+            | "/factors"
+            | "/passkeys"
+            | "/sso"
+    ) || ["/factors/", "/passkeys/"].iter().any(|prefix| {
+        trimmed
+            .strip_prefix(prefix)
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+    });
+    if group { trimmed } else { path }
 }
 
 /// The `apikey` header (or query parameter) must be the anon or service-role key.
@@ -110,7 +168,13 @@ fn settings(shared: &Shared) -> serde_json::Value {
 
 /// Parses the JSON body (an empty body counts as `{}`).
 async fn read_json<T: DeserializeOwned>(req: &mut Req) -> Result<T, AuthError> {
-    let body = req.body.read_all(JSON_LIMIT).await.map_err(|e| match e {
+    let body = read_body(req).await?;
+    parse_json(&body)
+}
+
+/// The whole body, within Auth's limit.
+async fn read_body(req: &mut Req) -> Result<bytes::Bytes, AuthError> {
+    req.body.read_all(JSON_LIMIT).await.map_err(|e| match e {
         BodyError::Io(e) => {
             AuthError::bad_request("bad_json", format!("Could not read request body: {e}"))
         }
@@ -119,11 +183,15 @@ async fn read_json<T: DeserializeOwned>(req: &mut Req) -> Result<T, AuthError> {
             "request_too_large",
             "Request body too large",
         ),
-    })?;
+    })
+}
+
+/// Parses a JSON body (an empty body counts as `{}`).
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AuthError> {
     let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
-        &body
+        body
     };
     serde_json::from_slice(text).map_err(|e| {
         AuthError::bad_request(
@@ -184,5 +252,18 @@ mod tests {
             with_fragment("http://a/cb#old", "new=1"),
             "http://a/cb#new=1"
         );
+    }
+
+    #[test]
+    fn trailing_slashes_reach_a_group_but_not_a_leaf() {
+        assert_eq!(gotrue_route("/signup/"), "/signup");
+        assert_eq!(gotrue_route("/verify/"), "/verify");
+        assert_eq!(gotrue_route("/callback/"), "/callback");
+        assert_eq!(gotrue_route("/factors/"), "/factors");
+        assert_eq!(gotrue_route("/factors/abc/"), "/factors/abc");
+        assert_eq!(gotrue_route("/token/"), "/token/");
+        assert_eq!(gotrue_route("/factors/abc/verify/"), "/factors/abc/verify/");
+        assert_eq!(gotrue_route("/signup//"), "/signup//");
+        assert_eq!(gotrue_route("/token"), "/token");
     }
 }

@@ -1,11 +1,20 @@
-//! `GET /authorize`: the stub plays both the OAuth provider and Auth's
-//! `/callback`. It signs in `<provider>-user@example.com` and redirects to
-//! `redirect_to` with `?code=` (PKCE) or, without a code challenge, with the
-//! tokens in the `#fragment` (implicit flow).
+//! `GET /authorize` and `GET`/`POST /callback`: the stub plays the OAuth
+//! provider, so either signs in `<provider>-user@example.com` at once and
+//! answers 302 to `redirect_to` with `?code=` (PKCE) or, without a code
+//! challenge, with the tokens in the `#fragment` (implicit flow).
+//!
+//! `/authorize` skips the round trip through the provider (the real one
+//! answers 302 to the provider, which comes back to `/callback`).
+//! `/callback` takes the same query parameters (`provider`, `redirect_to`,
+//! `code_challenge`, `code_challenge_method`) where the real one reads them
+//! from the flow state its signed `state` parameter names; both write
+//! their redirect as Go's `http.Redirect` does (an HTML body repeating the
+//! `Location`, fragment tokens included, for a GET).
 
 use http::{Response, StatusCode};
 use serde_json::{Value, json};
 
+use super::cookies::add_legacy_cookies;
 use super::error::AuthError;
 use super::issue::{fragment, sign_in};
 use super::pkce::Challenge;
@@ -15,7 +24,10 @@ use crate::request::Req;
 use crate::response::{StubBody, redirect};
 use crate::state::Shared;
 
-pub(super) fn authorize(shared: &Shared, req: &Req) -> Result<Response<StubBody>, AuthError> {
+pub(super) fn provider_sign_in(
+    shared: &Shared,
+    req: &Req,
+) -> Result<Response<StubBody>, AuthError> {
     let provider = req
         .query_param("provider")
         .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
@@ -47,16 +59,20 @@ pub(super) fn authorize(shared: &Shared, req: &Req) -> Result<Response<StubBody>
     if challenge.is_some() {
         let code = store.insert_flow(user_id, "oauth", Some(&provider), challenge);
         return Ok(redirect(
+            &req.method,
             StatusCode::FOUND,
             &with_query_param(&target, "code", &code),
         ));
     }
     let mut tokens = sign_in(shared, &mut store, user_id, "oauth")?;
     add_provider_tokens(&mut tokens, &provider);
-    Ok(redirect(
+    let mut response = redirect(
+        &req.method,
         StatusCode::FOUND,
         &with_fragment(&target, &fragment(&tokens, "oauth")),
-    ))
+    );
+    add_legacy_cookies(shared, &mut response, &tokens);
+    Ok(response)
 }
 
 /// Adds the provider's own (fake) tokens, as Auth does after an OAuth sign-in.

@@ -1,5 +1,5 @@
 //! One-time passwords and email links: `POST /otp`, `/magiclink`, `/recover`
-//! remember the fixed code [`OTP_CODE`] for an email or phone; `POST /verify`
+//! and `/resend` remember the fixed code [`OTP_CODE`] for an email or phone; `POST /verify`
 //! redeems it for a session; `GET /verify` is the link a mail would carry
 //! (token = [`link_token_hash`], prefixed `pkce_` for PKCE flows).
 //!
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::cookies::{add_legacy_cookies, token_answer};
 use super::error::AuthError;
 use super::issue::{fragment, sign_in};
 use super::pkce::Challenge;
@@ -99,6 +100,34 @@ pub(super) async fn send(shared: &Shared, req: &mut Req) -> Result<Response<Stub
     Ok(json(StatusCode::OK, &json!({})))
 }
 
+/// `POST /resend {type, email | phone}`: `{}`, remembering a new code for a known user.
+pub(super) async fn resend(
+    shared: &Shared,
+    req: &mut Req,
+) -> Result<Response<StubBody>, AuthError> {
+    let body: VerifyBody = read_json(req).await?;
+    if !matches!(
+        body.kind.as_deref(),
+        Some("signup" | "email_change" | "sms" | "phone_change")
+    ) {
+        return Err(AuthError::validation(
+            "Missing one of these types: signup, email_change, sms, phone_change",
+        ));
+    }
+    let identifier = present(body.email.as_deref())
+        .or(present(body.phone.as_deref()))
+        .ok_or_else(|| AuthError::validation("An email address or phone number is required"))?;
+    let mut store = shared.auth();
+    let known = store
+        .user_id_by_email(identifier)
+        .or_else(|| store.user_id_by_phone(identifier))
+        .is_some();
+    if known {
+        store.remember_otp(identifier, None);
+    }
+    Ok(json(StatusCode::OK, &json!({})))
+}
+
 /// `POST /verify`: the remembered code (or link token hash) buys a token response.
 pub(super) async fn verify(
     shared: &Shared,
@@ -122,7 +151,7 @@ pub(super) async fn verify(
         .and_then(|id| confirm_user(&mut store, &id))
         .ok_or_else(otp_expired)?;
     let tokens = sign_in(shared, &mut store, user_id, amr_method(kind))?;
-    Ok(json(StatusCode::OK, &tokens))
+    Ok(token_answer(shared, &tokens))
 }
 
 /// `GET /verify?token&type&redirect_to`: 303 to `redirect_to` with `?code=`
@@ -143,20 +172,30 @@ pub(super) fn verify_link(shared: &Shared, req: &Req) -> Response<StubBody> {
         .and_then(|(id, otp)| Some((confirm_user(&mut store, &id)?, otp)));
     let Some((user_id, otp)) = found else {
         let error = "error=access_denied&error_code=otp_expired&error_description=Email+link+is+invalid+or+has+expired";
-        return redirect(StatusCode::SEE_OTHER, &with_fragment(&target, error));
+        return redirect(
+            &req.method,
+            StatusCode::SEE_OTHER,
+            &with_fragment(&target, error),
+        );
     };
     if is_pkce {
         let code = store.insert_flow(user_id, amr_method(&kind), None, otp.challenge);
         return redirect(
+            &req.method,
             StatusCode::SEE_OTHER,
             &with_query_param(&target, "code", &code),
         );
     }
     match sign_in(shared, &mut store, user_id, amr_method(&kind)) {
-        Ok(tokens) => redirect(
-            StatusCode::SEE_OTHER,
-            &with_fragment(&target, &fragment(&tokens, &kind)),
-        ),
+        Ok(tokens) => {
+            let mut response = redirect(
+                &req.method,
+                StatusCode::SEE_OTHER,
+                &with_fragment(&target, &fragment(&tokens, &kind)),
+            );
+            add_legacy_cookies(shared, &mut response, &tokens);
+            response
+        }
         Err(error) => {
             let description =
                 form_urlencoded::byte_serialize(error.msg.as_bytes()).collect::<String>();
@@ -164,7 +203,11 @@ pub(super) fn verify_link(shared: &Shared, req: &Req) -> Response<StubBody> {
                 "error=server_error&error_code={}&error_description={description}",
                 error.code
             );
-            redirect(StatusCode::SEE_OTHER, &with_fragment(&target, &error))
+            redirect(
+                &req.method,
+                StatusCode::SEE_OTHER,
+                &with_fragment(&target, &error),
+            )
         }
     }
 }

@@ -5,6 +5,7 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::cookies::token_answer;
 use super::error::AuthError;
 use super::issue::sign_in;
 use super::pkce::Challenge;
@@ -81,7 +82,7 @@ pub(super) async fn signup(
         user.confirm();
         let user_id = store.insert_user(user);
         let tokens = sign_in(shared, &mut store, user_id, "password")?;
-        return Ok(json(StatusCode::OK, &tokens));
+        return Ok(token_answer(shared, &tokens));
     }
     user.confirmation_sent_at = Some(rfc3339_now());
     let user_json = user.to_json();
@@ -102,5 +103,5 @@ fn anonymous(
     let mut store = shared.auth();
     let user_id = store.insert_user(user);
     let tokens = sign_in(shared, &mut store, user_id, "anonymous")?;
-    Ok(json(StatusCode::OK, &tokens))
+    Ok(token_answer(shared, &tokens))
 }

@@ -1,6 +1,6 @@
 //! Auth's tables: users, sessions, refresh tokens (with rotation and reuse
-//! detection), PKCE flow states and pending one-time passwords. Callers hold
-//! the lock from `Shared::auth` for a whole operation.
+//! detection), PKCE flow states, pending one-time passwords and MFA
+//! challenges. Callers hold the lock from `Shared::auth` for a whole operation.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use sha2::{Digest, Sha224};
 use uuid::Uuid;
 
 use super::error::AuthError;
+use super::factors::MfaChallenge;
 use super::pkce::Challenge;
 use super::user::User;
 use crate::clock::{rfc3339_now, unix_now};
@@ -24,9 +25,11 @@ pub(crate) const OTP_CODE: &str = "123456";
 pub(crate) struct AuthSession {
     pub id: Uuid,
     pub user_id: Uuid,
-    /// How the session was signed in (`amr[0].method`) and when.
-    pub amr_method: String,
-    pub amr_timestamp: u64,
+    /// How the session was authenticated (`amr`: method and Unix time),
+    /// most recent first.
+    pub amr: Vec<(String, u64)>,
+    /// `aal1`, or `aal2` once a second factor was verified.
+    pub aal: &'static str,
     seq: u64,
 }
 
@@ -63,6 +66,10 @@ pub(crate) struct AuthStore {
     refresh_tokens: HashMap<String, RefreshToken>,
     flows: HashMap<String, Flow>,
     otps: HashMap<String, PendingOtp>,
+    /// MFA challenges by id.
+    pub challenges: HashMap<Uuid, MfaChallenge>,
+    /// Passkey sign-in challenges: id to expiry (Unix seconds).
+    pub passkey_challenges: HashMap<Uuid, u64>,
     issued: Vec<String>,
 }
 
@@ -176,8 +183,8 @@ impl AuthStore {
         let session = AuthSession {
             id: Uuid::new_v4(),
             user_id,
-            amr_method: amr_method.to_owned(),
-            amr_timestamp: unix_now(),
+            amr: vec![(amr_method.to_owned(), unix_now())],
+            aal: "aal1",
             seq: self.next_session_seq,
         };
         self.next_session_seq += 1;
@@ -254,6 +261,47 @@ impl AuthStore {
                     "Invalid Refresh Token: Already Used",
                 ))
             }
+        }
+    }
+
+    /// Raises a session to `aal2` after a verified second factor, as
+    /// GoTrue does: `method` heads the `amr`, the session's current refresh
+    /// token is swapped for a new one (the old one becomes a used parent),
+    /// and the user's other sessions below `aal2` end. Returns the new refresh token.
+    pub fn raise_to_aal2(&mut self, session_id: Uuid, method: &str) -> Result<String, AuthError> {
+        let session = self.sessions.get_mut(&session_id).ok_or_else(|| {
+            AuthError::bad_request(
+                "session_not_found",
+                "Session from session_id claim in JWT does not exist",
+            )
+        })?;
+        session.amr.insert(0, (method.to_owned(), unix_now()));
+        session.aal = "aal2";
+        let user_id = session.user_id;
+        let child = self.new_refresh_token(session_id);
+        for (token, row) in &mut self.refresh_tokens {
+            if row.session_id == session_id && row.revoked_at.is_none() && *token != child {
+                row.revoked_at = Some(Instant::now());
+                row.child = Some(child.clone());
+            }
+        }
+        let weaker: Vec<Uuid> = self
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id && s.aal != "aal2")
+            .map(|s| s.id)
+            .collect();
+        for id in weaker {
+            self.end_session(id);
+        }
+        Ok(child)
+    }
+
+    /// Back to `aal1` for every session of the user (its factor is gone).
+    pub fn lower_to_aal1(&mut self, user_id: Uuid) {
+        for session in self.sessions.values_mut().filter(|s| s.user_id == user_id) {
+            session.aal = "aal1";
+            session.amr.retain(|(method, _)| method != "totp");
         }
     }
 

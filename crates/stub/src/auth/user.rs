@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::factors::Factor;
 use crate::clock::rfc3339_now;
 
 /// A linked sign-in method (email, phone, an OAuth provider...).
@@ -27,6 +28,8 @@ pub(crate) struct User {
     pub last_sign_in_at: Option<String>,
     pub user_metadata: Map<String, Value>,
     identities: Vec<Identity>,
+    /// MFA factors, listed in the JSON form when there are any.
+    pub factors: Vec<Factor>,
     pub created_at: String,
     pub updated_at: String,
     pub is_anonymous: bool,
@@ -47,6 +50,7 @@ impl User {
             last_sign_in_at: None,
             user_metadata: Map::new(),
             identities: Vec::new(),
+            factors: Vec::new(),
             created_at: now.clone(),
             updated_at: now,
             is_anonymous: false,
@@ -137,6 +141,10 @@ impl User {
             if let Some(value) = value {
                 user.insert(key.to_owned(), json!(value));
             }
+        }
+        if !self.factors.is_empty() {
+            let factors: Vec<Value> = self.factors.iter().map(Factor::to_json).collect();
+            user.insert("factors".to_owned(), Value::Array(factors));
         }
         Value::Object(user)
     }

@@ -26,6 +26,13 @@ struct Args {
     /// HS256 secret for every JWT (defaults to the local-development secret).
     #[arg(long)]
     jwt_secret: Option<String>,
+    /// Encode JSON answers with br or gzip when the request allows it, as
+    /// the CDN in front of hosted Supabase does (also SBP_STUB_COMPRESS=1).
+    #[arg(long, env = "SBP_STUB_COMPRESS", value_parser = clap::builder::BoolishValueParser::new())]
+    compress: bool,
+    /// Do not set GoTrue's legacy `sb-access-token` / `sb-refresh-token` cookies.
+    #[arg(long)]
+    no_legacy_cookies: bool,
 }
 
 /// The line printed on start.
@@ -45,6 +52,8 @@ async fn main() -> std::io::Result<()> {
         jwt_secret: args.jwt_secret.unwrap_or(defaults.jwt_secret),
         access_token_ttl: args.token_ttl,
         autoconfirm: !args.no_autoconfirm,
+        compress: args.compress,
+        legacy_cookies: !args.no_legacy_cookies,
         ..defaults
     };
     let stub = Stub::start_on(config, args.port).await?;

@@ -9,6 +9,59 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+/// Starts the binary with these arguments and environment; returns it and its start line.
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_supabase-stub"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("one line");
+    (child, serde_json::from_str(&line).expect("JSON line"))
+}
+
+/// The headers of an anonymous sign-up that accepts gzip.
+async fn anonymous_signup_headers(started: &Value) -> http::HeaderMap {
+    let url = started["url"].as_str().expect("url");
+    let request = http::Request::post(format!("{url}/auth/v1/signup"))
+        .header("apikey", started["anon_key"].as_str().expect("anon key"))
+        .header("accept-encoding", "gzip")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+        .expect("request");
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client.request(request).await.expect("answer");
+    assert_eq!(response.status(), http::StatusCode::OK);
+    response.headers().clone()
+}
+
+#[tokio::test]
+async fn compress_and_legacy_cookie_switches() {
+    let (mut plain, started) = spawn(&["--no-legacy-cookies"], &[("SBP_STUB_COMPRESS", "0")]);
+    let headers = anonymous_signup_headers(&started).await;
+    assert!(headers.get("content-encoding").is_none());
+    assert!(headers.get("set-cookie").is_none());
+    plain.kill().expect("kill");
+    plain.wait().expect("reaped");
+
+    let (mut by_env, started) = spawn(&[], &[("SBP_STUB_COMPRESS", "1")]);
+    let headers = anonymous_signup_headers(&started).await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(headers.get_all("set-cookie").iter().count(), 2);
+    by_env.kill().expect("kill");
+    by_env.wait().expect("reaped");
+
+    let (mut by_flag, started) = spawn(&["--compress"], &[]);
+    let headers = anonymous_signup_headers(&started).await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    by_flag.kill().expect("kill");
+    by_flag.wait().expect("reaped");
+}
+
 #[tokio::test]
 async fn binary_prints_its_keys_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_supabase-stub"))

@@ -66,7 +66,7 @@ fn validator(name: &str) -> jsonschema::Validator {
         .expect("schema compiles")
 }
 
-fn assert_conforms(name: &str, body: &Value) {
+pub(crate) fn assert_conforms(name: &str, body: &Value) {
     let validator = validator(name);
     let errors: Vec<String> = validator
         .iter_errors(body)
