@@ -314,6 +314,11 @@ async fn tokens_in_auth_redirects_never_reach_the_browser() {
         link.status,
         link.text()
     );
+    assert!(
+        link.body.is_empty(),
+        "Go's redirect body repeats the Location: {}",
+        link.text()
+    );
     let location = link.header("location").unwrap_or_default().to_string();
     assert!(location.starts_with("http://app.example/cb"), "{location}");
     assert!(

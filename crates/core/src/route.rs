@@ -178,8 +178,8 @@ fn auth_route(method: &Method, rest: &str, query: Option<&str>) -> Route {
 }
 
 /// Whether a call (path relative to the project root) takes a secret or
-/// sends a message, and so is rate limited per client: password and OTP
-/// grants, sign-up, OTP, magic link, recovery, resending, reauthentication,
+/// sends a message, and so is rate limited per client: every token grant
+/// that reaches Auth, sign-up, OTP, magic link, recovery, resending, reauthentication,
 /// verification, MFA challenges and verifications, passkey sign-in and SSO.
 pub fn takes_secrets(path: &str, query: Option<&str>) -> bool {
     let Some(rest) = path.strip_prefix("/auth/v1") else {
@@ -197,10 +197,9 @@ pub fn takes_secrets(path: &str, query: Option<&str>) -> bool {
         | "/passkeys/authentication/verify"
         | "/sso"
         | "/sso/saml/acs" => true,
-        "/token" => matches!(
-            query_param(query, "grant_type").as_deref(),
-            Some("password" | "otp")
-        ),
+        // Auth reads `grant_type` from the body before the query: every
+        // grant that reaches it counts (refresh grants are answered here).
+        "/token" => query_param(query, "grant_type").as_deref() != Some("refresh_token"),
         rest => is_factor_action(rest, "verify") || is_factor_action(rest, "challenge"),
     }
 }
@@ -443,6 +442,9 @@ mod tests {
             "/auth/v1/token",
             Some("grant_type=refresh_token")
         ));
+        // GoTrue's FormValue reads the grant from a form body first.
+        assert!(takes_secrets("/auth/v1/token", None));
+        assert!(takes_secrets("/auth/v1/token", Some("grant_type=pkce")));
         assert!(!takes_secrets("/auth/v1/user", None));
         assert!(!takes_secrets("/rest/v1/signup", None));
     }

@@ -30,6 +30,25 @@ pub struct Setup {
     pub settings: Vec<(&'static str, String)>,
     /// Public keys the stub accepts besides its secret (asymmetric signing).
     pub stub_keys: Vec<jsonwebtoken::jwk::Jwk>,
+    /// The stub answers like the CDN in front of hosted Supabase
+    /// (compressed JSON). The suite runs both ways: `SBP_STUB_COMPRESS=1`
+    /// turns it on for every test.
+    pub compress: bool,
+}
+
+/// Whether this run of the suite puts a compressing CDN in front of the stub.
+pub fn compressing_run() -> bool {
+    std::env::var("SBP_STUB_COMPRESS").is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+}
+
+/// The claims of a JWT, read without checking its signature.
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url claims");
+    serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
 impl Default for Setup {
@@ -38,6 +57,7 @@ impl Default for Setup {
             token_ttl: 3600,
             settings: Vec::new(),
             stub_keys: Vec::new(),
+            compress: compressing_run(),
         }
     }
 }
@@ -51,6 +71,7 @@ impl Env {
         let stub = Stub::start(StubConfig {
             access_token_ttl: setup.token_ttl,
             trusted_jwks: setup.stub_keys,
+            compress: setup.compress,
             ..StubConfig::default()
         })
         .await
