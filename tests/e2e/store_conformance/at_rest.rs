@@ -355,6 +355,36 @@ async fn a_redis_dump_holds_no_token_with_a_key() {
         sealing.get(&key("k-old")).await.unwrap().unwrap().tokens,
         fresh
     );
+
+    // ... or by its next touch.
+    let s = session("old2", "olga", t0());
+    clear.insert(&key("k-old2"), &s).await.unwrap();
+    let touched = sealing
+        .touch(&key("k-old2"), t0() + 60, t0() + 160)
+        .await
+        .unwrap();
+    assert_eq!(touched.unwrap().tokens, s.tokens);
+    let hash: Vec<String> = redis::cmd("HGETALL")
+        .arg("sbp:s:k-old2")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let hash = hash.concat();
+    for token in [&s.tokens.access_token, &s.tokens.refresh_token] {
+        assert!(
+            !hash.contains(token.as_str()),
+            "{token} still in clear: {hash}"
+        );
+    }
+    assert_eq!(
+        sealing.get(&key("k-old2")).await.unwrap().unwrap().tokens,
+        s.tokens
+    );
+    assert_eq!(
+        clear.get(&key("k-old2")).await.unwrap(),
+        None,
+        "sealed: no key, no session"
+    );
 }
 
 use super::support;

@@ -38,6 +38,7 @@ struct Scripts {
     get: Script,
     update_tokens: Script,
     touch: Script,
+    reseal: Script,
     remove: Script,
     list_user: Script,
     sweep: Script,
@@ -78,6 +79,7 @@ impl RedisStore {
                 get: Script::new(scripts::GET),
                 update_tokens: Script::new(scripts::UPDATE_TOKENS),
                 touch: Script::new(scripts::TOUCH),
+                reseal: Script::new(scripts::RESEAL),
                 remove: Script::new(scripts::REMOVE),
                 list_user: Script::new(scripts::LIST_USER),
                 sweep: Script::new(scripts::SWEEP),
@@ -96,6 +98,19 @@ impl RedisStore {
         fields: &[Option<String>],
     ) -> Result<Option<Session>, StoreError> {
         Ok(decode(fields)?.and_then(|s| opened(&self.seal, key, s)))
+    }
+
+    /// Seals the tokens of a session written before the key was set (best
+    /// effort: the session reads either way).
+    async fn reseal(&self, key: &SessionKey, fields: &[Option<String>], session: &Session) {
+        let read = fields.get(1).cloned().flatten().unwrap_or_default();
+        let stored = sealed(&self.seal, key, session);
+        let tokens = encode_tokens(&stored.tokens);
+        let json = String::from_utf8_lossy(&stored.to_bytes()).into_owned();
+        let args = [key.as_str(), read.as_str(), tokens.as_str(), json.as_str()];
+        if let Err(e) = self.run::<i64>(&self.scripts.reseal, &args).await {
+            tracing::warn!(error = %e, "cannot seal a session's tokens written in clear");
+        }
     }
 
     /// When tokens are sealed and the session's `session` field (written
@@ -211,7 +226,17 @@ impl SessionStore for RedisStore {
         let fields: Vec<Option<String>> = self
             .run(&self.scripts.touch, &[key.as_str(), &seen, &idle])
             .await?;
-        Ok(self.read(key, &fields)?.map(Arc::new))
+        let Some(stored) = decode(&fields)? else {
+            return Ok(None);
+        };
+        let in_clear = !is_sealed(&stored.tokens.access_token);
+        let Some(session) = opened(&self.seal, key, stored) else {
+            return Ok(None);
+        };
+        if in_clear && self.seal.is_sealing() {
+            self.reseal(key, &fields, &session).await;
+        }
+        Ok(Some(Arc::new(session)))
     }
 
     async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {

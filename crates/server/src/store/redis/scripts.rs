@@ -64,6 +64,17 @@ redis.call('ZADD', p .. 'x', valid, uid .. '\n' .. key)
 return redis.call('HMGET', s, 'session', 'tokens', 'user', 'seen')
 "#;
 
+/// ARGV: prefix, key, the `tokens` field as it was read ('' when absent),
+/// the tokens sealed, the `session` field with them. Seals tokens written
+/// in clear, unless the session is gone or its tokens changed since.
+pub const RESEAL: &str = r#"
+local s = ARGV[1] .. 's:' .. ARGV[2]
+if redis.call('EXISTS', s) == 0 then return 0 end
+if (redis.call('HGET', s, 'tokens') or '') ~= ARGV[3] then return 0 end
+redis.call('HSET', s, 'tokens', ARGV[4], 'session', ARGV[5])
+return 1
+"#;
+
 /// ARGV: prefix, key. Returns the removed session's fields like GET.
 pub const REMOVE: &str = r#"
 local p, key = ARGV[1], ARGV[2]
