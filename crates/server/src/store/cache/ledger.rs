@@ -163,18 +163,25 @@ impl<V: Clone> Ledger<V> {
         }
     }
 
-    /// Starts a write of `key`: its cached copy is dropped at once, and
-    /// reads and writes already under way will not fill it.
+    /// Starts a write of `key`: reads and writes already under way will
+    /// not fill it. Its cached copy keeps serving until the write ends.
     pub fn begin_write(&self, key: &SessionKey) -> Write<'_, V> {
         let mut book = lock(&self.book);
         let ticket = Ticket(book.change(key, 1));
-        self.cache.remove(key);
         Write {
             ledger: self,
             key: key.clone(),
             ticket,
             done: false,
         }
+    }
+
+    /// Starts deleting `key`: like [`Ledger::begin_write`], and its cached
+    /// copy is dropped at once.
+    pub fn begin_delete(&self, key: &SessionKey) -> Write<'_, V> {
+        let write = self.begin_write(key);
+        self.cache.remove(key);
+        write
     }
 
     fn end_write(&self, key: &SessionKey, ticket: Ticket, value: Option<V>) -> bool {
@@ -225,7 +232,7 @@ mod tests {
         let ledger = Ledger::new(16);
         let (k, other) = (key("k"), key("other"));
         let ticket = ledger.read_ticket();
-        ledger.begin_write(&k).finish(None);
+        ledger.begin_delete(&k).finish(None);
         assert!(
             !ledger.fill(&k, ticket, Some(1)),
             "a delete happened during the read"
@@ -274,8 +281,15 @@ mod tests {
     fn overlapping_writes_leave_the_key_uncached() {
         let ledger = Ledger::new(16);
         let k = key("k");
+        assert!(ledger.begin_write(&k).finish(Some(0)));
         let touch = ledger.begin_write(&k);
-        let delete = ledger.begin_write(&k);
+        assert_eq!(
+            ledger.get(&k),
+            Some(0),
+            "served while the touch is under way"
+        );
+        let delete = ledger.begin_delete(&k);
+        assert_eq!(ledger.get(&k), None, "a delete drops it at once");
         assert!(!delete.finish(None));
         assert!(!touch.finish(Some(1)), "a delete overlapped the touch");
         assert_eq!(ledger.get(&k), None);

@@ -179,7 +179,7 @@ impl<S: CachedStore> SessionCache<S> {
     }
 
     pub async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        let write = self.cache.begin_write(key);
+        let write = self.cache.begin_delete(key);
         let removed = self.store.remove(key).await;
         write.finish(None);
         removed
