@@ -1,22 +1,28 @@
-//! One conformance suite, run against every store backend.
+//! One conformance suite, run against every store backend: its operations,
+//! deletes racing with touches and reads ([`races`]), and what the stores
+//! keep at rest ([`at_rest`]).
 
+#[path = "store_conformance/at_rest.rs"]
+mod at_rest;
+#[path = "store_conformance/races.rs"]
+mod races;
 mod support;
 
-use sb_cookie_proxy::store::{FileStore, MemoryStore, RedisStore};
+use sb_cookie_proxy::store::{FileStore, MemoryStore, RedisStore, Store};
 use sbp_core::session::{
-    NewSession, Session, SessionKey, SessionStore, UpstreamTokens, UserObject,
+    NewSession, Session, SessionKey, SessionStore, TokenSeal, UpstreamTokens, UserObject,
 };
 use support::RedisServer;
 
 /// A base time near the real clock: Redis expires keys by its own clock.
-fn t0() -> i64 {
+pub fn t0() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
 }
 
-fn session(id: &str, user: &str, now: i64) -> Session {
+pub fn session(id: &str, user: &str, now: i64) -> Session {
     Session::new(
         NewSession {
             id: id.into(),
@@ -39,7 +45,7 @@ fn session(id: &str, user: &str, now: i64) -> Session {
     )
 }
 
-fn key(name: &str) -> SessionKey {
+pub fn key(name: &str) -> SessionKey {
     SessionKey::from_stored(name)
 }
 
@@ -107,15 +113,25 @@ pub async fn run(store: &impl SessionStore) {
     );
 
     // touch changes only the last-seen fields and keeps new tokens
-    store.touch(&key("k-a1"), t + 40, t + 140).await.unwrap();
+    let answered = store.touch(&key("k-a1"), t + 40, t + 140).await.unwrap();
     let touched = store.get(&key("k-a1")).await.unwrap().unwrap();
     assert_eq!(
         (touched.last_seen_at, touched.idle_expires_at),
         (t + 40, t + 140)
     );
     assert_eq!(touched.tokens, tokens);
-    store.touch(&key("missing"), t + 40, t + 140).await.unwrap();
+    assert_eq!(
+        answered,
+        Some(touched),
+        "touch answers with the stored session"
+    );
+    // a touch of a session that is gone changes nothing and does not bring it back
+    assert_eq!(
+        store.touch(&key("missing"), t + 40, t + 140).await.unwrap(),
+        None
+    );
     assert_eq!(store.get(&key("missing")).await.unwrap(), None);
+    assert!(store.list_user("nobody").await.unwrap().is_empty());
 
     // remove returns the session and drops it from the index
     let removed = store.remove(&key("k-a2")).await.unwrap().unwrap();
@@ -145,13 +161,48 @@ async fn memory_store_conforms() {
 #[tokio::test]
 async fn file_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    run(&FileStore::open(&dir.path().join("nested/sessions.redb")).unwrap()).await;
+    let path = dir.path().join("nested/sessions.redb");
+    run(&FileStore::open(&path, TokenSeal::none()).unwrap()).await;
 }
 
 #[tokio::test]
 async fn redis_store_conforms() {
     let redis = RedisServer::start();
-    run(&RedisStore::open(&redis.url(), "suite".into()).unwrap()).await;
+    run(&RedisStore::open(&redis.url(), "suite".into(), TokenSeal::none()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn sealing_stores_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.redb");
+    run(&FileStore::open(&path, at_rest::seal(at_rest::KEY)).unwrap()).await;
+    let redis = RedisServer::start();
+    let seal = at_rest::seal(at_rest::KEY);
+    run(&RedisStore::open(&redis.url(), "suite".into(), seal).unwrap()).await;
+}
+
+/// A fresh session for the race suite, ending well after now.
+fn race_session(id: &str) -> Session {
+    session(id, "racer", t0())
+}
+
+#[tokio::test]
+async fn memory_store_deletes_win_races() {
+    races::run(Store::Memory(MemoryStore::default()), race_session).await;
+}
+
+#[tokio::test]
+async fn file_store_deletes_win_races() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(&dir.path().join("s.redb"), TokenSeal::none()).unwrap();
+    races::run(Store::File(store), race_session).await;
+}
+
+#[tokio::test]
+async fn redis_store_deletes_win_races() {
+    let redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url(), "suite".into(), TokenSeal::none()).unwrap();
+    races::run(Store::Redis(Box::new(store)), race_session).await;
 }
 
 #[tokio::test]
@@ -160,10 +211,10 @@ async fn file_store_keeps_sessions_across_reopen() {
     let path = dir.path().join("sessions.redb");
     let s = session("p1", "carol", t0());
     {
-        let store = FileStore::open(&path).unwrap();
+        let store = FileStore::open(&path, TokenSeal::none()).unwrap();
         store.insert(&key("k-p1"), &s).await.unwrap();
     }
-    let store = FileStore::open(&path).unwrap();
+    let store = FileStore::open(&path, TokenSeal::none()).unwrap();
     assert_eq!(store.get(&key("k-p1")).await.unwrap().as_deref(), Some(&s));
     assert_eq!(store.list_user("carol").await.unwrap().len(), 1);
 }
@@ -173,7 +224,7 @@ async fn file_store_reports_an_unusable_path() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, b"x").unwrap();
-    let err = FileStore::open(&blocker.join("sessions.redb"))
+    let err = FileStore::open(&blocker.join("sessions.redb"), TokenSeal::none())
         .err()
         .unwrap();
     assert!(err.to_string().contains("cannot create"), "{err}");

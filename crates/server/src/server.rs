@@ -13,6 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use sbp_core::config::Config;
+use sbp_core::session::TokenSeal;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
@@ -67,7 +68,8 @@ pub async fn start(config: Config) -> Result<RunningProxy, crate::Error> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let store = Store::open(&config.session_store, instance)?;
+    let seal = TokenSeal::new(config.store_keys.clone(), Arc::new(OsRandom));
+    let store = Store::open(&config.session_store, instance, seal)?;
     start_with_store(config, store).await
 }
 

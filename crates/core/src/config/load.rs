@@ -3,6 +3,7 @@
 use super::limits::load_limits;
 use super::{Config, Origin, PublicUrl, StoreSpec, TokenMode, UpstreamUrl, parse_duration};
 use crate::guard::{RateLimit, TrustedProxies};
+use crate::session::StoreKeys;
 use crate::token::MintKey;
 use std::collections::HashMap;
 use std::fmt;
@@ -37,6 +38,7 @@ pub const KEYS: &[&str] = &[
     "PROXY_UPSTREAM_TIMEOUT",
     "PROXY_MAX_CONNECTIONS",
     "PROXY_STORE_GRACE",
+    "PROXY_STORE_KEY",
     "PROXY_JWT_PRIVATE_KEY",
     "PROXY_JWT_KEY_ID",
 ];
@@ -253,6 +255,10 @@ impl Config {
         });
         let limits = load_limits(&mut r);
         let store_grace = r.parsed("PROXY_STORE_GRACE", Some("60s"), parse_duration);
+        let store_keys = r.parsed("PROXY_STORE_KEY", Some(""), |s| match s {
+            "" => Ok(None),
+            keys => StoreKeys::parse(keys).map(Some),
+        });
 
         match (
             supabase_url,
@@ -265,6 +271,7 @@ impl Config {
             cookie_name,
             (session_ttl, session_idle_ttl, mint_ttl, refresh_margin),
             (trusted_proxies, auth_rate_limit, limits, store_grace),
+            store_keys,
         ) {
             (
                 Some(supabase_url),
@@ -277,6 +284,7 @@ impl Config {
                 Some(cookie_name),
                 (Some(session_ttl), Some(session_idle_ttl), Some(mint_ttl), Some(refresh_margin)),
                 (Some(trusted_proxies), Some(auth_rate_limit), Some(limits), Some(store_grace)),
+                Some(store_keys),
             ) if r.problems.is_empty() => Ok(Config {
                 supabase_url,
                 anon_key,
@@ -296,6 +304,7 @@ impl Config {
                 auth_rate_limit,
                 limits,
                 store_grace,
+                store_keys,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }
@@ -419,5 +428,28 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(err.0[0].key, "PROXY_COOKIE_NAME");
+    }
+
+    #[test]
+    fn store_keys_are_optional_and_a_bad_one_is_named() {
+        let base = [
+            ("SUPABASE_URL", "http://127.0.0.1:54321"),
+            ("SUPABASE_ANON_KEY", "anon"),
+        ];
+        assert!(Config::load(&source(&base)).unwrap().store_keys.is_none());
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let with = |value: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("PROXY_STORE_KEY", value));
+            Config::load(&source(&pairs))
+        };
+        assert!(with(key).unwrap().store_keys.is_some());
+        for bad in ["not-base64!", "AAECAwQ=", &format!("{key},short")] {
+            let problems = with(bad).unwrap_err();
+            let shown = problems.to_string();
+            assert_eq!(problems.0.len(), 1, "{shown}");
+            assert!(shown.starts_with("PROXY_STORE_KEY: "), "{shown}");
+            assert!(!shown.contains(bad), "the key is not repeated: {shown}");
+        }
     }
 }

@@ -68,6 +68,9 @@ pub struct Config {
     /// How long sessions already in memory keep working while the shared
     /// store is unreachable, seconds.
     pub store_grace: u64,
+    /// Keys that seal the upstream tokens in the store (`PROXY_STORE_KEY`);
+    /// the first seals, all open.
+    pub store_keys: Option<crate::session::StoreKeys>,
 }
 
 impl Config {

@@ -33,13 +33,16 @@ pub trait SessionStore {
         tokens: &UpstreamTokens,
         user: &UserObject,
     ) -> Result<bool, StoreError>;
-    /// Records use of a session: only `last_seen_at` and `idle_expires_at` change.
+    /// Records use of a session: only `last_seen_at` and `idle_expires_at`
+    /// change, and only if the session still exists (atomically: a touch
+    /// never brings back a deleted session). Returns the session as it is
+    /// now stored, `None` when it is gone.
     async fn touch(
         &self,
         key: &SessionKey,
         last_seen_at: UnixSeconds,
         idle_expires_at: UnixSeconds,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<Arc<Session>>, StoreError>;
     /// Deletes a session, returning it if it existed.
     async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError>;
     /// Every stored session of a user.

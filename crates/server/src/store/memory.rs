@@ -81,13 +81,15 @@ impl SessionStore for MemoryStore {
         key: &SessionKey,
         last_seen_at: UnixSeconds,
         idle_expires_at: UnixSeconds,
-    ) -> Result<(), StoreError> {
-        if let Some(s) = self.lock().sessions.get_mut(key) {
-            let s = Arc::make_mut(s);
-            s.last_seen_at = last_seen_at;
-            s.idle_expires_at = idle_expires_at;
-        }
-        Ok(())
+    ) -> Result<Option<Arc<Session>>, StoreError> {
+        let mut t = self.lock();
+        let Some(stored) = t.sessions.get_mut(key) else {
+            return Ok(None);
+        };
+        let s = Arc::make_mut(stored);
+        s.last_seen_at = last_seen_at;
+        s.idle_expires_at = idle_expires_at;
+        Ok(Some(stored.clone()))
     }
 
     async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {

@@ -8,8 +8,9 @@ mod cache;
 mod file;
 mod memory;
 mod redis;
+mod sealing;
 
-pub use cache::SessionCache;
+pub use cache::{CachedStore, SessionCache};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 pub use redis::{Eviction, RedisStore, follow_evictions};
@@ -17,7 +18,7 @@ pub use redis::{Eviction, RedisStore, follow_evictions};
 use sbp_core::config::StoreSpec;
 use sbp_core::env::UnixSeconds;
 use sbp_core::session::{
-    Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
+    Session, SessionKey, SessionStore, StoreError, TokenSeal, UpstreamTokens, UserObject,
 };
 use std::sync::Arc;
 
@@ -31,13 +32,16 @@ pub enum Store {
 
 impl Store {
     /// Opens the backend named by `spec` (creating a file store's folder).
-    /// `instance` names this process to the other users of a shared store.
-    pub fn open(spec: &StoreSpec, instance: String) -> Result<Store, StoreError> {
+    /// `instance` names this process to the other users of a shared store;
+    /// `seal` says how the stores that keep sessions outside the process
+    /// write upstream tokens (the memory store keeps them in the process,
+    /// where the key is too).
+    pub fn open(spec: &StoreSpec, instance: String, seal: TokenSeal) -> Result<Store, StoreError> {
         match spec {
             StoreSpec::Memory => Ok(Store::Memory(MemoryStore::default())),
-            StoreSpec::File(path) => FileStore::open(path).map(Store::File),
+            StoreSpec::File(path) => FileStore::open(path, seal).map(Store::File),
             StoreSpec::Redis(url) => {
-                RedisStore::open(url, instance).map(|s| Store::Redis(Box::new(s)))
+                RedisStore::open(url, instance, seal).map(|s| Store::Redis(Box::new(s)))
             }
         }
     }
@@ -89,7 +93,7 @@ impl SessionStore for Store {
         key: &SessionKey,
         last_seen_at: UnixSeconds,
         idle_expires_at: UnixSeconds,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Arc<Session>>, StoreError> {
         dispatch!(self, s => s.touch(key, last_seen_at, idle_expires_at).await)
     }
     async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {

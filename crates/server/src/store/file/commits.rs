@@ -43,6 +43,9 @@ where
     }
 }
 
+/// A write and what its caller is told.
+type Answered = (Box<dyn Job>, Result<(), StoreError>);
+
 /// The writes waiting for the next commit.
 #[derive(Default)]
 pub struct Commits {
@@ -82,7 +85,15 @@ impl Commits {
         };
         if start_committer {
             let (commits, db) = (self.clone(), db.clone());
-            tokio::task::spawn_blocking(move || commits.commit_waiting(&db));
+            tokio::task::spawn_blocking(move || {
+                let answers = commits.commit_waiting(&db);
+                // Let go of the database before answering: a caller that
+                // drops the store once answered can open the file again.
+                drop(db);
+                for (job, answer) in answers {
+                    job.answer(answer);
+                }
+            });
         }
         answer
             .await
@@ -91,19 +102,21 @@ impl Commits {
 
     /// Commits every waiting write (blocking: waits for a commit under way,
     /// then takes what arrived meanwhile; later writes start the next one).
-    fn commit_waiting(&self, db: &Database) {
+    /// Returns each write with its answer.
+    fn commit_waiting(&self, db: &Database) -> Vec<Answered> {
         let mut txn = db.begin_write().map_err(unavailable);
         let mut jobs = {
             let mut waiting = lock(&self.waiting);
             waiting.committer = false;
             std::mem::take(&mut waiting.jobs)
         };
+        let mut answered = Vec::with_capacity(jobs.len());
         loop {
             let open = match txn {
                 Ok(open) => open,
                 Err(e) => {
-                    jobs.into_iter().for_each(|job| job.answer(Err(e.clone())));
-                    return;
+                    answered.extend(jobs.into_iter().map(|job| (job, Err(e.clone()))));
+                    return answered;
                 }
             };
             let failed = jobs
@@ -112,14 +125,13 @@ impl Commits {
                 .find_map(|(i, job)| job.run(&open).err().map(|e| (i, e)));
             let Some((i, e)) = failed else {
                 let committed = open.commit().map_err(unavailable);
-                jobs.into_iter()
-                    .for_each(|job| job.answer(committed.clone()));
-                return;
+                answered.extend(jobs.into_iter().map(|job| (job, committed.clone())));
+                return answered;
             };
             let _ = open.abort();
-            jobs.remove(i).answer(Err(e));
+            answered.push((jobs.remove(i), Err(e)));
             if jobs.is_empty() {
-                return;
+                return answered;
             }
             txn = db.begin_write().map_err(unavailable);
         }

@@ -3,10 +3,13 @@
 //! Every write is committed with full durability before it is answered, so
 //! a `kill -9` at any moment loses no answered write and leaves the file
 //! consistent; writes that arrive together share a commit ([`commits`]).
-//! redb calls block, so each runs on tokio's blocking pool.
+//! redb calls block, so each runs on tokio's blocking pool. The file is
+//! readable by its owner only (0600, its folder 0700 when the proxy makes
+//! it), and upstream tokens are sealed in it when `PROXY_STORE_KEY` is set.
 
 mod commits;
 
+use super::sealing::{opened, sealed};
 use commits::Commits;
 use redb::{
     Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition,
@@ -14,8 +17,9 @@ use redb::{
 };
 use sbp_core::env::UnixSeconds;
 use sbp_core::session::{
-    Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
+    Session, SessionKey, SessionStore, StoreError, TokenSeal, UpstreamTokens, UserObject,
 };
+use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -36,17 +40,51 @@ fn decode(bytes: &[u8]) -> Result<Session, StoreError> {
 pub struct FileStore {
     db: Arc<Database>,
     commits: Arc<Commits>,
+    seal: TokenSeal,
+}
+
+/// Creates `dir` and its missing parents, readable by the owner only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Opens or creates the database file with mode 0600 (an existing file
+/// that others may read is made private).
+fn open_private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the session store was readable by others; making it 0600");
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(file)
 }
 
 impl FileStore {
-    /// Opens (or creates) the database file, creating its folder if needed.
-    pub fn open(path: &Path) -> Result<FileStore, StoreError> {
+    /// Opens (or creates) the database file, creating its folder if needed;
+    /// `seal` says how upstream tokens are written.
+    pub fn open(path: &Path, seal: TokenSeal) -> Result<FileStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            create_private_dir(dir)
                 .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let db = Database::create(path)
-            .map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let cannot_open =
+            |e: &dyn std::fmt::Display| unavailable(format!("cannot open {}: {e}", path.display()));
+        let file = open_private_file(path).map_err(|e| cannot_open(&e))?;
+        let db = redb::Builder::new()
+            .create_file(file)
+            .map_err(|e| cannot_open(&e))?;
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(SESSIONS).map_err(unavailable)?;
         txn.open_multimap_table(BY_USER).map_err(unavailable)?;
@@ -54,6 +92,7 @@ impl FileStore {
         Ok(FileStore {
             db: Arc::new(db),
             commits: Arc::default(),
+            seal,
         })
     }
 
@@ -78,16 +117,30 @@ impl FileStore {
     }
 }
 
-fn read_in(txn: &WriteTransaction, key: &str) -> Result<Option<Session>, StoreError> {
+/// The session under `key` with its tokens opened (`None` when it is gone
+/// or its tokens cannot be opened).
+fn read_in(
+    txn: &WriteTransaction,
+    key: &SessionKey,
+    seal: &TokenSeal,
+) -> Result<Option<Session>, StoreError> {
     let table = txn.open_table(SESSIONS).map_err(unavailable)?;
-    let value = table.get(key).map_err(unavailable)?;
-    value.map(|v| decode(v.value())).transpose()
+    let value = table.get(key.as_str()).map_err(unavailable)?;
+    let session = value.map(|v| decode(v.value())).transpose()?;
+    Ok(session.and_then(|s| opened(seal, key, s)))
 }
 
-fn write_in(txn: &WriteTransaction, key: &str, session: &Session) -> Result<(), StoreError> {
+/// Writes `session` under `key`, its tokens sealed.
+fn write_in(
+    txn: &WriteTransaction,
+    key: &SessionKey,
+    session: &Session,
+    seal: &TokenSeal,
+) -> Result<(), StoreError> {
     let mut table = txn.open_table(SESSIONS).map_err(unavailable)?;
+    let stored = sealed(seal, key, session);
     table
-        .insert(key, session.to_bytes().as_slice())
+        .insert(key.as_str(), stored.to_bytes().as_slice())
         .map_err(unavailable)?;
     Ok(())
 }
@@ -113,21 +166,22 @@ fn remove_in(txn: &WriteTransaction, key: &str) -> Result<Option<Session>, Store
 
 impl SessionStore for FileStore {
     async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
-        let key = key.as_str().to_string();
+        let (key, seal) = (key.clone(), self.seal.clone());
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(SESSIONS).map_err(unavailable)?;
             let value = table.get(key.as_str()).map_err(unavailable)?;
-            value.map(|v| decode(v.value()).map(Arc::new)).transpose()
+            let session = value.map(|v| decode(v.value())).transpose()?;
+            Ok(session.and_then(|s| opened(&seal, &key, s)).map(Arc::new))
         })
         .await
     }
 
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
-        let (key, session) = (key.as_str().to_string(), session.clone());
+        let (key, session, seal) = (key.clone(), session.clone(), self.seal.clone());
         self.write(move |txn| {
-            remove_in(txn, &key)?;
-            write_in(txn, &key, &session)?;
+            remove_in(txn, key.as_str())?;
+            write_in(txn, &key, &session, &seal)?;
             let mut index = txn.open_multimap_table(BY_USER).map_err(unavailable)?;
             index
                 .insert(session.user_id.as_str(), key.as_str())
@@ -143,14 +197,15 @@ impl SessionStore for FileStore {
         tokens: &UpstreamTokens,
         user: &UserObject,
     ) -> Result<bool, StoreError> {
-        let (key, tokens, user) = (key.as_str().to_string(), tokens.clone(), user.clone());
+        let (key, tokens, user) = (key.clone(), tokens.clone(), user.clone());
+        let seal = self.seal.clone();
         self.write(move |txn| {
-            let Some(mut session) = read_in(txn, &key)? else {
+            let Some(mut session) = read_in(txn, &key, &seal)? else {
                 return Ok(false);
             };
             session.tokens = tokens.clone();
             session.user = user.clone();
-            write_in(txn, &key, &session)?;
+            write_in(txn, &key, &session, &seal)?;
             Ok(true)
         })
         .await
@@ -161,26 +216,30 @@ impl SessionStore for FileStore {
         key: &SessionKey,
         last_seen_at: UnixSeconds,
         idle_expires_at: UnixSeconds,
-    ) -> Result<(), StoreError> {
-        let key = key.as_str().to_string();
+    ) -> Result<Option<Arc<Session>>, StoreError> {
+        let (key, seal) = (key.clone(), self.seal.clone());
         self.write(move |txn| {
-            if let Some(mut session) = read_in(txn, &key)? {
-                session.last_seen_at = last_seen_at;
-                session.idle_expires_at = idle_expires_at;
-                write_in(txn, &key, &session)?;
-            }
-            Ok(())
+            let Some(mut session) = read_in(txn, &key, &seal)? else {
+                return Ok(None);
+            };
+            session.last_seen_at = last_seen_at;
+            session.idle_expires_at = idle_expires_at;
+            write_in(txn, &key, &session, &seal)?;
+            Ok(Some(Arc::new(session)))
         })
         .await
     }
 
     async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        let key = key.as_str().to_string();
-        self.write(move |txn| remove_in(txn, &key)).await
+        let removed = {
+            let key = key.as_str().to_string();
+            self.write(move |txn| remove_in(txn, &key)).await?
+        };
+        Ok(removed.and_then(|s| opened(&self.seal, key, s)))
     }
 
     async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
-        let user_id = user_id.to_string();
+        let (user_id, seal) = (user_id.to_string(), self.seal.clone());
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unavailable)?;
             let index = txn.open_multimap_table(BY_USER).map_err(unavailable)?;
@@ -189,7 +248,10 @@ impl SessionStore for FileStore {
             for key in index.get(user_id.as_str()).map_err(unavailable)? {
                 let key = key.map_err(unavailable)?.value().to_string();
                 if let Some(value) = table.get(key.as_str()).map_err(unavailable)? {
-                    out.push((SessionKey::from_stored(&key), decode(value.value())?));
+                    let key = SessionKey::from_stored(&key);
+                    if let Some(session) = opened(&seal, &key, decode(value.value())?) {
+                        out.push((key, session));
+                    }
                 }
             }
             Ok(out)

@@ -4,19 +4,22 @@
 //! [`scripts`]). Changes are announced on a pub/sub channel so every
 //! instance evicts its cached copy at once ([`events`]). Sessions expire in
 //! Redis by TTL; the refresh lock is a key with an owner token and a lease.
+//! Upstream tokens are sealed in Redis when `PROXY_STORE_KEY` is set.
 
 mod codec;
 mod events;
+mod resealing;
 mod scripts;
 
 pub use events::{Eviction, follow_evictions};
 
+use super::sealing::{opened, sealed};
 use codec::{decode, encode_tokens};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 use sbp_core::env::UnixSeconds;
 use sbp_core::session::{
-    Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
+    Session, SessionKey, SessionStore, StoreError, TokenSeal, UpstreamTokens, UserObject, is_sealed,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +39,7 @@ struct Scripts {
     get: Script,
     update_tokens: Script,
     touch: Script,
+    reseal: Script,
     remove: Script,
     list_user: Script,
     sweep: Script,
@@ -49,6 +53,7 @@ pub struct RedisStore {
     scripts: Scripts,
     /// This instance's id, so it can skip its own eviction messages.
     instance: String,
+    seal: TokenSeal,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -58,7 +63,7 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 impl RedisStore {
     /// Connects lazily: the proxy starts even while Redis is down, and the
     /// connection manager reconnects by itself.
-    pub fn open(url: &str, instance: String) -> Result<RedisStore, StoreError> {
+    pub fn open(url: &str, instance: String, seal: TokenSeal) -> Result<RedisStore, StoreError> {
         let client = Client::open(url).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -75,6 +80,7 @@ impl RedisStore {
                 get: Script::new(scripts::GET),
                 update_tokens: Script::new(scripts::UPDATE_TOKENS),
                 touch: Script::new(scripts::TOUCH),
+                reseal: Script::new(scripts::RESEAL),
                 remove: Script::new(scripts::REMOVE),
                 list_user: Script::new(scripts::LIST_USER),
                 sweep: Script::new(scripts::SWEEP),
@@ -82,7 +88,17 @@ impl RedisStore {
                 unlock: Script::new(scripts::UNLOCK),
             },
             instance,
+            seal,
         })
+    }
+
+    /// The session in `fields` (as GET returns them) with its tokens opened.
+    fn read(
+        &self,
+        key: &SessionKey,
+        fields: &[Option<String>],
+    ) -> Result<Option<Session>, StoreError> {
+        Ok(decode(fields)?.and_then(|s| opened(&self.seal, key, s)))
     }
 
     /// Runs `script` with `args` (the prefix first). A call on a connection
@@ -126,11 +142,12 @@ impl RedisStore {
 impl SessionStore for RedisStore {
     async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
         let fields: Vec<Option<String>> = self.run(&self.scripts.get, &[key.as_str()]).await?;
-        Ok(decode(&fields)?.map(Arc::new))
+        Ok(self.read(key, &fields)?.map(Arc::new))
     }
 
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
-        let json = String::from_utf8_lossy(&session.to_bytes()).into_owned();
+        let stored = sealed(&self.seal, key, session);
+        let json = String::from_utf8_lossy(&stored.to_bytes()).into_owned();
         let (end, valid) = (
             session.expires_at.to_string(),
             session.valid_until().to_string(),
@@ -153,8 +170,10 @@ impl SessionStore for RedisStore {
         tokens: &UpstreamTokens,
         user: &UserObject,
     ) -> Result<bool, StoreError> {
-        let (tokens, user) = (encode_tokens(tokens), user.as_json().to_string());
-        let args = [key.as_str(), tokens.as_str(), user.as_str()];
+        let tokens = self.seal.seal(key, tokens);
+        let session_field = self.sealed_session_field(key, &tokens).await?;
+        let (tokens, user) = (encode_tokens(&tokens), user.as_json().to_string());
+        let args = [key.as_str(), tokens.as_str(), user.as_str(), &session_field];
         let updated: i64 = self.run(&self.scripts.update_tokens, &args).await?;
         self.announce(key).await;
         Ok(updated == 1)
@@ -165,18 +184,28 @@ impl SessionStore for RedisStore {
         key: &SessionKey,
         last_seen_at: UnixSeconds,
         idle_expires_at: UnixSeconds,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Arc<Session>>, StoreError> {
         let (seen, idle) = (last_seen_at.to_string(), idle_expires_at.to_string());
-        let _: i64 = self
+        let fields: Vec<Option<String>> = self
             .run(&self.scripts.touch, &[key.as_str(), &seen, &idle])
             .await?;
-        Ok(())
+        let Some(stored) = decode(&fields)? else {
+            return Ok(None);
+        };
+        let in_clear = !is_sealed(&stored.tokens.access_token);
+        let Some(session) = opened(&self.seal, key, stored) else {
+            return Ok(None);
+        };
+        if in_clear && self.seal.is_sealing() {
+            self.reseal(key, &fields, &session).await;
+        }
+        Ok(Some(Arc::new(session)))
     }
 
     async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
         let fields: Vec<Option<String>> = self.run(&self.scripts.remove, &[key.as_str()]).await?;
         self.announce(key).await;
-        decode(&fields)
+        self.read(key, &fields)
     }
 
     async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
@@ -188,8 +217,9 @@ impl SessionStore for RedisStore {
                 .iter()
                 .map(|f| (!f.is_empty()).then(|| f.clone()))
                 .collect();
-            if let Some(session) = decode(&fields)? {
-                out.push((SessionKey::from_stored(&row[0]), session));
+            let key = SessionKey::from_stored(&row[0]);
+            if let Some(session) = self.read(&key, &fields)? {
+                out.push((key, session));
             }
         }
         Ok(out)

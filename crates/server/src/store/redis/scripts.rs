@@ -37,27 +37,41 @@ pub const GET: &str = r#"
 return redis.call('HMGET', ARGV[1] .. 's:' .. ARGV[2], 'session', 'tokens', 'user', 'seen')
 "#;
 
-/// ARGV: prefix, key, tokens JSON, user JSON. Returns 1 if the session exists.
+/// ARGV: prefix, key, tokens JSON, user JSON, and a new `session` field
+/// (empty: keep it). Returns 1 if the session exists.
 pub const UPDATE_TOKENS: &str = r#"
 local s = ARGV[1] .. 's:' .. ARGV[2]
 if redis.call('EXISTS', s) == 0 then return 0 end
 redis.call('HSET', s, 'tokens', ARGV[3], 'user', ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', s, 'session', ARGV[5]) end
 return 1
 "#;
 
-/// ARGV: prefix, key, last seen, idle end.
+/// ARGV: prefix, key, last seen, idle end. Changes only a session that
+/// exists; returns its fields like GET (all nil when it is gone).
 pub const TOUCH: &str = r#"
 local p, key = ARGV[1], ARGV[2]
 local s = p .. 's:' .. key
 local fields = redis.call('HMGET', s, 'uid', 'exp')
 local uid, exp = fields[1], fields[2]
-if not uid then return 0 end
+if not uid then return {false, false, false, false} end
 local idle = tonumber(ARGV[4])
 local valid = math.min(idle, tonumber(exp))
 redis.call('HSET', s, 'seen', ARGV[3] .. ':' .. ARGV[4])
 redis.call('EXPIREAT', s, valid)
 redis.call('ZADD', p .. 'u:' .. uid, valid, key)
 redis.call('ZADD', p .. 'x', valid, uid .. '\n' .. key)
+return redis.call('HMGET', s, 'session', 'tokens', 'user', 'seen')
+"#;
+
+/// ARGV: prefix, key, the `tokens` field as it was read ('' when absent),
+/// the tokens sealed, the `session` field with them. Seals tokens written
+/// in clear, unless the session is gone or its tokens changed since.
+pub const RESEAL: &str = r#"
+local s = ARGV[1] .. 's:' .. ARGV[2]
+if redis.call('EXISTS', s) == 0 then return 0 end
+if (redis.call('HGET', s, 'tokens') or '') ~= ARGV[3] then return 0 end
+redis.call('HSET', s, 'tokens', ARGV[4], 'session', ARGV[5])
 return 1
 "#;
 

@@ -2,12 +2,17 @@
 //!
 //! Reads are served from memory when possible; every write goes to the store
 //! first and then to the cache, so the cache never holds something the store
-//! refused. When other processes share the store, entries also have a short
-//! lifetime (a safety net behind the store's eviction messages), and while
-//! the store is unreachable an entry keeps serving for a grace period.
+//! refused. A fill that raced with another change of the same session (a
+//! touch or a read under way while the session was deleted) is refused
+//! ([`ledger`]), so a deleted session is never put back. When other
+//! processes share the store, entries also have a short lifetime (a safety
+//! net behind the store's eviction messages), and while the store is
+//! unreachable an entry keeps serving for a grace period.
+
+mod ledger;
 
 use super::Store;
-use quick_cache::sync::Cache;
+use ledger::Ledger;
 use sbp_core::env::UnixSeconds;
 use sbp_core::session::{
     Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
@@ -18,37 +23,57 @@ use std::time::{Duration, Instant};
 /// How long a cached session is trusted when other processes share the store.
 const SHARED_LIFETIME: Duration = Duration::from_secs(10);
 
+/// What the cache needs to know about the store behind it.
+pub trait CachedStore: SessionStore {
+    /// Whether other processes share this store (then cached sessions may
+    /// be stale and refreshes need the store's lock).
+    fn is_shared(&self) -> bool;
+    /// The store's own copy of a session, when it keeps sessions in this
+    /// process: the cache then holds that copy instead of a second one.
+    fn in_process_copy(&self, key: &SessionKey) -> Option<Arc<Session>>;
+}
+
+impl CachedStore for Store {
+    fn is_shared(&self) -> bool {
+        Store::is_shared(self)
+    }
+    fn in_process_copy(&self, key: &SessionKey) -> Option<Arc<Session>> {
+        Store::in_process_copy(self, key)
+    }
+}
+
 #[derive(Clone)]
 struct Entry {
     session: Arc<Session>,
     cached_at: Instant,
 }
 
-pub struct SessionCache {
-    store: Store,
-    cache: Cache<SessionKey, Entry>,
+impl Entry {
+    fn new(session: Arc<Session>) -> Entry {
+        Entry {
+            session,
+            cached_at: Instant::now(),
+        }
+    }
+}
+
+pub struct SessionCache<S = Store> {
+    store: S,
+    cache: Ledger<Entry>,
     /// `None`: the cache is the only writer's and never goes stale.
     lifetime: Option<Duration>,
     /// How long an entry may serve while the store is unreachable.
     grace: Duration,
 }
 
-impl SessionCache {
-    pub fn new(store: Store, capacity: usize, grace: Duration) -> Self {
+impl<S: CachedStore> SessionCache<S> {
+    pub fn new(store: S, capacity: usize, grace: Duration) -> Self {
         Self {
             lifetime: store.is_shared().then_some(SHARED_LIFETIME),
             store,
-            cache: Cache::new(capacity),
+            cache: Ledger::new(capacity),
             grace,
         }
-    }
-
-    fn remember(&self, key: &SessionKey, session: Arc<Session>) {
-        let entry = Entry {
-            session,
-            cached_at: Instant::now(),
-        };
-        self.cache.insert(key.clone(), entry);
     }
 
     /// What the store now holds for `key`, written as `session`: the
@@ -61,9 +86,10 @@ impl SessionCache {
         }
     }
 
-    /// Drops one cached session (another instance changed it).
+    /// Drops one cached session (another instance changed it); a read or
+    /// write under way will not put it back.
     pub fn evict(&self, key: &SessionKey) {
-        self.cache.remove(key);
+        self.cache.evict(key);
     }
 
     /// Drops every cached session (eviction messages may have been missed).
@@ -71,7 +97,7 @@ impl SessionCache {
         self.cache.clear();
     }
 
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &S {
         &self.store
     }
 
@@ -97,16 +123,10 @@ impl SessionCache {
 
     /// Reads the session from the store, bypassing (and refreshing) the cache.
     pub async fn reload(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
-        match self.store.get(key).await? {
-            Some(session) => {
-                self.remember(key, session.clone());
-                Ok(Some(session))
-            }
-            None => {
-                self.cache.remove(key);
-                Ok(None)
-            }
-        }
+        let ticket = self.cache.read_ticket();
+        let found = self.store.get(key).await?;
+        self.cache.fill(key, ticket, found.clone().map(Entry::new));
+        Ok(found)
     }
 
     pub async fn insert(
@@ -114,9 +134,10 @@ impl SessionCache {
         key: &SessionKey,
         session: Session,
     ) -> Result<Arc<Session>, StoreError> {
+        let write = self.cache.begin_write(key);
         self.store.insert(key, &session).await?;
         let session = self.shared_with_store(key, session);
-        self.remember(key, session.clone());
+        write.finish(Some(Entry::new(session.clone())));
         Ok(session)
     }
 
@@ -127,35 +148,40 @@ impl SessionCache {
         tokens: &UpstreamTokens,
         user: &UserObject,
     ) -> Result<Option<Arc<Session>>, StoreError> {
+        let write = self.cache.begin_write(key);
         if !self.store.update_tokens(key, tokens, user).await? {
-            self.cache.remove(key);
+            write.finish(None);
             return Ok(None);
         }
-        self.reload(key).await
+        let stored = self.store.get(key).await?;
+        write.finish(stored.clone().map(Entry::new));
+        Ok(stored)
     }
 
-    /// Records that `session` was used at `now`; returns the updated copy.
+    /// Records that `session` was used at `now`; returns the session as the
+    /// store now holds it, `None` when it is gone (it is not brought back).
     pub async fn touch(
         &self,
         key: &SessionKey,
         session: &Session,
         now: UnixSeconds,
         idle_ttl: u64,
-    ) -> Result<Arc<Session>, StoreError> {
+    ) -> Result<Option<Arc<Session>>, StoreError> {
         let mut touched = session.clone();
         touched.touch(now, idle_ttl);
-        self.store
+        let write = self.cache.begin_write(key);
+        let stored = self
+            .store
             .touch(key, touched.last_seen_at, touched.idle_expires_at)
             .await?;
-        let touched = self.shared_with_store(key, touched);
-        self.remember(key, touched.clone());
-        Ok(touched)
+        write.finish(stored.clone().map(Entry::new));
+        Ok(stored)
     }
 
     pub async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        self.cache.remove(key);
+        let write = self.cache.begin_delete(key);
         let removed = self.store.remove(key).await;
-        self.cache.remove(key);
+        write.finish(None);
         removed
     }
 
@@ -219,7 +245,11 @@ mod tests {
         let inserted = cache.insert(&key, session("s")).await.unwrap();
         let stored = cache.store().in_process_copy(&key).unwrap();
         assert!(Arc::ptr_eq(&inserted, &stored));
-        let touched = cache.touch(&key, &inserted, 70, 100).await.unwrap();
+        let touched = cache
+            .touch(&key, &inserted, 70, 100)
+            .await
+            .unwrap()
+            .unwrap();
         let stored = cache.store().in_process_copy(&key).unwrap();
         assert!(Arc::ptr_eq(&touched, &stored), "a touch keeps one copy");
         assert!(Arc::ptr_eq(
@@ -233,7 +263,7 @@ mod tests {
         let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 16, Duration::ZERO);
         let key = SessionKey::from_stored("k");
         let stored = cache.insert(&key, session("s")).await.unwrap();
-        let touched = cache.touch(&key, &stored, 50, 100).await.unwrap();
+        let touched = cache.touch(&key, &stored, 50, 100).await.unwrap().unwrap();
         assert_eq!(touched.last_seen_at, 50);
         assert_eq!(
             cache.store().get(&key).await.unwrap().unwrap().last_seen_at,
