@@ -4,7 +4,7 @@ mod support;
 
 use http::Method;
 use serde_json::json;
-use support::Env;
+use support::{Env, jwt_claims};
 
 #[tokio::test]
 async fn password_sign_in_sets_an_http_only_cookie_and_hides_tokens() {
@@ -84,6 +84,36 @@ async fn every_token_response_creates_a_session() {
         assert!(browser.cookie.is_some(), "{path} {body} gave no cookie");
         assert_eq!(browser.get("/edge/v1/session").await.status, 200, "{path}");
     }
+
+    // The spellings GoTrue routes to the same handler, and passkey sign-in.
+    let mut browser = env.browser();
+    let reply = browser
+        .post_json(
+            "/auth/v1/signup/",
+            json!({"email": "slash@example.com", "password": "pw123456"}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    env.assert_no_stub_tokens(&reply);
+    assert!(browser.cookie.is_some(), "/signup/ made no session");
+    let mut browser = env.browser();
+    let options = browser
+        .post_json("/auth/v1/passkeys/authentication/options", json!({}))
+        .await;
+    assert_eq!(options.status, 200, "{}", options.text());
+    let passkey = browser
+        .post_json(
+            "/auth/v1/passkeys/authentication/verify",
+            json!({"challenge_id": options.json()["challenge_id"],
+                   "credential": {"id": "stub:new@example.com", "type": "public-key"}}),
+        )
+        .await;
+    assert_eq!(passkey.status, 200, "{}", passkey.text());
+    env.assert_no_stub_tokens(&passkey);
+    assert_eq!(
+        browser.get("/edge/v1/session").await.json()["user"]["email"],
+        "new@example.com"
+    );
 
     // OTP: request a code, then verify it.
     let mut browser = env.browser();
@@ -276,4 +306,121 @@ async fn hyper_get(url: &str, bearer: &str, apikey: &str) -> u16 {
         )
         .await
         .status
+}
+
+/// Enrols and challenges a TOTP factor through the proxy; returns the
+/// factor id, the challenge id and the factor's secret.
+async fn totp_challenge(browser: &mut support::Browser) -> (String, String, String) {
+    let enrolled = browser
+        .post_json(
+            "/auth/v1/factors",
+            json!({"factor_type": "totp", "friendly_name": "phone"}),
+        )
+        .await;
+    assert_eq!(enrolled.status, 200, "{}", enrolled.text());
+    let factor = enrolled.json()["id"].as_str().unwrap().to_string();
+    let secret = enrolled.json()["totp"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let challenge = browser
+        .post_json(&format!("/auth/v1/factors/{factor}/challenge"), json!({}))
+        .await;
+    assert_eq!(challenge.status, 200, "{}", challenge.text());
+    let id = challenge.json()["id"].as_str().unwrap().to_string();
+    (factor, id, secret)
+}
+
+#[tokio::test]
+async fn mfa_verification_raises_the_current_session_to_aal2_in_place() {
+    let env = Env::start().await;
+    let (mut browser, _) = env.signed_in("mfa@example.com").await;
+    let cookie = browser.cookie.clone();
+    let before = browser.get("/edge/v1/session").await.json();
+    let (factor, challenge, secret) = totp_challenge(&mut browser).await;
+
+    let wrong = browser
+        .post_json(
+            &format!("/auth/v1/factors/{factor}/verify"),
+            json!({"challenge_id": challenge, "code": "000000x"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 422, "{}", wrong.text());
+    let code = sbp_stub::Stub::totp_code(&secret).unwrap();
+    let verified = browser
+        .post_json(
+            &format!("/auth/v1/factors/{factor}/verify"),
+            json!({"challenge_id": challenge, "code": code}),
+        )
+        .await;
+    assert_eq!(verified.status, 200, "{}", verified.text());
+    env.assert_no_stub_tokens(&verified);
+    assert!(
+        verified.set_cookies().is_empty(),
+        "the cookie stays: {:?}",
+        verified.set_cookies()
+    );
+    assert_eq!(browser.cookie, cookie);
+    let placeholder = jwt_claims(verified.json()["access_token"].as_str().unwrap());
+    assert_eq!(placeholder["aal"], "aal2");
+    assert_eq!(placeholder["amr"][0]["method"], "totp");
+
+    // The same session, now holding Auth's aal2 tokens.
+    let after = browser.get("/edge/v1/session").await.json();
+    assert_eq!(after["id"], before["id"]);
+    assert_eq!(
+        browser
+            .get("/edge/v1/sessions")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let echo = browser.get("/rest/v1/echo").await.json();
+    assert_eq!(echo["claims"]["aal"], "aal2", "{echo}");
+    assert_eq!(echo["claims"]["session_id"], placeholder["session_id"]);
+    // The browser's refresh grant is answered from the session: still aal2.
+    let refreshed = browser
+        .post_json(
+            "/auth/v1/token?grant_type=refresh_token",
+            json!({"refresh_token": "x"}),
+        )
+        .await;
+    assert_eq!(
+        jwt_claims(refreshed.json()["access_token"].as_str().unwrap())["aal"],
+        "aal2"
+    );
+}
+
+#[tokio::test]
+async fn mfa_verification_needs_a_session_and_is_checked_like_a_sign_in() {
+    let env = Env::start().await;
+    let mut anonymous = env.browser();
+    let reply = anonymous
+        .post_json(
+            "/auth/v1/factors/f1/verify",
+            json!({"challenge_id": "c", "code": "1"}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.json()["code"].clone()),
+        (403, json!("session_not_found"))
+    );
+    let (mut browser, _) = env.signed_in("csrf-mfa@example.com").await;
+    let cross_site = browser
+        .send(
+            Method::POST,
+            "/auth/v1/factors/f1/verify",
+            &[
+                ("origin", "https://evil.example"),
+                ("content-type", "application/json"),
+            ],
+            "{}",
+        )
+        .await;
+    assert_eq!(cross_site.status, 403);
+    assert_eq!(cross_site.json()["error"], "cross_site_refused");
+    assert_eq!(env.stub.count("POST", "/auth/v1/factors/f1/verify"), 0);
 }
