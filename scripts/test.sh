@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the core's wasm build, every Rust
 # test (unit, store conformance, end-to-end), and the official supabase-js
-# client driving the proxy. Installs what it needs when it is missing.
+# client driving the proxy; the end-to-end and client suites run twice, the
+# second time behind a compressing stand-in. Installs what it needs when it
+# is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +52,11 @@ cargo check -p sbp-core --target wasm32-unknown-unknown
 step "cargo test"
 cargo test --workspace
 
+# Hosted Supabase answers through a CDN that compresses JSON: the
+# end-to-end suites run again with the stand-in doing the same.
+step "cargo test: end-to-end again, behind a compressing stand-in (SBP_STUB_COMPRESS=1)"
+SBP_STUB_COMPRESS=1 cargo test -p sb-cookie-proxy --test '*'
+
 step "fuzz smoke: every fuzz target for a few seconds (scripts/fuzz.sh)"
 ./scripts/fuzz.sh --smoke
 
@@ -59,4 +66,6 @@ cargo build -p sb-cookie-proxy -p sbp-stub
   cd tests/client
   npm ci --no-audit --no-fund
   SBP_BIN_DIR="$CARGO_TARGET_DIR/debug" npm test
+  step "supabase-js through the proxy, behind a compressing stand-in (SBP_STUB_COMPRESS=1)"
+  SBP_STUB_COMPRESS=1 SBP_BIN_DIR="$CARGO_TARGET_DIR/debug" npm test
 )
