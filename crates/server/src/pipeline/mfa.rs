@@ -11,15 +11,14 @@ use crate::pipeline::account::no_session;
 use crate::pipeline::auth_answer::{read_answer, relay_answer};
 use crate::pipeline::context::{Ctx, Live, Presented, store_down};
 use crate::pipeline::forward::{send, session_bearer};
-use crate::pipeline::sign_in::token_answer;
+use crate::pipeline::sign_in::{placeholder_body, token_answer};
 use crate::upstream::make_private;
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
-use sbp_core::auth::{browser_token_response, read_token_response};
+use sbp_core::auth::read_token_response;
 use sbp_core::config::TokenMode;
 use sbp_core::session::UserObject;
-use sbp_core::token::placeholder_refresh_token;
 
 /// Forwards the verification with the session's token; its tokens replace
 /// the session's.
@@ -66,10 +65,7 @@ pub async fn verify(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Pro
         key,
         session: updated,
     });
-    let now = app.now();
-    let (access, expires_at) = app.placeholder_key.sign(&grant.claims.all, now);
-    let refresh = placeholder_refresh_token(&app.rng);
-    let body = browser_token_response(&grant.body, &grant.user, &access, expires_at, &refresh, now);
+    let body = placeholder_body(&app, &grant.claims.all, &grant.body, &grant.user);
     let mut response = token_answer(ctx, answer.parts, body, &secrets);
     make_private(response.headers_mut());
     Ok(response)

@@ -4,6 +4,7 @@
 //! browser gets a cookie and the same JSON with placeholder tokens. The
 //! browser's later refresh grants are answered from the session.
 
+use crate::app::App;
 use crate::body::Body;
 use crate::pipeline::auth_answer::{read_answer, relay_answer};
 use crate::pipeline::context::{Ctx, store_down};
@@ -21,7 +22,7 @@ use sbp_core::config::TokenMode;
 use sbp_core::http::set_cookie;
 use sbp_core::session::{NewSession, Session, SessionSecret, UserObject};
 use sbp_core::token::{placeholder_refresh_token, read_claims};
-use serde_json::Map;
+use serde_json::{Map, Value};
 
 /// Forwards a sign-in; a token response creates the session.
 pub async fn sign_in(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
@@ -104,16 +105,26 @@ async fn start_session(ctx: &mut Ctx, grant: SignIn) -> Result<Vec<u8>, ProxyErr
         config.session_ttl,
         config.secure_cookie(),
     ));
-    let (access, expires_at) = app.placeholder_key.sign(&grant.claims.all, now);
-    let refresh = placeholder_refresh_token(&app.rng);
-    Ok(browser_token_response(
+    Ok(placeholder_body(
+        &app,
+        &grant.claims.all,
         &grant.body,
         &grant.user,
-        &access,
-        expires_at,
-        &refresh,
-        now,
     ))
+}
+
+/// A token response for the browser: `base` and `user` with placeholders
+/// carrying `claims` (signed with the proxy's own key) in place of tokens.
+pub fn placeholder_body(
+    app: &App,
+    claims: &Map<String, Value>,
+    base: &Map<String, Value>,
+    user: &Value,
+) -> Vec<u8> {
+    let now = app.now();
+    let (access, expires_at) = app.placeholder_key.sign(claims, now);
+    let refresh = placeholder_refresh_token(&app.rng);
+    browser_token_response(base, user, &access, expires_at, &refresh, now)
 }
 
 /// `grant_type=refresh_token`: new placeholders from the session, no Auth call.
@@ -122,22 +133,11 @@ pub fn refresh_grant(ctx: &Ctx) -> Response<Body> {
         let versioned = wants_versioned_errors(ctx.header("x-supabase-api-version"));
         return respond::auth_error(AuthError::RefreshTokenNotFound, versioned);
     };
-    let app = &ctx.app;
-    let now = app.now();
     let session = &live.session;
     let claims = read_claims(&session.tokens.access_token).map_or_else(
         || Map::from_iter([("sub".to_string(), session.user_id.clone().into())]),
         |c| c.all,
     );
-    let (access, expires_at) = app.placeholder_key.sign(&claims, now);
-    let refresh = placeholder_refresh_token(&app.rng);
-    let body = browser_token_response(
-        &Map::new(),
-        &session.user.to_value(),
-        &access,
-        expires_at,
-        &refresh,
-        now,
-    );
+    let body = placeholder_body(&ctx.app, &claims, &Map::new(), &session.user.to_value());
     respond::json_bytes(200, body)
 }
