@@ -16,6 +16,9 @@ pub struct StubConfig {
     /// besides the HS256 secret, as a project with asymmetric signing keys;
     /// served at `/auth/v1/.well-known/jwks.json`.
     pub trusted_jwks: Vec<jsonwebtoken::jwk::Jwk>,
+    /// A new-style `sb_publishable_...` API key the project accepts as
+    /// `apikey`, standing for the anon role (not a JWT).
+    pub publishable_key: Option<String>,
 }
 
 impl Default for StubConfig {
@@ -26,6 +29,7 @@ impl Default for StubConfig {
             autoconfirm: true,
             refresh_reuse_interval: 0,
             trusted_jwks: Vec::new(),
+            publishable_key: None,
         }
     }
 }
