@@ -12,6 +12,8 @@ mod client;
 #[path = "realtime/session.rs"]
 mod session;
 mod support;
+#[path = "realtime/tokens.rs"]
+mod tokens;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -25,6 +25,7 @@ use hyper_util::rt::TokioIo;
 use sbp_core::ProxyError;
 use sbp_core::config::Config;
 use sbp_core::http::has_cookie;
+use sbp_core::realtime::anonymous_token;
 use sbp_core::realtime::handshake::{check_origin, websocket_key};
 use sbp_core::session::{Session, SessionKey};
 use std::net::IpAddr;
@@ -97,7 +98,8 @@ impl Upgrade {
     }
 
     /// Opens the socket to Supabase, answers `101` and relays in a task.
-    /// Without a session the socket carries the anon key.
+    /// Without a session the socket carries the anon key (in joins too,
+    /// when it is a JWT).
     pub async fn accept(
         self,
         app: Arc<App>,
@@ -123,10 +125,10 @@ impl Upgrade {
         if let Ok(accept) = HeaderValue::from_str(&self.accept_key) {
             headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
         }
-        let token = link.as_ref().map_or_else(
-            || app.config.anon_key.clone(),
-            |link| link.session.tokens.access_token.clone(),
-        );
+        let token = match &link {
+            Some(link) => Some(link.session.tokens.access_token.clone()),
+            None => anonymous_token(&app.config.anon_key).map(str::to_string),
+        };
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
             match on_upgrade.await {

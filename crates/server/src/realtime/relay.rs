@@ -39,7 +39,7 @@ pub async fn run(
     browser: BrowserSocket,
     upstream: UpstreamSocket,
     link: Option<SessionLink>,
-    token: String,
+    token: Option<String>,
 ) {
     let (mut to_browser, mut from_browser) = browser.split();
     let (mut to_upstream, mut from_upstream) = upstream.split();

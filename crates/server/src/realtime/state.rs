@@ -9,7 +9,9 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 struct Inner {
     channels: Channels,
-    token: String,
+    /// The token to inject; `None` for an anonymous socket whose anon key
+    /// is not a JWT (the client's tokens are removed instead).
+    token: Option<String>,
     pushes_due: bool,
 }
 
@@ -19,7 +21,7 @@ pub struct SocketState {
 }
 
 impl SocketState {
-    pub fn new(token: String) -> Self {
+    pub fn new(token: Option<String>) -> Self {
         SocketState {
             inner: Mutex::new(Inner {
                 channels: Channels::default(),
@@ -41,7 +43,7 @@ impl SocketState {
         let Inner {
             channels, token, ..
         } = &mut *inner;
-        match channels.on_client_text(&text, token) {
+        match channels.on_client_text(&text, token.as_deref()) {
             ClientFrame::Unchanged => Message::Text(text),
             ClientFrame::Rewritten(rewritten) => Message::text(rewritten),
         }
@@ -56,8 +58,8 @@ impl SocketState {
     /// get it pushed (see [`SocketState::take_pushes`]).
     pub fn set_token(&self, token: &str) {
         let mut inner = self.lock();
-        if inner.token != token {
-            inner.token = token.to_string();
+        if inner.token.as_deref() != Some(token) {
+            inner.token = Some(token.to_string());
             inner.pushes_due = true;
             self.pushes_due.notify_one();
         }
@@ -77,7 +79,9 @@ impl SocketState {
         let Inner {
             channels, token, ..
         } = &mut *inner;
-        channels.token_pushes(token)
+        token
+            .as_deref()
+            .map_or_else(Vec::new, |token| channels.token_pushes(token))
     }
 }
 
@@ -94,7 +98,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_token_is_injected_and_pushed_once() {
-        let state = SocketState::new("t1".into());
+        let state = SocketState::new(Some("t1".into()));
         let join = text(state.client_text(r#"["1","1","realtime:r","phx_join",{}]"#.into()));
         assert!(join.contains(r#""access_token":"t1""#), "{join}");
         assert!(state.take_pushes().is_empty(), "nothing due yet");
@@ -123,7 +127,7 @@ mod tests {
 
     #[test]
     fn frames_it_does_not_rewrite_keep_their_bytes() {
-        let state = SocketState::new("t".into());
+        let state = SocketState::new(Some("t".into()));
         let original = Utf8Bytes::from(r#"[null,"3","phoenix","heartbeat",{}]"#);
         match state.client_text(original.clone()) {
             Message::Text(same) => assert_eq!(same.as_bytes(), original.as_bytes()),
