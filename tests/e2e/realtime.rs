@@ -9,6 +9,8 @@
 mod backpressure;
 #[path = "realtime/client.rs"]
 mod client;
+#[path = "realtime/limits.rs"]
+mod limits;
 #[path = "realtime/session.rs"]
 mod session;
 mod support;

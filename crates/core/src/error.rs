@@ -36,6 +36,8 @@ pub enum ProxyError {
     UpstreamTimeout,
     #[error("the session's token could not be refreshed; try again shortly")]
     RefreshUnavailable,
+    #[error("too many WebSockets are open; try again later")]
+    TooManySockets,
     #[error("internal error")]
     Internal,
 }
@@ -58,6 +60,7 @@ impl ProxyError {
             ProxyError::UpstreamUnavailable(_) => 502,
             ProxyError::UpstreamTimeout => 504,
             ProxyError::RefreshUnavailable => 503,
+            ProxyError::TooManySockets => 503,
             ProxyError::Internal => 500,
         }
     }
@@ -79,6 +82,7 @@ impl ProxyError {
             ProxyError::UpstreamUnavailable(_) => "upstream_unavailable",
             ProxyError::UpstreamTimeout => "upstream_timeout",
             ProxyError::RefreshUnavailable => "refresh_unavailable",
+            ProxyError::TooManySockets => "too_many_sockets",
             ProxyError::Internal => "internal_error",
         }
     }

@@ -1,10 +1,14 @@
 //! What the two directions of a relayed socket and its session keeper
-//! share: the channels joined on it, the token to inject, and whether the
-//! proxy owes Supabase a round of `access_token` pushes.
+//! share: the channels joined on it, the token to inject, whether the
+//! proxy owes Supabase a round of `access_token` pushes, and when a frame
+//! last went either way.
 
 use sbp_core::realtime::{Channels, ClientFrame, ServerFrame};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 struct Inner {
@@ -18,6 +22,9 @@ struct Inner {
 pub struct SocketState {
     inner: Mutex<Inner>,
     pushes_due: Notify,
+    opened: Instant,
+    /// When the last frame went either way, in milliseconds since `opened`.
+    last_frame: AtomicU64,
 }
 
 impl SocketState {
@@ -29,6 +36,30 @@ impl SocketState {
                 pushes_due: false,
             }),
             pushes_due: Notify::new(),
+            opened: Instant::now(),
+            last_frame: AtomicU64::new(0),
+        }
+    }
+
+    /// Notes that a frame went one way or the other.
+    pub fn record_frame(&self) {
+        let since = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_frame.store(since, Ordering::Relaxed);
+    }
+
+    /// When the last frame went (the opening, before any).
+    pub fn last_frame_at(&self) -> Instant {
+        self.opened + Duration::from_millis(self.last_frame.load(Ordering::Relaxed))
+    }
+
+    /// Resolves once no frame went either way for `timeout`.
+    pub async fn idle(&self, timeout: Duration) {
+        loop {
+            let idle_for = self.last_frame_at().elapsed();
+            if idle_for >= timeout {
+                return;
+            }
+            tokio::time::sleep(timeout - idle_for).await;
         }
     }
 
@@ -123,6 +154,28 @@ mod tests {
         assert!(state.take_pushes().is_empty(), "pushed once");
         let next = text(state.client_text(r#"["1","2","realtime:r","access_token",{}]"#.into()));
         assert!(next.contains(r#""access_token":"t2""#), "{next}");
+    }
+
+    #[tokio::test]
+    async fn idle_resolves_only_after_a_quiet_timeout() {
+        let state = SocketState::new(None);
+        let timeout = std::time::Duration::from_millis(300);
+        let started = Instant::now();
+        let mut idle = std::pin::pin!(state.idle(timeout));
+        for _ in 0..4 {
+            tokio::select! {
+                () = &mut idle => panic!("idle while frames flow"),
+                () = tokio::time::sleep(std::time::Duration::from_millis(150)) => state.record_frame(),
+            }
+        }
+        assert!(state.last_frame_at() > started);
+        idle.await;
+        assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+        let anonymous = text(
+            state.client_text(r#"["1","1","realtime:r","phx_join",{"access_token":"x"}]"#.into()),
+        );
+        assert_eq!(anonymous, r#"["1","1","realtime:r","phx_join",{}]"#);
+        assert!(state.take_pushes().is_empty());
     }
 
     #[test]
