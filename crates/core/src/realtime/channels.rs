@@ -25,7 +25,8 @@ pub const PUSH_REF_PREFIX: &str = "sbp-";
 pub enum ClientFrame {
     /// The frame as the client sent it.
     Unchanged,
-    /// The frame with the session's token in its payload.
+    /// The frame with the session's token in its payload and the client's
+    /// `user_token` gone (or, without a token to inject, both gone).
     Rewritten(String),
 }
 

@@ -4,9 +4,9 @@
 //! its session ends.
 //!
 //! [`Upgrade::check`] refuses bad upgrades, foreign origins and sockets
-//! beyond `PROXY_MAX_SOCKETS` before any work; [`Upgrade::accept`] opens the socket to Supabase first (so a
-//! refusal or an unreachable Supabase is an HTTP answer), answers `101` and
-//! hands both sockets to the relay task.
+//! beyond `PROXY_MAX_SOCKETS` before any work; [`Upgrade::accept`] opens
+//! the socket to Supabase first (so a refusal or an unreachable Supabase is
+//! an HTTP answer), answers `101` and hands both sockets to the relay task.
 
 mod keeper;
 mod relay;
@@ -50,7 +50,7 @@ fn socket_config(max_message: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(WRITE_BUFFER + 2 * max_message)
+        .max_write_buffer_size(WRITE_BUFFER.saturating_add(max_message.saturating_mul(2)))
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message))
 }
