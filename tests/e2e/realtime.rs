@@ -9,9 +9,13 @@
 mod backpressure;
 #[path = "realtime/client.rs"]
 mod client;
+#[path = "realtime/limits.rs"]
+mod limits;
 #[path = "realtime/session.rs"]
 mod session;
 mod support;
+#[path = "realtime/tokens.rs"]
+mod tokens;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

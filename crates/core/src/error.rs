@@ -40,6 +40,8 @@ pub enum ProxyError {
     UpstreamTimeout,
     #[error("the session's token could not be refreshed; try again shortly")]
     RefreshUnavailable,
+    #[error("too many WebSockets are open; try again later")]
+    TooManySockets,
     #[error("internal error")]
     Internal,
 }
@@ -64,6 +66,7 @@ impl ProxyError {
             ProxyError::UpstreamUnreadable(_) => 502,
             ProxyError::UpstreamTimeout => 504,
             ProxyError::RefreshUnavailable => 503,
+            ProxyError::TooManySockets => 503,
             ProxyError::Internal => 500,
         }
     }
@@ -87,6 +90,7 @@ impl ProxyError {
             ProxyError::UpstreamUnreadable(_) => "upstream_unreadable",
             ProxyError::UpstreamTimeout => "upstream_timeout",
             ProxyError::RefreshUnavailable => "refresh_unavailable",
+            ProxyError::TooManySockets => "too_many_sockets",
             ProxyError::Internal => "internal_error",
         }
     }

@@ -573,7 +573,7 @@ pub fn realtime(data: &[u8]) {
 
 fn client_frame(channels: &mut Channels, text: &str, token: &str) {
     let before = Message::parse(text);
-    match channels.on_client_text(text, token) {
+    match channels.on_client_text(text, Some(token)) {
         ClientFrame::Rewritten(out) => {
             let before = before.expect("a rewritten frame is a message");
             let after = Message::parse(&out).expect("a rewritten frame stays a message");
@@ -594,6 +594,9 @@ fn client_frame(channels: &mut Channels, text: &str, token: &str) {
                 ),
             );
             assert_eq!(single_token(after.payload.get()).as_deref(), Some(token));
+            let payload: serde_json::Map<String, Value> =
+                serde_json::from_str(after.payload.get()).expect("an object payload");
+            assert!(!payload.contains_key("user_token"), "{out}");
             let quoted = serde_json::to_string(token).unwrap_or_default();
             assert!(
                 out.len() <= text.len() + quoted.len() + 32,

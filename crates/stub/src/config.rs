@@ -24,6 +24,9 @@ pub struct StubConfig {
     /// Set `sb-access-token` and `sb-refresh-token` cookies on token
     /// responses, as GoTrue did before v2.159. On by default.
     pub legacy_cookies: bool,
+    /// A new-style `sb_publishable_...` API key the project accepts as
+    /// `apikey`, standing for the anon role (not a JWT).
+    pub publishable_key: Option<String>,
 }
 
 impl Default for StubConfig {
@@ -36,6 +39,7 @@ impl Default for StubConfig {
             trusted_jwks: Vec::new(),
             compress: false,
             legacy_cookies: true,
+            publishable_key: None,
         }
     }
 }

@@ -25,6 +25,12 @@ pub struct Limits {
     pub upstream_timeout: u64,
     /// Most client connections served at once.
     pub max_connections: usize,
+    /// Most Realtime WebSockets relayed at once.
+    pub max_sockets: usize,
+    /// Largest WebSocket message (and frame) relayed either way, bytes.
+    pub max_socket_message: usize,
+    /// A WebSocket without a frame either way for this long is closed, seconds.
+    pub socket_idle_timeout: u64,
 }
 
 /// Parses a size in bytes: `16384`, `16KiB`, `1MiB`.
@@ -79,6 +85,11 @@ pub(super) fn load_limits(r: &mut Reader<'_>) -> Option<Limits> {
     let idle_timeout = r.parsed("PROXY_IDLE_TIMEOUT", Some("60s"), seconds);
     let upstream_timeout = r.parsed("PROXY_UPSTREAM_TIMEOUT", Some("300s"), seconds);
     let max_connections = r.parsed("PROXY_MAX_CONNECTIONS", Some("4096"), count);
+    let max_sockets = r.parsed("PROXY_MAX_SOCKETS", Some("10000"), count);
+    // Above Realtime's largest broadcast payload (3 MB on paid plans); at
+    // least what a heartbeat or a join needs.
+    let max_socket_message = r.parsed("PROXY_MAX_SOCKET_MESSAGE", Some("4MiB"), bounded_size(1024));
+    let socket_idle_timeout = r.parsed("PROXY_SOCKET_IDLE_TIMEOUT", Some("2m"), seconds);
     Some(Limits {
         max_header_bytes: usize::try_from(max_header_bytes?).ok()?,
         max_headers: max_headers?,
@@ -89,12 +100,67 @@ pub(super) fn load_limits(r: &mut Reader<'_>) -> Option<Limits> {
         idle_timeout: idle_timeout?,
         upstream_timeout: upstream_timeout?,
         max_connections: max_connections?,
+        max_sockets: max_sockets?,
+        max_socket_message: usize::try_from(max_socket_message?).ok()?,
+        socket_idle_timeout: socket_idle_timeout?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use std::collections::HashMap;
+
+    fn load(extra: &[(&str, &str)]) -> Result<Limits, String> {
+        let base = [
+            ("SUPABASE_URL", "http://127.0.0.1:54321"),
+            ("SUPABASE_ANON_KEY", "anon"),
+        ];
+        let source: HashMap<String, String> = base
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(&source)
+            .map(|c| c.limits)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn socket_limits_have_defaults_and_refuse_bad_values() {
+        let limits = load(&[]).unwrap();
+        assert_eq!(limits.max_sockets, 10_000);
+        assert_eq!(limits.max_socket_message, 4 << 20);
+        assert_eq!(limits.socket_idle_timeout, 120);
+        let set = load(&[
+            ("PROXY_MAX_SOCKETS", "3"),
+            ("PROXY_MAX_SOCKET_MESSAGE", "64KiB"),
+            ("PROXY_SOCKET_IDLE_TIMEOUT", "5s"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                set.max_sockets,
+                set.max_socket_message,
+                set.socket_idle_timeout
+            ),
+            (3, 64 << 10, 5)
+        );
+        for (key, bad) in [
+            ("PROXY_MAX_SOCKETS", "0"),
+            ("PROXY_MAX_SOCKETS", "many"),
+            ("PROXY_MAX_SOCKET_MESSAGE", "100"),
+            ("PROXY_SOCKET_IDLE_TIMEOUT", "0s"),
+            ("PROXY_SOCKET_IDLE_TIMEOUT", "2"),
+        ] {
+            let err = load(&[(key, bad)]).unwrap_err();
+            assert!(
+                err.lines().count() == 1 && err.starts_with(&format!("{key}: ")),
+                "{key}={bad}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn sizes() {

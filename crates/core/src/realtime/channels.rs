@@ -2,7 +2,11 @@
 //! frames, the joined topics, and the proxy's own `access_token` pushes.
 //!
 //! Every client `phx_join` and `access_token` message gets the session's
-//! token as `payload.access_token` (added when missing). A topic is tracked
+//! token as `payload.access_token` (added when missing), and loses any
+//! `user_token`, which Realtime would prefer over `access_token`: the
+//! cookie decides which user a socket is, never the page. A socket without
+//! a token to inject (anonymous, with a new-style API key) has both removed,
+//! so that Realtime falls back to the socket's `apikey`. A topic is tracked
 //! from the client's join until its leave, a refused join, or the server's
 //! `phx_close` / `phx_error` for that join. When the session's token
 //! changes, [`Channels::token_pushes`] gives one `access_token` message per
@@ -21,7 +25,8 @@ pub const PUSH_REF_PREFIX: &str = "sbp-";
 pub enum ClientFrame {
     /// The frame as the client sent it.
     Unchanged,
-    /// The frame with the session's token in its payload.
+    /// The frame with the session's token in its payload and the client's
+    /// `user_token` gone (or, without a token to inject, both gone).
     Rewritten(String),
 }
 
@@ -49,21 +54,21 @@ pub struct Channels {
     pushes_sent: u64,
 }
 
-/// `payload` (raw JSON) with `access_token` set to `token`; `None` when the
-/// payload is not an object.
-fn with_token(payload: &str, token: &str) -> Option<String> {
-    Some(Entries::parse(payload)?.with("access_token", &json_string(token)))
-}
+/// The payload field Realtime reads a channel's token from.
+const ACCESS_TOKEN: &str = "access_token";
+/// The legacy field Realtime prefers over [`ACCESS_TOKEN`] in joins.
+const USER_TOKEN: &str = "user_token";
 
 impl Channels {
     /// Rewrites a client text frame and records what it does to channels.
-    pub fn on_client_text(&mut self, text: &str, token: &str) -> ClientFrame {
+    /// `token` is the one to inject; `None` removes the client's.
+    pub fn on_client_text(&mut self, text: &str, token: Option<&str>) -> ClientFrame {
         let Some(frame) = Frame::parse(text) else {
             return ClientFrame::Unchanged;
         };
         match &*frame.event {
             "phx_join" | "access_token" => {
-                let Some(payload) = with_token(frame.payload.get(), token) else {
+                let Some(entries) = Entries::parse(frame.payload.get()) else {
                     return ClientFrame::Unchanged;
                 };
                 if frame.event == "phx_join" {
@@ -74,6 +79,12 @@ impl Channels {
                     };
                     self.by_topic.insert(frame.topic.to_string(), channel);
                 }
+                let injected = token.map(json_string);
+                if injected.is_none() && !entries.has(ACCESS_TOKEN) && !entries.has(USER_TOKEN) {
+                    return ClientFrame::Unchanged;
+                }
+                let payload =
+                    entries.edited(&[(ACCESS_TOKEN, injected.as_deref()), (USER_TOKEN, None)]);
                 ClientFrame::Rewritten(frame.with_payload(&payload))
             }
             "phx_leave" => {

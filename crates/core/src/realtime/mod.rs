@@ -17,6 +17,14 @@ mod tests;
 
 pub use channels::{Channels, ClientFrame, PUSH_REF_PREFIX, ServerFrame};
 
+/// The token an anonymous socket's joins carry: the anon key when it is a
+/// JWT. A new-style API key (`sb_publishable_...`) is not a token: Realtime
+/// takes it only as the socket's `apikey`, and supabase-js leaves joins
+/// without a token when signed out, so the proxy does the same.
+pub fn anonymous_token(anon_key: &str) -> Option<&str> {
+    (!anon_key.starts_with("sb_")).then_some(anon_key)
+}
+
 /// Close code of a socket whose session ended; the reason says how.
 pub const SESSION_ENDED_CLOSE_CODE: u16 = 4001;
 

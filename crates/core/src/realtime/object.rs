@@ -32,31 +32,53 @@ impl<'a> Entries<'a> {
     /// that name is replaced in place and any later ones dropped; a missing
     /// key is appended.
     pub fn with(&self, key: &str, value: &str) -> String {
+        self.edited(&[(key, Some(value))])
+    }
+
+    /// Whether the object has an entry named `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    /// The object with each change applied: `(key, Some(value))` sets `key`
+    /// as [`Entries::with`] does, `(key, None)` removes every entry of that
+    /// name. Every other entry keeps its place and text.
+    pub fn edited(&self, changes: &[(&str, Option<&str>)]) -> String {
+        let change = |key: &str| changes.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
         let mut out = String::with_capacity(
             self.0
                 .iter()
                 .map(|(k, v)| k.len() + v.get().len() + 4)
+                .chain(
+                    changes
+                        .iter()
+                        .map(|(k, v)| k.len() + v.map_or(0, str::len) + 4),
+                )
                 .sum::<usize>()
-                + key.len()
-                + value.len()
-                + 8,
+                + 2,
         );
         out.push('{');
-        let mut placed = false;
+        let mut placed: Vec<&str> = Vec::with_capacity(changes.len());
         for (k, v) in &self.0 {
-            let raw = if k == key {
-                if placed {
-                    continue;
+            let raw = match change(k) {
+                None => v.get(),
+                Some(None) => continue,
+                Some(Some(value)) => {
+                    if placed.contains(&k.as_ref()) {
+                        continue;
+                    }
+                    placed.push(k);
+                    value
                 }
-                placed = true;
-                value
-            } else {
-                v.get()
             };
             push_entry(&mut out, k, raw);
         }
-        if !placed {
-            push_entry(&mut out, key, value);
+        for (key, value) in changes {
+            if let Some(value) = value
+                && !placed.contains(key)
+            {
+                push_entry(&mut out, key, value);
+            }
         }
         out.push('}');
         out
@@ -128,6 +150,24 @@ mod tests {
         assert!(entries.unique("k").is_none());
         assert_eq!(entries.unique("o").unwrap().get(), "2");
         assert_eq!(entries.with("k", "9"), r#"{"k":9,"o":2}"#);
+    }
+
+    #[test]
+    fn entries_are_set_and_removed_in_one_pass() {
+        let entries = Entries::parse(r#"{"a":1,"t":"x","u":2,"b":3,"u":4}"#).unwrap();
+        assert!(entries.has("u") && !entries.has("z"));
+        assert_eq!(
+            entries.edited(&[("t", Some(r#""y""#)), ("u", None)]),
+            r#"{"a":1,"t":"y","b":3}"#
+        );
+        assert_eq!(
+            entries.edited(&[("t", None), ("z", Some("0")), ("a", Some("5"))]),
+            r#"{"a":5,"u":2,"b":3,"u":4,"z":0}"#
+        );
+        assert_eq!(
+            Entries::parse(r#"{"u":1}"#).unwrap().edited(&[("u", None)]),
+            "{}"
+        );
     }
 
     #[test]

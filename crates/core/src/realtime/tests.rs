@@ -11,7 +11,7 @@ fn parse(text: &str) -> Value {
 }
 
 fn rewritten(channels: &mut Channels, text: &str, token: &str) -> Value {
-    match channels.on_client_text(text, token) {
+    match channels.on_client_text(text, Some(token)) {
         ClientFrame::Rewritten(out) => parse(&out),
         ClientFrame::Unchanged => panic!("not rewritten: {text}"),
     }
@@ -74,7 +74,7 @@ fn other_frames_pass_byte_identical() {
         r#"{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"2"}"#,
     ] {
         assert_eq!(
-            channels.on_client_text(text, TOKEN),
+            channels.on_client_text(text, Some(TOKEN)),
             ClientFrame::Unchanged,
             "{text}"
         );
@@ -106,7 +106,7 @@ fn malformed_and_unexpected_frames_pass_unchanged_and_never_panic() {
     ];
     for text in cases {
         assert_eq!(
-            channels.on_client_text(text, TOKEN),
+            channels.on_client_text(text, Some(TOKEN)),
             ClientFrame::Unchanged,
             "{text:.80}"
         );
@@ -120,9 +120,62 @@ fn malformed_and_unexpected_frames_pass_unchanged_and_never_panic() {
     // Every prefix of a valid join is handled without a panic.
     let join = r#"["6","6","realtime:é-room","phx_join",{"config":{"a":[1,2,{"b":"\u00e9"}]}}]"#;
     for end in (0..=join.len()).filter(|i| join.is_char_boundary(*i)) {
-        let _ = channels.on_client_text(&join[..end], TOKEN);
+        let _ = channels.on_client_text(&join[..end], Some(TOKEN));
         let _ = channels.on_server_text(&join[..end]);
     }
+}
+
+#[test]
+fn a_clients_user_token_is_replaced_in_both_serializers() {
+    // Realtime prefers `user_token`: left in place it would decide the user.
+    let mut channels = Channels::default();
+    let v2 = r#"["1","1","realtime:u","phx_join",{"user_token":"other-users-jwt","config":{},"access_token":"placeholder"}]"#;
+    assert_eq!(
+        rewritten(&mut channels, v2, TOKEN)[4],
+        json!({"config": {}, "access_token": TOKEN})
+    );
+    let v1 = r#"{"topic":"realtime:u1","event":"phx_join","payload":{"user_token":"forged","user_token":"again"},"ref":"2","join_ref":"2"}"#;
+    assert_eq!(
+        rewritten(&mut channels, v1, TOKEN)["payload"],
+        json!({"access_token": TOKEN})
+    );
+    // Escaped spellings of the name are the same key to Realtime's parser.
+    let escaped =
+        r#"["1","3","realtime:u","access_token",{"access_token":"x","user\u005ftoken":"y"}]"#;
+    assert_eq!(
+        rewritten(&mut channels, escaped, TOKEN)[4],
+        json!({"access_token": TOKEN})
+    );
+    assert_eq!(channels.topics(), ["realtime:u", "realtime:u1"]);
+}
+
+#[test]
+fn without_a_token_the_clients_are_removed_and_the_rest_kept() {
+    let mut channels = Channels::default();
+    let join = r#"["1","1","realtime:a","phx_join",{"config":{"x":1},"access_token":"sb_publishable_k","user_token":"someone"}]"#;
+    match channels.on_client_text(join, None) {
+        ClientFrame::Rewritten(out) => {
+            assert_eq!(
+                out,
+                r#"["1","1","realtime:a","phx_join",{"config":{"x":1}}]"#
+            );
+        }
+        ClientFrame::Unchanged => panic!("the client's tokens stayed"),
+    }
+    let bare = r#"["2","2","realtime:b","phx_join",{"config":{}}]"#;
+    assert_eq!(channels.on_client_text(bare, None), ClientFrame::Unchanged);
+    assert_eq!(channels.topics(), ["realtime:a", "realtime:b"]);
+    let update = r#"["1","3","realtime:a","access_token",{"access_token":"custom"}]"#;
+    match channels.on_client_text(update, None) {
+        ClientFrame::Rewritten(out) => assert_eq!(parse(&out)[4], json!({})),
+        ClientFrame::Unchanged => panic!("the client's token stayed"),
+    }
+}
+
+#[test]
+fn only_a_jwt_anon_key_is_a_token() {
+    assert_eq!(anonymous_token("eyJhbGciOi.x.y"), Some("eyJhbGciOi.x.y"));
+    assert_eq!(anonymous_token("sb_publishable_abc"), None);
 }
 
 #[test]
@@ -156,7 +209,7 @@ fn topics_are_tracked_through_replies_leaves_closes_and_errors() {
         assert_eq!(channels.on_server_text(text), ServerFrame::Relay);
     }
     assert_eq!(
-        channels.on_client_text(r#"["3","7","realtime:left","phx_leave",{}]"#, TOKEN),
+        channels.on_client_text(r#"["3","7","realtime:left","phx_leave",{}]"#, Some(TOKEN)),
         ClientFrame::Unchanged
     );
     // A rejoin under a new join_ref survives the close of the old join.

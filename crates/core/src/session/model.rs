@@ -87,9 +87,12 @@ impl Session {
         now >= self.valid_until()
     }
 
-    /// Whether last-seen is old enough to be written again (at most once a minute).
-    pub fn needs_touch(&self, now: UnixSeconds) -> bool {
-        now - self.last_seen_at >= 60
+    /// Whether last-seen is old enough to be written again: at most once a
+    /// minute, and at least twice per `idle_ttl`, so that a session in use
+    /// never reaches its idle expiry even when that is under two minutes.
+    pub fn needs_touch(&self, now: UnixSeconds, idle_ttl: u64) -> bool {
+        let interval = (idle_ttl / 2).clamp(1, 60);
+        now - self.last_seen_at >= interval as i64
     }
 
     /// Marks the session used at `now`.
@@ -153,8 +156,12 @@ mod tests {
             1000,
             "idle never outlives the absolute end"
         );
-        assert!(s.needs_touch(1010));
-        assert!(!s.needs_touch(1009));
+        assert!(s.needs_touch(1010, 86_400));
+        assert!(!s.needs_touch(1009, 86_400));
+        // A short idle lifetime is recorded often enough to be kept.
+        assert!(s.needs_touch(955, 10));
+        assert!(!s.needs_touch(954, 10));
+        assert!(s.needs_touch(951, 1));
     }
 
     #[test]

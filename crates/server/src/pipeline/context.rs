@@ -128,7 +128,7 @@ impl Ctx {
 
     /// Records use of the session at most once a minute, off the request path.
     fn touch(&self, key: &SessionKey, session: Arc<Session>, now: i64) -> Arc<Session> {
-        if !session.needs_touch(now) {
+        if !session.needs_touch(now, self.app.config.session_idle_ttl) {
             return session;
         }
         let mut touched = (*session).clone();

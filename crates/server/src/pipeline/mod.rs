@@ -94,7 +94,7 @@ async fn dispatch(
 /// before anything else, then the socket is relayed with the session's
 /// fresh token (or the anon key).
 async fn realtime_socket(ctx: &mut Ctx) -> Result<Response<Body>, ProxyError> {
-    let upgrade = Upgrade::check(&ctx.app.config, &mut ctx.parts)?;
+    let upgrade = Upgrade::check(&ctx.app, &mut ctx.parts)?;
     let session = ctx.fresh_session().await?;
     let link = session.zip(ctx.live()).map(|(session, live)| SessionLink {
         key: live.key.clone(),

@@ -7,6 +7,10 @@
 //! look the session up (expiry, deletion by another instance or by the
 //! sweep). A session ended on this instance wakes it at once through its
 //! [`SessionWatch`](super::sockets::SessionWatch).
+//!
+//! A socket whose frames flow is use of its session: at each look after a
+//! frame went either way, the session's last-seen is recorded as a request
+//! would record it (no more often), so idle expiry spares a busy socket.
 
 use crate::app::App;
 use crate::realtime::SessionLink;
@@ -29,6 +33,7 @@ pub async fn keep(app: &Arc<App>, link: Option<SessionLink>, state: &SocketState
         return std::future::pending().await;
     };
     let mut watch = app.realtime.sockets.watch(&key);
+    let mut looked_at = tokio::time::Instant::now();
     loop {
         let pause = until_next_look(app, &session);
         tokio::select! {
@@ -39,7 +44,29 @@ pub async fn keep(app: &Arc<App>, link: Option<SessionLink>, state: &SocketState
             Ok(session) => session,
             Err(end) => return end,
         };
+        if state.last_frame_at() > looked_at {
+            session = record_use(app, &key, session).await;
+        }
+        looked_at = tokio::time::Instant::now();
         state.set_token(&session.tokens.access_token);
+    }
+}
+
+/// Records use of the session when a request would (see
+/// `Session::needs_touch`); a store failure keeps the session as it was.
+async fn record_use(app: &App, key: &SessionKey, session: Arc<Session>) -> Arc<Session> {
+    let (now, idle_ttl) = (app.now(), app.config.session_idle_ttl);
+    if !session.needs_touch(now, idle_ttl) {
+        return session;
+    }
+    match app.sessions.touch(key, &session, now, idle_ttl).await {
+        Ok(Some(touched)) => touched,
+        // Gone: the socket closes when its session's end is announced.
+        Ok(None) => session,
+        Err(e) => {
+            tracing::warn!(error = %e, "realtime: cannot record session use");
+            session
+        }
     }
 }
 

@@ -3,13 +3,14 @@
 //! frames, kept fresh while the socket is open, and the socket closed when
 //! its session ends.
 //!
-//! [`Upgrade::check`] refuses bad upgrades and foreign origins before any
-//! work; [`Upgrade::accept`] opens the socket to Supabase first (so a
-//! refusal or an unreachable Supabase is an HTTP answer), answers `101` and
-//! hands both sockets to the relay task.
+//! [`Upgrade::check`] refuses bad upgrades, foreign origins and sockets
+//! beyond `PROXY_MAX_SOCKETS` before any work; [`Upgrade::accept`] opens
+//! the socket to Supabase first (so a refusal or an unreachable Supabase is
+//! an HTTP answer), answers `101` and hands both sockets to the relay task.
 
 mod keeper;
 mod relay;
+mod slots;
 mod sockets;
 mod state;
 mod upstream;
@@ -23,10 +24,11 @@ use http::{HeaderValue, Response, StatusCode, request};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use sbp_core::ProxyError;
-use sbp_core::config::Config;
 use sbp_core::http::has_cookie;
+use sbp_core::realtime::anonymous_token;
 use sbp_core::realtime::handshake::{check_origin, websocket_key};
 use sbp_core::session::{Session, SessionKey};
+use slots::{SocketSlot, SocketSlots};
 use std::net::IpAddr;
 use std::sync::Arc;
 use tokio_tungstenite::WebSocketStream;
@@ -34,8 +36,6 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use upstream::{BrowserSide, ConnectError, Tls};
 
-/// Largest message (and frame) accepted from either side.
-const MAX_MESSAGE: usize = 8 << 20;
 /// Socket buffers; idle sockets are the common case, so they stay small
 /// (reads of 4 KiB, nginx's default; a larger frame grows the buffer).
 const READ_BUFFER: usize = 4 << 10;
@@ -44,14 +44,15 @@ const WRITE_BUFFER: usize = 8 << 10;
 /// The proxy's side of a browser's socket.
 type BrowserSocket = WebSocketStream<TokioIo<Upgraded>>;
 
-/// The framing limits of both sockets of a relay.
-fn socket_config() -> WebSocketConfig {
+/// The framing limits of both sockets of a relay: messages and frames of
+/// up to `max_message` bytes (`PROXY_MAX_SOCKET_MESSAGE`).
+fn socket_config(max_message: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(WRITE_BUFFER + 2 * MAX_MESSAGE)
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE))
+        .max_write_buffer_size(WRITE_BUFFER.saturating_add(max_message.saturating_mul(2)))
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message))
 }
 
 /// Realtime's share of the shared state.
@@ -59,6 +60,8 @@ fn socket_config() -> WebSocketConfig {
 pub struct Realtime {
     /// Sockets by session, to close them when the session ends.
     pub sockets: SessionSockets,
+    /// The count of relayed sockets, against `PROXY_MAX_SOCKETS`.
+    slots: SocketSlots,
     tls: Tls,
 }
 
@@ -72,12 +75,15 @@ pub struct SessionLink {
 pub struct Upgrade {
     accept_key: String,
     on_upgrade: OnUpgrade,
+    slot: SocketSlot,
 }
 
 impl Upgrade {
-    /// Refuses a foreign `Origin` (see `sbp_core::realtime::handshake`) and
-    /// malformed upgrades; takes the connection's upgrade handle.
-    pub fn check(config: &Config, parts: &mut request::Parts) -> Result<Upgrade, ProxyError> {
+    /// Refuses a foreign `Origin` (see `sbp_core::realtime::handshake`),
+    /// malformed upgrades and a socket beyond `PROXY_MAX_SOCKETS`; takes the
+    /// connection's upgrade handle and a socket slot.
+    pub fn check(app: &App, parts: &mut request::Parts) -> Result<Upgrade, ProxyError> {
+        let config = &app.config;
         let headers = &parts.headers;
         let origin = headers.get(ORIGIN).map(|v| v.to_str().unwrap_or(""));
         let cookies = headers
@@ -90,14 +96,21 @@ impl Upgrade {
             .extensions
             .remove::<OnUpgrade>()
             .ok_or_else(|| ProxyError::BadRequest("this connection cannot be upgraded".into()))?;
+        let slot = app
+            .realtime
+            .slots
+            .take(config.limits.max_sockets)
+            .ok_or(ProxyError::TooManySockets)?;
         Ok(Upgrade {
             accept_key,
             on_upgrade,
+            slot,
         })
     }
 
     /// Opens the socket to Supabase, answers `101` and relays in a task.
-    /// Without a session the socket carries the anon key.
+    /// Without a session the socket carries the anon key (in joins too,
+    /// when it is a JWT).
     pub async fn accept(
         self,
         app: Arc<App>,
@@ -123,18 +136,21 @@ impl Upgrade {
         if let Ok(accept) = HeaderValue::from_str(&self.accept_key) {
             headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
         }
-        let token = link.as_ref().map_or_else(
-            || app.config.anon_key.clone(),
-            |link| link.session.tokens.access_token.clone(),
-        );
-        let on_upgrade = self.on_upgrade;
+        let token = match &link {
+            Some(link) => Some(link.session.tokens.access_token.clone()),
+            None => anonymous_token(&app.config.anon_key).map(str::to_string),
+        };
+        let Upgrade {
+            on_upgrade, slot, ..
+        } = self;
         tokio::spawn(async move {
+            let _slot = slot;
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let io = TokioIo::new(upgraded);
+                    let framing = socket_config(app.config.limits.max_socket_message);
                     let browser =
-                        WebSocketStream::from_raw_socket(io, Role::Server, Some(socket_config()))
-                            .await;
+                        WebSocketStream::from_raw_socket(io, Role::Server, Some(framing)).await;
                     relay::run(app, browser, upstream, link, token).await;
                 }
                 Err(e) => tracing::debug!(error = %e, "realtime: the browser's upgrade failed"),

@@ -5,8 +5,11 @@
 //! so a slow reader on either side stops the proxy from reading the other:
 //! nothing is buffered beyond one message and the sockets' small buffers.
 //! When one side closes, the close frame (code and reason) goes on to the
-//! other side, which gets [`CLOSE_GRACE`] to answer. When the session ends,
-//! the browser gets [`SESSION_ENDED_CLOSE_CODE`] and Supabase a normal close.
+//! other side, which gets [`CLOSE_GRACE`] to answer. The proxy closes both
+//! sides itself when the session ends (the browser gets
+//! [`SESSION_ENDED_CLOSE_CODE`], Supabase a normal close), when a message
+//! is over `PROXY_MAX_SOCKET_MESSAGE` (1009 to both), and when no frame
+//! went either way for `PROXY_SOCKET_IDLE_TIMEOUT` (1001 to both).
 
 use crate::app::App;
 use crate::realtime::keeper::keep;
@@ -14,7 +17,7 @@ use crate::realtime::state::SocketState;
 use crate::realtime::upstream::UpstreamSocket;
 use crate::realtime::{BrowserSocket, SessionLink};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use sbp_core::realtime::{SESSION_ENDED_CLOSE_CODE, ServerFrame};
+use sbp_core::realtime::{SESSION_ENDED_CLOSE_CODE, ServerFrame, SessionEnd};
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,18 +36,55 @@ fn close(code: CloseCode, reason: &'static str) -> Message {
     }))
 }
 
-/// Relays until either side closes or the session ends.
+/// How one direction of the relay ended.
+enum Direction {
+    /// A side closed or went away; the other side was told.
+    Closed,
+    /// A side sent a message over the size limit.
+    TooBig,
+}
+
+/// Why the proxy closes both sides itself.
+enum Closing {
+    Session(SessionEnd),
+    TooBig,
+    Idle,
+}
+
+impl Closing {
+    /// The close frames for the browser and for Supabase.
+    fn frames(&self) -> (Message, Message) {
+        match self {
+            Closing::Session(end) => (
+                close(CloseCode::from(SESSION_ENDED_CLOSE_CODE), end.reason()),
+                close(CloseCode::Normal, end.reason()),
+            ),
+            Closing::TooBig => (
+                close(CloseCode::Size, "message too big"),
+                close(CloseCode::Size, "message too big"),
+            ),
+            Closing::Idle => (
+                close(CloseCode::Away, "idle timeout"),
+                close(CloseCode::Away, "idle timeout"),
+            ),
+        }
+    }
+}
+
+/// Relays until either side closes, the session ends, a message is too
+/// big or the socket stays idle too long.
 pub async fn run(
     app: Arc<App>,
     browser: BrowserSocket,
     upstream: UpstreamSocket,
     link: Option<SessionLink>,
-    token: String,
+    token: Option<String>,
 ) {
     let (mut to_browser, mut from_browser) = browser.split();
     let (mut to_upstream, mut from_upstream) = upstream.split();
     let state = SocketState::new(token);
-    let ended = {
+    let idle_timeout = Duration::from_secs(app.config.limits.socket_idle_timeout);
+    let closing = {
         let mut up = pin!(browser_to_upstream(
             &mut from_browser,
             &mut to_upstream,
@@ -57,34 +97,43 @@ pub async fn run(
         ));
         let mut keeper = pin!(keep(&app, link, &state));
         tokio::select! {
-            () = &mut up => {
-                let _ = timeout(CLOSE_GRACE, down).await;
-                None
-            }
-            () = &mut down => {
-                let _ = timeout(CLOSE_GRACE, up).await;
-                None
-            }
-            end = &mut keeper => Some(end),
+            ended = &mut up => match ended {
+                Direction::Closed => {
+                    let _ = timeout(CLOSE_GRACE, down).await;
+                    None
+                }
+                Direction::TooBig => Some(Closing::TooBig),
+            },
+            ended = &mut down => match ended {
+                Direction::Closed => {
+                    let _ = timeout(CLOSE_GRACE, up).await;
+                    None
+                }
+                Direction::TooBig => Some(Closing::TooBig),
+            },
+            end = &mut keeper => Some(Closing::Session(end)),
+            () = state.idle(idle_timeout) => Some(Closing::Idle),
         }
     };
-    if let Some(end) = ended {
+    let Some(closing) = closing else {
+        return;
+    };
+    if let Closing::Session(end) = &closing {
         tracing::info!(
             reason = end.reason(),
             "realtime: closing a socket whose session ended"
         );
-        let to_browser_close = close(CloseCode::from(SESSION_ENDED_CLOSE_CODE), end.reason());
-        let to_upstream_close = close(CloseCode::Normal, end.reason());
-        let _ = timeout(CLOSE_GRACE, async {
-            let _ = tokio::join!(
-                to_browser.send(to_browser_close),
-                to_upstream.send(to_upstream_close)
-            );
-            // Reading on completes each close handshake; what still arrives is dropped.
-            tokio::join!(drain(&mut from_browser), drain(&mut from_upstream));
-        })
-        .await;
     }
+    let (to_browser_close, to_upstream_close) = closing.frames();
+    let _ = timeout(CLOSE_GRACE, async {
+        let _ = tokio::join!(
+            to_browser.send(to_browser_close),
+            to_upstream.send(to_upstream_close)
+        );
+        // Reading on completes each close handshake; what still arrives is dropped.
+        tokio::join!(drain(&mut from_browser), drain(&mut from_upstream));
+    })
+    .await;
 }
 
 async fn drain<S: Stream<Item = Result<Message, WsError>> + Unpin>(stream: &mut S) {
@@ -97,7 +146,8 @@ async fn browser_to_upstream<U>(
     from_browser: &mut (impl Stream<Item = Result<Message, WsError>> + Unpin),
     to_upstream: &mut U,
     state: &SocketState,
-) where
+) -> Direction
+where
     U: Sink<Message, Error = WsError> + Unpin,
 {
     loop {
@@ -106,28 +156,30 @@ async fn browser_to_upstream<U>(
             () = state.pushes_due() => {
                 for push in state.take_pushes() {
                     if to_upstream.send(Message::text(push)).await.is_err() {
-                        return;
+                        return Direction::Closed;
                     }
                 }
                 continue;
             }
         };
+        state.record_frame();
         let message = match message {
             Some(Ok(Message::Text(text))) => state.client_text(text),
             Some(Ok(Message::Close(frame))) => {
                 let _ = to_upstream.send(Message::Close(frame)).await;
-                return;
+                return Direction::Closed;
             }
             Some(Ok(message)) => message,
+            Some(Err(WsError::Capacity(_))) => return Direction::TooBig,
             Some(Err(_)) | None => {
                 let _ = to_upstream
                     .send(close(CloseCode::Away, "client went away"))
                     .await;
-                return;
+                return Direction::Closed;
             }
         };
         if to_upstream.send(message).await.is_err() {
-            return;
+            return Direction::Closed;
         }
     }
 }
@@ -137,29 +189,33 @@ async fn upstream_to_browser<B>(
     from_upstream: &mut (impl Stream<Item = Result<Message, WsError>> + Unpin),
     to_browser: &mut B,
     state: &SocketState,
-) where
+) -> Direction
+where
     B: Sink<Message, Error = WsError> + Unpin,
 {
     loop {
-        let message = match from_upstream.next().await {
+        let message = from_upstream.next().await;
+        state.record_frame();
+        let message = match message {
             Some(Ok(Message::Text(text))) => match state.server_text(&text) {
                 ServerFrame::Relay => Message::Text(text),
                 ServerFrame::Drop => continue,
             },
             Some(Ok(Message::Close(frame))) => {
                 let _ = to_browser.send(Message::Close(frame)).await;
-                return;
+                return Direction::Closed;
             }
             Some(Ok(message)) => message,
+            Some(Err(WsError::Capacity(_))) => return Direction::TooBig,
             Some(Err(_)) | None => {
                 let _ = to_browser
                     .send(close(CloseCode::Error, "Supabase connection lost"))
                     .await;
-                return;
+                return Direction::Closed;
             }
         };
         if to_browser.send(message).await.is_err() {
-            return;
+            return Direction::Closed;
         }
     }
 }

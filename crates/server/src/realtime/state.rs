@@ -1,25 +1,34 @@
 //! What the two directions of a relayed socket and its session keeper
-//! share: the channels joined on it, the token to inject, and whether the
-//! proxy owes Supabase a round of `access_token` pushes.
+//! share: the channels joined on it, the token to inject, whether the
+//! proxy owes Supabase a round of `access_token` pushes, and when a frame
+//! last went either way.
 
 use sbp_core::realtime::{Channels, ClientFrame, ServerFrame};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 struct Inner {
     channels: Channels,
-    token: String,
+    /// The token to inject; `None` for an anonymous socket whose anon key
+    /// is not a JWT (the client's tokens are removed instead).
+    token: Option<String>,
     pushes_due: bool,
 }
 
 pub struct SocketState {
     inner: Mutex<Inner>,
     pushes_due: Notify,
+    opened: Instant,
+    /// When the last frame went either way, in milliseconds since `opened`.
+    last_frame: AtomicU64,
 }
 
 impl SocketState {
-    pub fn new(token: String) -> Self {
+    pub fn new(token: Option<String>) -> Self {
         SocketState {
             inner: Mutex::new(Inner {
                 channels: Channels::default(),
@@ -27,6 +36,30 @@ impl SocketState {
                 pushes_due: false,
             }),
             pushes_due: Notify::new(),
+            opened: Instant::now(),
+            last_frame: AtomicU64::new(0),
+        }
+    }
+
+    /// Notes that a frame went one way or the other.
+    pub fn record_frame(&self) {
+        let since = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_frame.store(since, Ordering::Relaxed);
+    }
+
+    /// When the last frame went (the opening, before any).
+    pub fn last_frame_at(&self) -> Instant {
+        self.opened + Duration::from_millis(self.last_frame.load(Ordering::Relaxed))
+    }
+
+    /// Resolves once no frame went either way for `timeout`.
+    pub async fn idle(&self, timeout: Duration) {
+        loop {
+            let idle_for = self.last_frame_at().elapsed();
+            if idle_for >= timeout {
+                return;
+            }
+            tokio::time::sleep(timeout - idle_for).await;
         }
     }
 
@@ -41,7 +74,7 @@ impl SocketState {
         let Inner {
             channels, token, ..
         } = &mut *inner;
-        match channels.on_client_text(&text, token) {
+        match channels.on_client_text(&text, token.as_deref()) {
             ClientFrame::Unchanged => Message::Text(text),
             ClientFrame::Rewritten(rewritten) => Message::text(rewritten),
         }
@@ -56,8 +89,8 @@ impl SocketState {
     /// get it pushed (see [`SocketState::take_pushes`]).
     pub fn set_token(&self, token: &str) {
         let mut inner = self.lock();
-        if inner.token != token {
-            inner.token = token.to_string();
+        if inner.token.as_deref() != Some(token) {
+            inner.token = Some(token.to_string());
             inner.pushes_due = true;
             self.pushes_due.notify_one();
         }
@@ -77,7 +110,9 @@ impl SocketState {
         let Inner {
             channels, token, ..
         } = &mut *inner;
-        channels.token_pushes(token)
+        token
+            .as_deref()
+            .map_or_else(Vec::new, |token| channels.token_pushes(token))
     }
 }
 
@@ -94,7 +129,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_token_is_injected_and_pushed_once() {
-        let state = SocketState::new("t1".into());
+        let state = SocketState::new(Some("t1".into()));
         let join = text(state.client_text(r#"["1","1","realtime:r","phx_join",{}]"#.into()));
         assert!(join.contains(r#""access_token":"t1""#), "{join}");
         assert!(state.take_pushes().is_empty(), "nothing due yet");
@@ -121,9 +156,31 @@ mod tests {
         assert!(next.contains(r#""access_token":"t2""#), "{next}");
     }
 
+    #[tokio::test]
+    async fn idle_resolves_only_after_a_quiet_timeout() {
+        let state = SocketState::new(None);
+        let timeout = std::time::Duration::from_millis(300);
+        let started = Instant::now();
+        let mut idle = std::pin::pin!(state.idle(timeout));
+        for _ in 0..4 {
+            tokio::select! {
+                () = &mut idle => panic!("idle while frames flow"),
+                () = tokio::time::sleep(std::time::Duration::from_millis(150)) => state.record_frame(),
+            }
+        }
+        assert!(state.last_frame_at() > started);
+        idle.await;
+        assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+        let anonymous = text(
+            state.client_text(r#"["1","1","realtime:r","phx_join",{"access_token":"x"}]"#.into()),
+        );
+        assert_eq!(anonymous, r#"["1","1","realtime:r","phx_join",{}]"#);
+        assert!(state.take_pushes().is_empty());
+    }
+
     #[test]
     fn frames_it_does_not_rewrite_keep_their_bytes() {
-        let state = SocketState::new("t".into());
+        let state = SocketState::new(Some("t".into()));
         let original = Utf8Bytes::from(r#"[null,"3","phoenix","heartbeat",{}]"#);
         match state.client_text(original.clone()) {
             Message::Text(same) => assert_eq!(same.as_bytes(), original.as_bytes()),

@@ -111,7 +111,8 @@ pub async fn connect(
         } else {
             Box::new(tcp)
         };
-        tokio_tungstenite::client_async_with_config(request, stream, Some(socket_config()))
+        let framing = socket_config(config.limits.max_socket_message);
+        tokio_tungstenite::client_async_with_config(request, stream, Some(framing))
             .await
             .map(|(socket, _)| socket)
             .map_err(|e| match e {

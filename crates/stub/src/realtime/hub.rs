@@ -53,8 +53,8 @@ pub(super) struct Binding {
 #[derive(Debug, Clone)]
 pub(super) struct Channel {
     pub join_ref: Option<String>,
-    /// `exp` of the channel's current token (`None`: it never expires).
-    pub token_exp: Option<u64>,
+    /// `exp` of the channel's current token.
+    pub token_exp: u64,
     pub bindings: Vec<Binding>,
     /// `config.broadcast.self`: the channel gets its own broadcasts.
     pub receive_own: bool,
@@ -62,8 +62,9 @@ pub(super) struct Channel {
 
 pub(super) struct Socket {
     pub vsn: Vsn,
-    /// The socket's `apikey`, the token of joins that carry none.
-    pub apikey: String,
+    /// The token of joins that carry none: the socket's `apikey`, or the
+    /// anon key for the publishable key.
+    pub tenant_token: String,
     pub channels: HashMap<String, Channel>,
     outbox: mpsc::UnboundedSender<Message>,
 }
@@ -122,14 +123,18 @@ pub(crate) struct Hub {
 
 impl Hub {
     /// Registers a new socket; returns its number and its outbox.
-    pub(super) fn open(&self, vsn: Vsn, apikey: String) -> (u64, mpsc::UnboundedReceiver<Message>) {
+    pub(super) fn open(
+        &self,
+        vsn: Vsn,
+        tenant_token: String,
+    ) -> (u64, mpsc::UnboundedReceiver<Message>) {
         let (outbox, receiver) = mpsc::unbounded_channel();
         let mut sockets = lock(&self.sockets);
         sockets.next_socket += 1;
         let id = sockets.next_socket;
         let socket = Socket {
             vsn,
-            apikey,
+            tenant_token,
             channels: HashMap::new(),
             outbox,
         };
@@ -145,7 +150,7 @@ impl Hub {
     pub(super) fn next_expiry(&self, id: u64) -> Option<u64> {
         let sockets = lock(&self.sockets);
         let socket = sockets.by_id.get(&id)?;
-        socket.channels.values().filter_map(|c| c.token_exp).min()
+        socket.channels.values().map(|c| c.token_exp).min()
     }
 
     pub fn received(&self) -> Vec<ReceivedFrame> {

@@ -36,6 +36,17 @@ fn refuse(status: StatusCode, message: &str) -> Response<StubBody> {
     json(status, &json!({"message": message}))
 }
 
+/// The token that joins without one of their own run with, for a socket
+/// opened with `apikey`: the key itself when it is a JWT the project signed,
+/// the anon key when it is the project's publishable key (which stands for
+/// the anon role); `None` for any other key.
+fn tenant_token(shared: &Shared, apikey: String) -> Option<String> {
+    if shared.config.publishable_key.as_deref() == Some(apikey.as_str()) {
+        return Some(shared.anon_key.clone());
+    }
+    shared.keys.verify(&apikey, 0).ok().map(|_| apikey)
+}
+
 /// `GET /realtime/v1/websocket`: checks the upgrade and the `apikey`, then
 /// serves the socket on its own task.
 pub(crate) fn upgrade(shared: &Arc<Shared>, req: &mut Req) -> Response<StubBody> {
@@ -69,9 +80,9 @@ pub(crate) fn upgrade(shared: &Arc<Shared>, req: &mut Req) -> Response<StubBody>
     else {
         return refuse(StatusCode::UNAUTHORIZED, "apikey is required");
     };
-    if shared.keys.verify(&apikey, 0).is_err() {
+    let Some(tenant_token) = tenant_token(shared, apikey) else {
         return refuse(StatusCode::FORBIDDEN, "invalid apikey");
-    }
+    };
     let Some(on_upgrade) = req.upgrade.take() else {
         return refuse(StatusCode::BAD_REQUEST, "the connection cannot be upgraded");
     };
@@ -80,7 +91,7 @@ pub(crate) fn upgrade(shared: &Arc<Shared>, req: &mut Req) -> Response<StubBody>
         if let Ok(upgraded) = on_upgrade.await {
             let socket =
                 WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-            socket::serve(shared, socket, vsn, apikey).await;
+            socket::serve(shared, socket, vsn, tenant_token).await;
         }
     });
     let mut response = empty(StatusCode::SWITCHING_PROTOCOLS);

@@ -5,6 +5,10 @@
 //! gets `system` `{status: "error", message: "Token has expired ..."}` and
 //! `phx_close`.
 //!
+//! A join authenticates as Realtime's does: `user_token` is preferred over
+//! `access_token`, an `sb_`-prefixed key in either means the socket's own
+//! key, and a token needs the `role` and `exp` claims.
+//!
 //! Unlike the real server, a frame that is not a message in the socket's
 //! serializer is ignored rather than crashing the socket, so that tests can
 //! check that such frames reach Supabase unchanged.
@@ -52,7 +56,9 @@ impl Hub {
                 }
             }
             (_, "access_token") => {
-                if let Some(token) = msg.payload.get("access_token").and_then(Value::as_str) {
+                // Realtime ignores API keys sent as a channel's token.
+                let token = msg.payload.get("access_token").and_then(Value::as_str);
+                if let Some(token) = token.filter(|t| !t.starts_with(API_KEY_PREFIX)) {
                     update_token(&mut sockets, keys, id, &msg.topic, token);
                 }
             }
@@ -110,11 +116,8 @@ impl Hub {
         let expired: Vec<(String, u64)> = socket
             .channels
             .iter()
-            .filter_map(|(topic, c)| {
-                c.token_exp
-                    .filter(|exp| *exp <= now)
-                    .map(|exp| (topic.clone(), exp))
-            })
+            .filter(|(_, c)| c.token_exp <= now)
+            .map(|(topic, c)| (topic.clone(), c.token_exp))
             .collect();
         for (topic, exp) in expired {
             let message = format!("Token has expired {} seconds ago", now - exp);
@@ -138,10 +141,19 @@ fn reply(sockets: &Sockets, id: u64, msg: &Msg, status: &str, response: Value) {
     }
 }
 
-/// The `exp` of a valid token (`None` when it has none), or why it is refused.
-fn check_token(keys: &Keys, token: &str) -> Result<Option<u64>, String> {
+/// Prefix of Supabase's new API keys (`sb_publishable_...`, `sb_secret_...`).
+const API_KEY_PREFIX: &str = "sb_";
+
+/// The `exp` of a valid token, or why it is refused.
+fn check_token(keys: &Keys, token: &str) -> Result<u64, String> {
     match keys.verify(token, 0) {
-        Ok(claims) => Ok(claims.get("exp").and_then(Value::as_u64)),
+        Ok(claims) => {
+            let role = claims.get("role").and_then(Value::as_str);
+            match (role, claims.get("exp").and_then(Value::as_u64)) {
+                (Some(_), Some(exp)) => Ok(exp),
+                _ => Err("Fields `role` and `exp` are required in JWT".to_owned()),
+            }
+        }
         Err(JwtError::Expired) => {
             let exp = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
                 .ok()
@@ -161,11 +173,7 @@ fn join(sockets: &mut Sockets, keys: &Keys, id: u64, msg: &Msg) {
         return;
     };
     let payload = &msg.payload;
-    let token = ["access_token", "user_token"]
-        .iter()
-        .find_map(|key| payload.get(*key).and_then(Value::as_str))
-        .unwrap_or(&socket.apikey)
-        .to_owned();
+    let token = join_token(payload, &socket.tenant_token).to_owned();
     let token_exp = match check_token(keys, &token) {
         Ok(exp) => exp,
         Err(reason) => return reply(sockets, id, msg, "error", json!({"reason": reason})),
@@ -217,6 +225,21 @@ fn join(sockets: &mut Sockets, keys: &Keys, id: u64, msg: &Msg) {
             ..Msg::push(&msg.topic, "presence_state", json!({}))
         });
     }
+}
+
+/// The token a join runs with, picked as Realtime picks it: the socket's
+/// own when the join carries an API key (`sb_...`, in `access_token` or
+/// else `user_token`), else `user_token`, else `access_token`, else the
+/// socket's own.
+fn join_token<'a>(payload: &'a Value, tenant_token: &'a str) -> &'a str {
+    let field = |key: &str| payload.get(key).and_then(Value::as_str);
+    let first = field("access_token").or_else(|| field("user_token"));
+    if first.is_some_and(|token| token.starts_with(API_KEY_PREFIX)) {
+        return tenant_token;
+    }
+    field("user_token")
+        .or_else(|| field("access_token"))
+        .unwrap_or(tenant_token)
 }
 
 /// A new token for a channel: kept when valid, else the channel ends.

@@ -19,10 +19,10 @@ pub(super) async fn serve(
     shared: Arc<Shared>,
     socket: WebSocketStream<TokioIo<Upgraded>>,
     vsn: Vsn,
-    apikey: String,
+    tenant_token: String,
 ) {
     let hub = &shared.realtime;
-    let (id, mut outbox) = hub.open(vsn, apikey);
+    let (id, mut outbox) = hub.open(vsn, tenant_token);
     let (mut to_client, mut from_client) = socket.split();
     loop {
         let expiry = hub.next_expiry(id);

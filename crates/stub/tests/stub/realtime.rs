@@ -11,8 +11,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{Client, now, sign, start_default};
-use sbp_stub::{FrameData, Stub};
+use crate::client::{Client, now, sign, start, start_default};
+use sbp_stub::{FrameData, Stub, StubConfig};
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -147,6 +147,94 @@ async fn join_heartbeat_and_leave_as_supabase_answers_them() {
         next_json(&mut ws).await[4]["response"]["reason"],
         "unmatched topic"
     );
+}
+
+/// Joins `topic` with `payload` and returns the reply's status.
+async fn join_status(ws: &mut Ws, join_ref: &str, topic: &str, payload: Value) -> Value {
+    send(ws, json!([join_ref, join_ref, topic, "phx_join", payload])).await;
+    loop {
+        let message = next_json(ws).await;
+        if message[2] == topic && message[3] == "phx_reply" {
+            return message[4]["status"].clone();
+        }
+    }
+}
+
+#[tokio::test]
+async fn joins_prefer_user_token_and_need_role_and_exp() {
+    let (stub, _) = start_default().await;
+    let mut ws = v2(&stub).await;
+    let good = user_token(&stub, now() + 60);
+    let expired = user_token(&stub, now() - 5);
+    let cases = [
+        // Realtime reads `user_token` first: a bad one fails the join
+        // whatever `access_token` says, a good one passes it.
+        (
+            json!({"access_token": good, "user_token": expired}),
+            "error",
+        ),
+        (
+            json!({"access_token": good, "user_token": "forged"}),
+            "error",
+        ),
+        (json!({"access_token": "forged", "user_token": good}), "ok"),
+        (json!({"user_token": good}), "ok"),
+        // A token without `role` or `exp` is refused.
+        (
+            json!({"access_token": sign(&stub, &json!({"sub": "u-1", "exp": now() + 60}))}),
+            "error",
+        ),
+        (
+            json!({"access_token": sign(&stub, &json!({"sub": "u-1", "role": "authenticated"}))}),
+            "error",
+        ),
+        // An API key in a join means the socket's own key (here the anon key).
+        (json!({"access_token": "sb_publishable_whatever"}), "ok"),
+        (json!({"user_token": "sb_publishable_whatever"}), "ok"),
+        (json!({}), "ok"),
+    ];
+    for (i, (payload, expected)) in cases.into_iter().enumerate() {
+        let (join_ref, topic) = (format!("{i}"), format!("realtime:case-{i}"));
+        let status = join_status(&mut ws, &join_ref, &topic, payload.clone()).await;
+        assert_eq!(status, expected, "{payload}");
+    }
+}
+
+#[tokio::test]
+async fn the_publishable_key_opens_a_socket_as_anon() {
+    let key = "sb_publishable_stub-test-key";
+    let (stub, _) = start(StubConfig {
+        publishable_key: Some(key.to_owned()),
+        ..StubConfig::default()
+    })
+    .await;
+    let other = connect(&stub, "apikey=sb_publishable_other&vsn=2.0.0").await;
+    assert_eq!(other.err(), Some(403));
+    let mut ws = connect(&stub, &format!("apikey={key}&vsn=2.0.0"))
+        .await
+        .expect("the publishable key is accepted");
+    assert_eq!(
+        join_status(&mut ws, "1", "realtime:anon", json!({})).await,
+        "ok"
+    );
+    // The key itself is not a token: an `access_token` frame carrying it is ignored.
+    send(
+        &mut ws,
+        json!(["1", "2", "realtime:anon", "access_token", {"access_token": key}]),
+    )
+    .await;
+    send(&mut ws, json!([null, "3", "phoenix", "heartbeat", {}])).await;
+    let mut seen = Vec::new();
+    while seen.last().is_none_or(|m: &Value| m[2] != "phoenix") {
+        seen.push(next_json(&mut ws).await);
+    }
+    assert!(seen.iter().all(|m| m[3] != "phx_close"), "{seen:?}");
+    assert_eq!(
+        stub.realtime_broadcast("realtime:anon", "e", &json!({})),
+        1,
+        "the channel lives on"
+    );
+    assert_eq!(next_json(&mut ws).await[3], "broadcast");
 }
 
 #[tokio::test]
