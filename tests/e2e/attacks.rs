@@ -153,6 +153,52 @@ async fn secret_taking_auth_calls_are_rate_limited_per_client() {
 }
 
 #[tokio::test]
+async fn every_spelling_of_a_secret_taking_call_counts_against_the_limit() {
+    let env = Env::with(Setup {
+        settings: vec![("PROXY_AUTH_RATE_LIMIT", "4/1m".into())],
+        ..Setup::default()
+    })
+    .await;
+    let (mut browser, _) = env.signed_in("limits@example.com").await;
+    // The sign-in took one; each of these takes one more.
+    for (path, body) in [
+        (
+            "/auth/v1/signup/",
+            json!({"email": "s@example.com", "password": "pw123456"}),
+        ),
+        (
+            "/auth/v1/resend",
+            json!({"type": "signup", "email": "s@example.com"}),
+        ),
+        (
+            "/auth/v1/factors/f1/verify",
+            json!({"challenge_id": "c", "code": "1"}),
+        ),
+    ] {
+        assert_ne!(browser.post_json(path, body).await.status, 429, "{path}");
+    }
+    for path in ["/auth/v1/reauthenticate/", "/auth/v1/factors/f1/challenge"] {
+        let limited = browser.send(http::Method::GET, path, &[], "").await;
+        let limited = if path.ends_with("challenge") {
+            browser.post_json(path, json!({})).await
+        } else {
+            limited
+        };
+        assert_eq!(limited.status, 429, "{path}: {}", limited.text());
+    }
+    // A grant named only in a form body (GoTrue reads it there first) counts too.
+    let form = browser
+        .send(
+            http::Method::POST,
+            "/auth/v1/token",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            "grant_type=password&email=limits%40example.com&password=guess",
+        )
+        .await;
+    assert_eq!(form.status, 429);
+}
+
+#[tokio::test]
 async fn dot_segments_cannot_reach_another_service() {
     let env = Env::start().await;
     let (mut browser, _) = env.signed_in("paths@example.com").await;
