@@ -16,6 +16,9 @@ pub struct StubConfig {
     /// besides the HS256 secret, as a project with asymmetric signing keys;
     /// served at `/auth/v1/.well-known/jwks.json`.
     pub trusted_jwks: Vec<jsonwebtoken::jwk::Jwk>,
+    /// A new-style `sb_publishable_...` key the gateway accepts as `apikey`
+    /// besides the anon JWT (see `gateway`).
+    pub publishable_key: Option<String>,
 }
 
 impl Default for StubConfig {
@@ -26,6 +29,7 @@ impl Default for StubConfig {
             autoconfirm: true,
             refresh_reuse_interval: 0,
             trusted_jwks: Vec::new(),
+            publishable_key: None,
         }
     }
 }

@@ -68,6 +68,9 @@ pub struct Config {
     /// How long sessions already in memory keep working while the shared
     /// store is unreachable, seconds.
     pub store_grace: u64,
+    /// In mint mode, how often a session in use is checked with Auth
+    /// (revoked, banned or deleted users), seconds.
+    pub mint_check: u64,
 }
 
 impl Config {

@@ -102,7 +102,8 @@ pub(super) fn logout(shared: &Shared, req: &Req) -> Result<Response<StubBody>, A
 }
 
 /// Checks the bearer as Auth does: signature and expiry, a `sub` naming a
-/// user, and a `session_id` (when present) naming a live session.
+/// user, a `session_id` (when present) naming a live session, and a user
+/// who is not banned.
 fn authenticate(shared: &Shared, req: &Req) -> Result<Caller, AuthError> {
     let token = req.bearer().ok_or_else(|| {
         AuthError::new(
@@ -138,7 +139,9 @@ fn authenticate(shared: &Shared, req: &Req) -> Result<Caller, AuthError> {
                 .ok_or_else(|| bad_jwt("invalid claim: session_id claim must be a UUID"))?,
         ),
     };
+    // In Auth's order: the user, the session, then the ban.
     let store = shared.auth();
+    let user = store.user(user_id).ok_or_else(user_not_found)?;
     if let Some(session) = session_id
         && store.session(session).is_none()
     {
@@ -148,7 +151,13 @@ fn authenticate(shared: &Shared, req: &Req) -> Result<Caller, AuthError> {
             "Session from session_id claim in JWT does not exist",
         ));
     }
-    store.user(user_id).ok_or_else(user_not_found)?;
+    if user.banned {
+        return Err(AuthError::new(
+            StatusCode::FORBIDDEN,
+            "user_banned",
+            "User is banned",
+        ));
+    }
     Ok(Caller {
         user_id,
         session_id,

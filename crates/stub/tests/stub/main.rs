@@ -8,4 +8,5 @@ mod client;
 mod conformance;
 mod realtime;
 mod refresh;
+mod revocation;
 mod services;
