@@ -346,3 +346,30 @@ async fn a_minted_session_is_checked_at_most_once_per_interval() {
 fn read_claims_of(token: &str) -> Map<String, Value> {
     sbp_core::token::read_claims(token).unwrap().all
 }
+
+#[tokio::test]
+async fn a_minted_sessions_check_that_is_not_auths_answer_keeps_it() {
+    let env = Env::with(checked_every_second()).await;
+    let (mut browser, user_id) = env.signed_in("kept-mint@example.com").await;
+    let gateway = sbp_stub::CannedAnswer::gateway_invalid_api_key();
+    let firewall = sbp_stub::CannedAnswer::html_page(403);
+    for answer in [gateway, firewall] {
+        env.stub.faults().set_user_answer(Some(answer.clone()));
+        let checks = env.stub.count("GET", "/auth/v1/user");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(1500) {
+            let reply = browser.get("/rest/v1/echo").await;
+            assert_eq!(reply.json()["sub"], user_id.as_str(), "{answer:?}");
+            assert!(browser.cookie.is_some(), "{answer:?}: the session is kept");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            env.stub.count("GET", "/auth/v1/user") > checks,
+            "{answer:?}: checked"
+        );
+    }
+    // Checks go on: once Auth answers again, a revocation is noticed.
+    env.stub.faults().set_user_answer(None);
+    env.stub.revoke_user_sessions(&user_id);
+    ends_within(&mut browser, REVOCATION_BOUND).await;
+}

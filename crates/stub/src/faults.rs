@@ -1,6 +1,11 @@
 //! Fault switches that tests flip at any time to make the stub misbehave.
 
 use std::sync::Mutex;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::response::{StubBody, bytes};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64};
 
 /// All off by default.
@@ -16,6 +21,8 @@ pub struct Faults {
     /// When set, the refresh grant answers exactly this (after
     /// `refresh_delay_ms`; it wins over `refresh_status`).
     pub refresh_answer: Mutex<Option<CannedAnswer>>,
+    /// When set, `GET /auth/v1/user` answers exactly this.
+    pub user_answer: Mutex<Option<CannedAnswer>>,
 }
 
 impl Faults {
@@ -29,6 +36,21 @@ impl Faults {
 
     pub(crate) fn refresh_answer(&self) -> Option<CannedAnswer> {
         self.refresh_answer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Makes `GET /auth/v1/user` answer `answer` (`None`: normally again).
+    pub fn set_user_answer(&self, answer: Option<CannedAnswer>) {
+        *self
+            .user_answer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = answer;
+    }
+
+    pub(crate) fn user_answer(&self) -> Option<CannedAnswer> {
+        self.user_answer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
@@ -57,6 +79,18 @@ pub enum ErrorShape {
 }
 
 impl CannedAnswer {
+    /// The answer as sent.
+    pub(crate) fn into_response(self) -> Response<StubBody> {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = bytes(status, "application/json", Bytes::from(self.body));
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::try_from(value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+
     fn new(status: u16, content_type: &str, body: String) -> Self {
         CannedAnswer {
             status,

@@ -13,7 +13,6 @@ use super::issue::{sign_in, token_response};
 use super::oauth::add_provider_tokens;
 use super::user::User;
 use super::{present, read_json};
-use crate::faults::CannedAnswer;
 use crate::request::Req;
 use crate::response::{StubBody, bytes, json};
 use crate::state::Shared;
@@ -84,7 +83,7 @@ async fn refresh(shared: &Shared, body: &TokenBody) -> Result<Response<StubBody>
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     if let Some(answer) = shared.faults.refresh_answer() {
-        return Ok(canned(answer));
+        return Ok(answer.into_response());
     }
     let fault = shared.faults.refresh_status.load(Ordering::SeqCst);
     if fault != 0 {
@@ -97,18 +96,6 @@ async fn refresh(shared: &Shared, body: &TokenBody) -> Result<Response<StubBody>
     let (session_id, child) = store.rotate_refresh(token, reuse)?;
     let tokens = token_response(shared, &mut store, session_id, &child)?;
     Ok(json(StatusCode::OK, &tokens))
-}
-
-/// The answer `faults.refresh_answer` asks for, as is.
-fn canned(answer: CannedAnswer) -> Response<StubBody> {
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = bytes(status, "application/json", Bytes::from(answer.body));
-    for (name, value) in answer.headers {
-        if let Ok(value) = http::HeaderValue::try_from(value) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
 }
 
 /// The error `faults.refresh_status` asks for.
