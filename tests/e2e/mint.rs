@@ -373,3 +373,29 @@ async fn a_minted_sessions_check_that_is_not_auths_answer_keeps_it() {
     env.stub.revoke_user_sessions(&user_id);
     ends_within(&mut browser, REVOCATION_BOUND).await;
 }
+
+#[tokio::test]
+async fn a_check_that_falls_due_with_an_expired_token_uses_the_new_one() {
+    let env = Env::with(mint_setup(vec![
+        ("PROXY_MINT_TTL", "2s".into()),
+        ("PROXY_MINT_CHECK", "1s".into()),
+    ]))
+    .await;
+    let (mut browser, _) = env.signed_in("expired-mint@example.com").await;
+    tokio::time::sleep(Duration::from_secs(3)).await; // the minted token has expired
+    env.stub.clear_recorded();
+    assert_eq!(browser.get("/rest/v1/echo").await.status, 200);
+    support::eventually("one check", || env.stub.count("GET", "/auth/v1/user") == 1).await;
+    let check = env
+        .stub
+        .recorded()
+        .into_iter()
+        .find(|r| r.path == "/auth/v1/user")
+        .unwrap();
+    let bearer = check.headers["authorization"].to_str().unwrap();
+    let claims = read_claims_of(bearer.strip_prefix("Bearer ").unwrap());
+    assert!(
+        claims["exp"].as_i64().unwrap() > now(),
+        "Auth is asked with a valid token (an expired one says nothing)"
+    );
+}

@@ -58,8 +58,8 @@ fn session_claims(session: &Session) -> Map<String, Value> {
     )
 }
 
-/// Signs a new token for the session when its current one is near expiry
-/// (and checks the session with Auth when a check is due: a session used
+/// Signs a new token for the session when its current one is near expiry,
+/// then checks the session with Auth when a check is due (a session used
 /// only by a Realtime socket is re-minted without HTTP requests).
 pub async fn remint(app: &Arc<App>, key: &SessionKey, mint: &MintKey) -> Refreshed {
     let session = match app.sessions.reload(key).await {
@@ -70,8 +70,8 @@ pub async fn remint(app: &Arc<App>, key: &SessionKey, mint: &MintKey) -> Refresh
             return Refreshed::Failed;
         }
     };
-    check_if_due(app, key, &session);
     if !needs_refresh(&session.tokens, app.now(), app.config.refresh_margin) {
+        check_if_due(app, key, &session);
         return Refreshed::Fresh(session);
     }
     let claims = session_claims(&session);
@@ -83,7 +83,10 @@ pub async fn remint(app: &Arc<App>, key: &SessionKey, mint: &MintKey) -> Refresh
         .update_tokens(key, &tokens, &session.user)
         .await
     {
-        Ok(Some(session)) => Refreshed::Fresh(session),
+        Ok(Some(session)) => {
+            check_if_due(app, key, &session);
+            Refreshed::Fresh(session)
+        }
         Ok(None) => Refreshed::Revoked,
         Err(e) => {
             tracing::warn!(error = %e, "cannot store a minted token");
@@ -157,7 +160,8 @@ impl MintChecks {
     }
 }
 
-/// In mint mode, starts a check of the session with Auth when one is due.
+/// In mint mode, starts a check of the session with Auth when one is due;
+/// `session` holds a token that is not near expiry.
 pub fn check_if_due(app: &Arc<App>, key: &SessionKey, session: &Arc<Session>) {
     if !matches!(app.config.token_mode, TokenMode::Mint(_)) {
         return;

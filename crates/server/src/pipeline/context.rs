@@ -150,9 +150,9 @@ impl Ctx {
         let Presented::Live(live) = &self.presented else {
             return Ok(None);
         };
-        crate::mint::check_if_due(&self.app, &live.key, &live.session);
         let now = self.app.now();
         if !needs_refresh(&live.session.tokens, now, self.app.config.refresh_margin) {
+            crate::mint::check_if_due(&self.app, &live.key, &live.session);
             return Ok(Some(live.session.clone()));
         }
         let key = live.key.clone();

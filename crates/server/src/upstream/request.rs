@@ -90,8 +90,7 @@ fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upst
         out.insert(COOKIE, cookie);
     }
     out.insert(APIKEY.clone(), upstream.apikey.clone());
-    let anonymous = forward.bearer == upstream.anon_bearer;
-    if !anonymous || upstream.anon_key_kind.is_bearer_on(forward.path) {
+    if upstream.anon_key_kind.is_bearer_on(forward.path) || forward.bearer != upstream.anon_bearer {
         out.insert(AUTHORIZATION, forward.bearer);
     }
     if let Some(client) = forward.forwarded_for {
