@@ -10,6 +10,10 @@
 //!
 //! The holder re-reads the session after taking the lock, so a refresh that
 //! someone else already did is reused, never repeated.
+//!
+//! Only an answer that says the Auth session is gone
+//! ([`sbp_core::auth::session_gone`]) ends the session; any other failure
+//! leaves it, to be used while its token is valid and refreshed later.
 
 use crate::app::App;
 use crate::body::full;
