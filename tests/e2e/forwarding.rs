@@ -226,3 +226,82 @@ async fn cors_is_answered_for_allowed_origins_only() {
         "Supabase's `*` is not passed on"
     );
 }
+
+#[tokio::test]
+async fn a_publishable_key_goes_upstream_as_supabase_js_sends_it() {
+    const KEY: &str = "sb_publishable_e2eE2eE2eE2eE2eE2eE2eE2_0a1b2c3d";
+    let stub = sbp_stub::Stub::start(sbp_stub::StubConfig {
+        publishable_key: Some(KEY.to_string()),
+        ..sbp_stub::StubConfig::default()
+    })
+    .await
+    .expect("stub starts");
+    let settings = support::settings_for(&stub, vec![("SUPABASE_ANON_KEY", KEY.to_string())]);
+    let proxy = support::start_proxy(&settings).await;
+    let env = Env {
+        stub,
+        proxy,
+        settings,
+    };
+    // What reached the stand-in for `path`: apikey and Authorization.
+    let sent = |path: &str| {
+        let request = env
+            .stub
+            .recorded()
+            .into_iter()
+            .rev()
+            .find(|r| r.path == path)
+            .expect("forwarded");
+        let header = |name| {
+            request
+                .headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+        };
+        (header("apikey"), header("authorization"))
+    };
+    let key_as_bearer = (Some(KEY.to_string()), Some(format!("Bearer {KEY}")));
+
+    let mut anonymous = env.browser();
+    for path in [
+        "/rest/v1/echo",
+        "/storage/v1/object/bucket/file",
+        "/graphql/v1",
+    ] {
+        let reply = anonymous.get(path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        assert_eq!(reply.json()["role"], "anon", "{path}");
+        assert_eq!(sent(path), key_as_bearer, "{path}");
+    }
+    let reply = anonymous.get("/functions/v1/hello").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        sent("/functions/v1/hello"),
+        (Some(KEY.to_string()), None),
+        "no Authorization built from the key on Edge Functions"
+    );
+
+    let (mut browser, user_id) = env.signed_in("publishable@example.com").await;
+    assert_eq!(
+        sent("/auth/v1/token"),
+        key_as_bearer,
+        "Auth gets the key as bearer"
+    );
+    for path in ["/rest/v1/echo", "/functions/v1/hello"] {
+        let reply = browser.get(path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        assert_eq!(reply.json()["sub"], user_id.as_str(), "{path}");
+        let (apikey, authorization) = sent(path);
+        assert_eq!(apikey.as_deref(), Some(KEY), "{path}");
+        let token = authorization
+            .unwrap()
+            .strip_prefix("Bearer ")
+            .unwrap()
+            .to_string();
+        assert!(
+            env.stub.issued_tokens().contains(&token),
+            "{path}: the session's token"
+        );
+        env.assert_no_stub_tokens(&reply);
+    }
+}

@@ -1,6 +1,8 @@
 //! Mint mode: upstream tokens signed by the proxy, with Auth's exact claims,
 //! reused within their lifetime, replaced before expiry, verifiable by
-//! Supabase with the project secret or the imported key's public half.
+//! Supabase with the project secret or the imported key's public half; a
+//! session in use is checked with Auth at most every `PROXY_MINT_CHECK`, and
+//! ends once Auth says its session or user is gone.
 
 mod support;
 
@@ -8,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::Method;
 use serde_json::{Map, Value, json};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::{Env, Setup};
 
 const SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
@@ -236,4 +238,164 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// Mint mode, sessions checked with Auth at most every second.
+fn checked_every_second() -> Setup {
+    mint_setup(vec![("PROXY_MINT_CHECK", "1s".into())])
+}
+
+/// Sends a request every 100 ms until the session has ended (the cookie
+/// cleared, the request anonymous); fails when that takes `bound`.
+async fn ends_within(browser: &mut support::Browser, bound: Duration) {
+    let start = Instant::now();
+    loop {
+        let reply = browser.get("/rest/v1/echo").await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        if browser.cookie.is_none() {
+            assert_eq!(reply.json()["role"], "anon");
+            assert_eq!(browser.get("/edge/v1/session").await.status, 401);
+            return;
+        }
+        assert_eq!(reply.json()["role"], "authenticated");
+        assert!(
+            start.elapsed() < bound,
+            "the session still works {:?} after Auth ended it",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// PROXY_MINT_CHECK (1 s) and Auth's answer, with room for a slow machine.
+const REVOCATION_BOUND: Duration = Duration::from_secs(3);
+
+#[tokio::test]
+async fn a_minted_session_ends_soon_after_its_auth_session_is_revoked() {
+    let env = Env::with(checked_every_second()).await;
+    let (mut browser, user_id) = env.signed_in("revoked-mint@example.com").await;
+    assert_eq!(upstream_claims(&mut browser).await["sub"], user_id.as_str());
+    env.stub.revoke_user_sessions(&user_id);
+    ends_within(&mut browser, REVOCATION_BOUND).await;
+}
+
+#[tokio::test]
+async fn a_minted_session_ends_soon_after_its_user_is_banned() {
+    let env = Env::with(checked_every_second()).await;
+    let (mut browser, user_id) = env.signed_in("banned-mint@example.com").await;
+    assert_eq!(upstream_claims(&mut browser).await["sub"], user_id.as_str());
+    env.stub.ban_user(&user_id);
+    ends_within(&mut browser, REVOCATION_BOUND).await;
+}
+
+#[tokio::test]
+async fn a_minted_session_ends_soon_after_its_user_is_deleted() {
+    let env = Env::with(checked_every_second()).await;
+    let (mut browser, user_id) = env.signed_in("deleted-mint@example.com").await;
+    assert_eq!(upstream_claims(&mut browser).await["sub"], user_id.as_str());
+    env.stub.delete_user(&user_id);
+    ends_within(&mut browser, REVOCATION_BOUND).await;
+}
+
+#[tokio::test]
+async fn a_minted_session_is_checked_at_most_once_per_interval() {
+    let env = Env::with(mint_setup(vec![("PROXY_MINT_CHECK", "2s".into())])).await;
+    let (browser, _) = env.signed_in("checked@example.com").await;
+    let start = Instant::now();
+    let burst: Vec<_> = (0..20)
+        .map(|_| {
+            let mut b = env.browser().with_cookie(browser.cookie.clone());
+            tokio::spawn(async move { b.get("/rest/v1/echo").await.status })
+        })
+        .collect();
+    for request in burst {
+        assert_eq!(request.await.unwrap(), 200);
+    }
+    support::eventually("the burst caused one check", || {
+        env.stub.count("GET", "/auth/v1/user") == 1
+    })
+    .await;
+    let mut browser = browser;
+    while start.elapsed() < Duration::from_millis(4500) {
+        assert_eq!(browser.get("/rest/v1/echo").await.status, 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let checks: Vec<_> = env
+        .stub
+        .recorded()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == "/auth/v1/user")
+        .collect();
+    assert!(
+        (2..=3).contains(&checks.len()),
+        "checks at about 0, 2 and 4 s; saw {}",
+        checks.len()
+    );
+    let issued = env.stub.issued_tokens();
+    for check in checks {
+        let bearer = check.headers["authorization"].to_str().unwrap();
+        let token = bearer.strip_prefix("Bearer ").unwrap();
+        assert!(
+            !issued.iter().any(|t| t == token),
+            "a minted token, not Auth's"
+        );
+        assert_eq!(read_claims_of(token)["role"], "authenticated");
+    }
+}
+
+fn read_claims_of(token: &str) -> Map<String, Value> {
+    sbp_core::token::read_claims(token).unwrap().all
+}
+
+#[tokio::test]
+async fn a_minted_sessions_check_that_is_not_auths_answer_keeps_it() {
+    let env = Env::with(checked_every_second()).await;
+    let (mut browser, user_id) = env.signed_in("kept-mint@example.com").await;
+    let gateway = sbp_stub::CannedAnswer::gateway_invalid_api_key();
+    let firewall = sbp_stub::CannedAnswer::html_page(403);
+    for answer in [gateway, firewall] {
+        env.stub.faults().set_user_answer(Some(answer.clone()));
+        let checks = env.stub.count("GET", "/auth/v1/user");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(1500) {
+            let reply = browser.get("/rest/v1/echo").await;
+            assert_eq!(reply.json()["sub"], user_id.as_str(), "{answer:?}");
+            assert!(browser.cookie.is_some(), "{answer:?}: the session is kept");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            env.stub.count("GET", "/auth/v1/user") > checks,
+            "{answer:?}: checked"
+        );
+    }
+    // Checks go on: once Auth answers again, a revocation is noticed.
+    env.stub.faults().set_user_answer(None);
+    env.stub.revoke_user_sessions(&user_id);
+    ends_within(&mut browser, REVOCATION_BOUND).await;
+}
+
+#[tokio::test]
+async fn a_check_that_falls_due_with_an_expired_token_uses_the_new_one() {
+    let env = Env::with(mint_setup(vec![
+        ("PROXY_MINT_TTL", "2s".into()),
+        ("PROXY_MINT_CHECK", "1s".into()),
+    ]))
+    .await;
+    let (mut browser, _) = env.signed_in("expired-mint@example.com").await;
+    tokio::time::sleep(Duration::from_secs(3)).await; // the minted token has expired
+    env.stub.clear_recorded();
+    assert_eq!(browser.get("/rest/v1/echo").await.status, 200);
+    support::eventually("one check", || env.stub.count("GET", "/auth/v1/user") == 1).await;
+    let check = env
+        .stub
+        .recorded()
+        .into_iter()
+        .find(|r| r.path == "/auth/v1/user")
+        .unwrap();
+    let bearer = check.headers["authorization"].to_str().unwrap();
+    let claims = read_claims_of(bearer.strip_prefix("Bearer ").unwrap());
+    assert!(
+        claims["exp"].as_i64().unwrap() > now(),
+        "Auth is asked with a valid token (an expired one says nothing)"
+    );
 }

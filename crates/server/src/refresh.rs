@@ -10,13 +10,17 @@
 //!
 //! The holder re-reads the session after taking the lock, so a refresh that
 //! someone else already did is reused, never repeated.
+//!
+//! Only an answer that says the Auth session is gone
+//! ([`sbp_core::auth::session_gone`]) ends the session; any other failure
+//! leaves it, to be used while its token is valid and refreshed later.
 
 use crate::app::App;
 use crate::body::full;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use http::{Method, Request};
-use sbp_core::auth::read_token_response;
+use sbp_core::auth::{read_token_response, session_gone};
 use sbp_core::config::TokenMode;
 use sbp_core::session::{Session, SessionKey, SessionStore, UserObject};
 use sbp_core::token::needs_refresh;
@@ -38,9 +42,12 @@ const WAIT_STEP: Duration = Duration::from_millis(100);
 pub enum Refreshed {
     /// The session with tokens that are not near expiry.
     Fresh(Arc<Session>),
-    /// Auth refused the refresh token: the session was deleted.
+    /// Auth said the session is gone (one of its session-ending error
+    /// codes): the session was deleted.
     Revoked,
-    /// Auth or the store failed; the current token may still be usable.
+    /// Auth, the path to it or the store failed, or Auth refused for a
+    /// reason that does not end the session; the current token may still
+    /// be usable.
     Failed,
 }
 
@@ -49,6 +56,8 @@ type Flight = Shared<BoxFuture<'static, Refreshed>>;
 #[derive(Default)]
 pub struct Refresher {
     in_flight: Mutex<HashMap<SessionKey, Flight>>,
+    /// Mint mode's counterpart of refreshing with Auth: checking with it.
+    pub mint_checks: crate::mint::MintChecks,
 }
 
 impl Refresher {
@@ -199,21 +208,24 @@ async fn refresh_locked(app: &App, key: &SessionKey) -> Refreshed {
                 Refreshed::Failed
             }
         },
-        // Timeouts and rate limits say nothing about the refresh token.
-        408 | 429 => Refreshed::Failed,
-        400..=499 => {
-            tracing::info!(
-                status = parts.status.as_u16(),
-                "Auth refused the refresh; ending the session"
-            );
-            if let Err(e) = app.end_session(key).await {
-                tracing::warn!(error = %e, "cannot delete a revoked session");
-            }
-            Refreshed::Revoked
-        }
         status => {
-            tracing::warn!(status, "Auth failed a refresh");
-            Refreshed::Failed
+            let error_code = parts
+                .headers
+                .get("x-sb-error-code")
+                .and_then(|v| v.to_str().ok());
+            match session_gone(status, error_code, &bytes) {
+                Some(code) => {
+                    tracing::info!(status, code, "Auth ended the session; ending it here");
+                    if let Err(e) = app.end_session(key).await {
+                        tracing::warn!(error = %e, "cannot delete a revoked session");
+                    }
+                    Refreshed::Revoked
+                }
+                None => {
+                    tracing::warn!(status, "Auth did not refresh; the session is kept");
+                    Refreshed::Failed
+                }
+            }
         }
     }
 }

@@ -40,6 +40,7 @@ mod control;
 mod edge;
 mod encoding;
 mod faults;
+mod gateway;
 mod jwt;
 pub mod realtime;
 mod record;
@@ -56,7 +57,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use config::StubConfig;
-pub use faults::Faults;
+pub use faults::{CannedAnswer, ErrorShape, Faults};
 pub use realtime::{FrameData, ReceivedFrame};
 pub use record::Recorded;
 
@@ -162,6 +163,23 @@ impl Stub {
     pub fn revoke_user_sessions(&self, user_id: &str) {
         if let Ok(id) = user_id.parse() {
             self.shared.auth().end_user_sessions(id, None);
+        }
+    }
+
+    /// Bans the user, as an admin does: Auth refuses their tokens, refresh
+    /// grants and sign-ins from now on (their sessions stay in the table).
+    pub fn ban_user(&self, user_id: &str) {
+        if let Ok(id) = user_id.parse()
+            && let Some(user) = self.shared.auth().user_mut(id)
+        {
+            user.banned = true;
+        }
+    }
+
+    /// Deletes the user with their sessions and refresh tokens.
+    pub fn delete_user(&self, user_id: &str) {
+        if let Ok(id) = user_id.parse() {
+            self.shared.auth().delete_user(id);
         }
     }
 

@@ -93,6 +93,9 @@ async fn handle(request: Request<Incoming>, shared: &Arc<Shared>) -> Response<St
 }
 
 async fn route(shared: &Arc<Shared>, req: &mut Req) -> Response<StubBody> {
+    if let Err(refusal) = crate::gateway::admit(shared, req) {
+        return refusal.into_response();
+    }
     let path = req.path.as_str();
     if under(path, "/auth/v1") {
         auth::handle(shared, req).await

@@ -176,3 +176,37 @@ async fn an_idle_session_that_expires_closes_its_socket() {
         (4001, "session expired")
     );
 }
+
+#[tokio::test]
+async fn in_mint_mode_a_revoked_auth_session_closes_a_socket_that_is_the_only_use() {
+    let env = Env::with(Setup {
+        settings: vec![
+            ("PROXY_TOKEN_MODE", "mint".into()),
+            (
+                "SUPABASE_JWT_SECRET",
+                sbp_stub::StubConfig::default().jwt_secret,
+            ),
+            ("PROXY_MINT_TTL", "8s".into()),
+            ("PROXY_MINT_CHECK", "1s".into()),
+        ],
+        ..Setup::default()
+    })
+    .await;
+    let (browser, user_id) = env.signed_in("rt-mint-revoked@example.com").await;
+    let mut socket = open_as(&env, &browser, SOCKET).await;
+    socket
+        .join("6", "realtime:minted", json!({"config": {}}))
+        .await;
+    env.stub.revoke_user_sessions(&user_id);
+    // No HTTP request: the check comes with the re-mint, 6 s after sign-in.
+    let frame = socket
+        .closed(Duration::from_secs(10))
+        .await
+        .expect("a close frame");
+    assert_eq!(
+        (u16::from(frame.code), frame.reason.as_str()),
+        (4001, "session ended")
+    );
+    let mut browser = browser;
+    assert_eq!(browser.get("/edge/v1/session").await.status, 401);
+}

@@ -4,9 +4,11 @@
 mod answer;
 mod errors;
 mod intercept;
+mod refusal;
 mod scrub;
 
 pub use answer::{BrowserBody, Unreadable, browser_body, carries_token, upstream_cookie_allowed};
 pub use errors::{AuthError, wants_versioned_errors};
 pub use intercept::{SignIn, browser_token_response, read_token_response};
+pub use refusal::{SESSION_ENDING_CODES, session_gone};
 pub use scrub::{SECRET_FIELDS, scrub_json, scrub_location};

@@ -44,6 +44,7 @@ pub const KEYS: &[&str] = &[
     "PROXY_STORE_KEY",
     "PROXY_JWT_PRIVATE_KEY",
     "PROXY_JWT_KEY_ID",
+    "PROXY_MINT_CHECK",
 ];
 
 /// Where settings come from. Empty values count as unset.
@@ -262,6 +263,9 @@ impl Config {
             "" => Ok(None),
             keys => StoreKeys::parse(keys).map(Some),
         });
+        let Some(mint_check) = r.parsed("PROXY_MINT_CHECK", Some("60s"), positive) else {
+            return Err(ConfigProblems(r.problems));
+        };
 
         match (
             supabase_url,
@@ -308,6 +312,7 @@ impl Config {
                 limits,
                 store_grace,
                 store_keys,
+                mint_check,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }
@@ -338,6 +343,7 @@ mod tests {
         assert_eq!(c.session_idle_ttl, 7 * 86_400);
         assert_eq!(c.mint_ttl, 300);
         assert_eq!(c.refresh_margin, 60);
+        assert_eq!(c.mint_check, 60);
         assert!(matches!(c.token_mode, TokenMode::Refresh));
         assert_eq!(
             c.session_store,
@@ -390,6 +396,20 @@ mod tests {
         let text = err.to_string();
         assert_eq!(text.lines().count(), 8);
         assert!(text.contains("SUPABASE_URL: is required"));
+    }
+
+    #[test]
+    fn a_bad_mint_check_interval_is_one_line_naming_the_key() {
+        for bad in ["0s", "often"] {
+            let err = Config::load(&source(&[
+                ("SUPABASE_URL", "http://127.0.0.1:54321"),
+                ("SUPABASE_ANON_KEY", "anon"),
+                ("PROXY_MINT_CHECK", bad),
+            ]))
+            .unwrap_err();
+            assert_eq!(err.0.len(), 1, "{err}");
+            assert!(err.to_string().starts_with("PROXY_MINT_CHECK: "), "{err}");
+        }
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub struct Config {
     /// Keys that seal the upstream tokens in the store (`PROXY_STORE_KEY`);
     /// the first seals, all open.
     pub store_keys: Option<crate::session::StoreKeys>,
+    /// In mint mode, how often a session in use is checked with Auth
+    /// (revoked, banned or deleted users), seconds.
+    pub mint_check: u64,
 }
 
 impl Config {

@@ -1,11 +1,13 @@
 //! Token policy: reading Auth's tokens, minting upstream tokens, the
 //! browser's placeholders, and when to refresh (or re-mint).
 
+mod api_key;
 mod claims;
 mod mint;
 mod placeholder;
 mod policy;
 
+pub use api_key::ApiKeyKind;
 pub use claims::{AccessClaims, read_claims};
 pub use mint::{MintKey, claims_for_user};
 pub use placeholder::{PLACEHOLDER_TTL, PlaceholderKey, placeholder_refresh_token};

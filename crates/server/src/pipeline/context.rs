@@ -152,6 +152,7 @@ impl Ctx {
         };
         let now = self.app.now();
         if !needs_refresh(&live.session.tokens, now, self.app.config.refresh_margin) {
+            crate::mint::check_if_due(&self.app, &live.key, &live.session);
             return Ok(Some(live.session.clone()));
         }
         let key = live.key.clone();

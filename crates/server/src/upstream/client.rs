@@ -12,6 +12,7 @@ use http::{Request, Response, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use sbp_core::ProxyError;
 use sbp_core::config::UpstreamUrl;
+use sbp_core::token::ApiKeyKind;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,8 @@ pub struct Upstream {
     pub apikey: HeaderValue,
     /// `Authorization: Bearer <anon key>`.
     pub anon_bearer: HeaderValue,
+    /// Which kind of key `SUPABASE_ANON_KEY` is: where `anon_bearer` goes.
+    pub anon_key_kind: ApiKeyKind,
     /// How long Supabase may take to send response headers.
     response_timeout: Duration,
 }
@@ -62,6 +65,7 @@ impl Upstream {
             host: header_value("SUPABASE_URL's host", url.authority())?,
             apikey: header_value("SUPABASE_ANON_KEY", anon_key)?,
             anon_bearer: header_value("SUPABASE_ANON_KEY", &format!("Bearer {anon_key}"))?,
+            anon_key_kind: ApiKeyKind::of(anon_key),
             url,
             response_timeout,
         })

@@ -2,6 +2,9 @@
 //!
 //! The proxy decides `apikey` and `Authorization`; the browser's are dropped.
 //! Requests whose answers the proxy reads ask for no content coding.
+//! An anonymous request carries the anon key as its bearer where the
+//! official client sends it so ([`sbp_core::token::ApiKeyKind::is_bearer_on`]), and no
+//! `Authorization` elsewhere.
 //! The proxy's own cookie and hop-by-hop headers are removed, and
 //! `X-Forwarded-For/Proto/Host` describe the browser's connection.
 
@@ -22,7 +25,7 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 pub struct Forward<'a> {
     /// The path relative to the project root (the public base path stripped).
     pub path: &'a str,
-    /// `Bearer <token>`: the session's, or the anon key.
+    /// `Bearer <token>`: the session's, or `Upstream::anon_bearer`.
     pub bearer: HeaderValue,
     /// The browser's `Cookie` header without the proxy's cookie
     /// ([`forwarded_cookie`]), if anything is left.
@@ -94,7 +97,9 @@ fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upst
         out.insert(COOKIE, cookie);
     }
     out.insert(APIKEY.clone(), upstream.apikey.clone());
-    out.insert(AUTHORIZATION, forward.bearer);
+    if upstream.anon_key_kind.is_bearer_on(forward.path) || forward.bearer != upstream.anon_bearer {
+        out.insert(AUTHORIZATION, forward.bearer);
+    }
     if let Some(client) = forward.forwarded_for {
         out.insert(X_FORWARDED_FOR.clone(), client);
     }
@@ -212,6 +217,32 @@ mod tests {
             &upstream(),
         );
         assert_eq!(streamed[ACCEPT_ENCODING], "gzip, deflate, br, zstd");
+    }
+
+    #[test]
+    fn a_new_api_key_is_no_bearer_on_edge_functions() {
+        let url = UpstreamUrl::parse("http://127.0.0.1:1").unwrap();
+        let key = "sb_publishable_abc";
+        let upstream = Upstream::new(url, key, std::time::Duration::from_secs(1)).unwrap();
+        let headers = HeaderMap::new();
+        let anonymous = |path| Forward {
+            bearer: upstream.anon_bearer.clone(),
+            ..forward(path, &headers)
+        };
+        let h = forwarded_headers(&headers, anonymous("/functions/v1/hello"), &upstream);
+        assert_eq!(h["apikey"], key);
+        assert!(h.get(AUTHORIZATION).is_none());
+        let h = forwarded_headers(&headers, anonymous("/rest/v1/todos"), &upstream);
+        assert_eq!(h[AUTHORIZATION], "Bearer sb_publishable_abc");
+        let h = forwarded_headers(
+            &headers,
+            forward("/functions/v1/hello", &headers),
+            &upstream,
+        );
+        assert_eq!(
+            h[AUTHORIZATION], "Bearer upstream-token",
+            "a session's token goes everywhere"
+        );
     }
 
     #[test]

@@ -34,6 +34,9 @@ struct UpdateBody {
 }
 
 pub(super) fn get_user(shared: &Shared, req: &Req) -> Result<Response<StubBody>, AuthError> {
+    if let Some(answer) = shared.faults.user_answer() {
+        return Ok(answer.into_response());
+    }
     let caller = authenticate(shared, req)?;
     let store = shared.auth();
     let user = store.user(caller.user_id).ok_or_else(user_not_found)?;
@@ -122,7 +125,8 @@ pub(super) fn logout(shared: &Shared, req: &Req) -> Result<Response<StubBody>, A
 }
 
 /// Checks the bearer as Auth does: signature and expiry, a `sub` naming a
-/// user, and a `session_id` (when present) naming a live session.
+/// user, a `session_id` (when present) naming a live session, and a user
+/// who is not banned.
 pub(super) fn authenticate(shared: &Shared, req: &Req) -> Result<Caller, AuthError> {
     let token = req.bearer().ok_or_else(|| {
         AuthError::new(
@@ -158,7 +162,9 @@ pub(super) fn authenticate(shared: &Shared, req: &Req) -> Result<Caller, AuthErr
                 .ok_or_else(|| bad_jwt("invalid claim: session_id claim must be a UUID"))?,
         ),
     };
+    // In Auth's order: the user, the session, then the ban.
     let store = shared.auth();
+    let user = store.user(user_id).ok_or_else(user_not_found)?;
     if let Some(session) = session_id
         && store.session(session).is_none()
     {
@@ -168,7 +174,13 @@ pub(super) fn authenticate(shared: &Shared, req: &Req) -> Result<Caller, AuthErr
             "Session from session_id claim in JWT does not exist",
         ));
     }
-    store.user(user_id).ok_or_else(user_not_found)?;
+    if user.banned {
+        return Err(AuthError::new(
+            StatusCode::FORBIDDEN,
+            "user_banned",
+            "User is banned",
+        ));
+    }
     Ok(Caller {
         user_id,
         session_id,

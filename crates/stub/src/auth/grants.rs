@@ -86,6 +86,9 @@ fn password(shared: &Shared, body: &TokenBody) -> Result<Response<StubBody>, Aut
     if !user.password_matches(password) {
         return Err(invalid());
     }
+    if user.banned {
+        return Err(AuthError::bad_request("user_banned", "User is banned"));
+    }
     if !user.is_confirmed() {
         return Err(AuthError::bad_request(
             "email_not_confirmed",
@@ -105,6 +108,9 @@ async fn refresh(shared: &Shared, body: &TokenBody) -> Result<Response<StubBody>
     let delay = shared.faults.refresh_delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    if let Some(answer) = shared.faults.refresh_answer() {
+        return Ok(answer.into_response());
     }
     let fault = shared.faults.refresh_status.load(Ordering::SeqCst);
     if fault != 0 {

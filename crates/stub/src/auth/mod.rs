@@ -131,7 +131,8 @@ fn gotrue_route(path: &str) -> &str {
     if group { trimmed } else { path }
 }
 
-/// The `apikey` header (or query parameter) must be the anon or service-role key.
+/// The `apikey` header (or query parameter) must be the anon, service-role
+/// or (when configured) publishable key.
 fn check_api_key(shared: &Shared, req: &Req) -> Result<(), AuthError> {
     let key = req
         .header("apikey")
@@ -144,6 +145,7 @@ fn check_api_key(shared: &Shared, req: &Req) -> Result<(), AuthError> {
             "No API key found in request",
         )),
         Some(key) if key == shared.anon_key || key == shared.service_role_key => Ok(()),
+        Some(key) if shared.config.publishable_key.as_deref() == Some(key.as_str()) => Ok(()),
         Some(_) => Err(AuthError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_api_key",

@@ -113,6 +113,19 @@ impl AuthStore {
         id
     }
 
+    /// Deletes a user; their sessions and refresh tokens go with them.
+    pub fn delete_user(&mut self, id: Uuid) {
+        self.end_user_sessions(id, None);
+        if let Some(user) = self.users.remove(&id) {
+            if let Some(email) = &user.email {
+                self.by_email.remove(email);
+            }
+            if let Some(phone) = &user.phone {
+                self.by_phone.remove(phone);
+            }
+        }
+    }
+
     /// Gives a user a new email, keeping the index in step.
     pub fn change_email(&mut self, id: Uuid, email: &str) -> Result<(), AuthError> {
         let email = email.to_ascii_lowercase();
@@ -241,6 +254,16 @@ impl AuthStore {
         };
         let current = self.refresh_tokens.get(token).ok_or_else(not_found)?;
         let session_id = current.session_id;
+        let user_id = self.sessions.get(&session_id).map(|s| s.user_id);
+        if user_id
+            .and_then(|id| self.users.get(&id))
+            .is_some_and(|u| u.banned)
+        {
+            return Err(AuthError::bad_request(
+                "user_banned",
+                "Invalid Refresh Token: User Banned",
+            ));
+        }
         match current.revoked_at {
             None => {
                 let child = self.new_refresh_token(session_id);

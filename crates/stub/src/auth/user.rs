@@ -33,6 +33,8 @@ pub(crate) struct User {
     pub created_at: String,
     pub updated_at: String,
     pub is_anonymous: bool,
+    /// Banned by an admin: Auth refuses the user's tokens and sign-ins.
+    pub banned: bool,
 }
 
 impl User {
@@ -54,6 +56,7 @@ impl User {
             created_at: now.clone(),
             updated_at: now,
             is_anonymous: false,
+            banned: false,
         }
     }
 

@@ -12,4 +12,5 @@ mod conformance;
 mod mfa;
 mod realtime;
 mod refresh;
+mod revocation;
 mod services;
