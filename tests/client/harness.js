@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { createClient } from '@supabase/supabase-js';
 import { CookieJar } from 'tough-cookie';
 import { WebSocket as WsWebSocket } from 'ws';
 
@@ -191,6 +192,8 @@ export async function startEnv({ stubArgs = [], proxyEnv = {}, publicUrl = DEFAU
       issuedTokens: () => stubJson('GET', '/__stub/issued_tokens'),
       /** Clears the request log. */
       clear: () => stubJson('POST', '/__stub/clear'),
+      /** The current TOTP code of an enrolled factor's `secret` (what an authenticator app shows). */
+      totpCode: async (secret) => (await stubJson('GET', `/__stub/totp?secret=${encodeURIComponent(secret)}`)).code,
     },
     logs: () => [...stub.log, ...proxy.log].join('\n'),
     stop: async () => {
@@ -356,4 +359,58 @@ let counter = 0;
 export function freshEmail(label = 'user') {
   counter += 1;
   return `${label}-${process.pid}-${Date.now()}-${counter}@example.com`;
+}
+
+/**
+ * A new "tab" of the app served by `env`, created as an app would: its own
+ * browser (cookie jar), storage and supabase-js client whose fetch and
+ * WebSocket go through that browser. `auth` adds to or overrides the auth options.
+ */
+export function newApp(env, auth = {}) {
+  const browser = env.newBrowser();
+  const storage = memoryStorage();
+  const client = createClient(env.publicUrl, env.anonKey, {
+    global: { fetch: browser.fetch },
+    auth: { autoRefreshToken: false, persistSession: true, storage, detectSessionInUrl: false, ...auth },
+    realtime: { transport: browser.webSocketClass() },
+  });
+  return { browser, storage, client };
+}
+
+/**
+ * Where any of `issued` (the stub's tokens) shows in what `apps` (each
+ * `{ browser, storage }`) received: every response's body and headers, and
+ * the storage. Returns `{ exchanges, leaks }`: how many exchanges were read,
+ * and one line per place a token was found.
+ */
+export function findIssuedTokens(issued, apps) {
+  const tokens = issued.filter((t) => typeof t === 'string' && t.length >= 8);
+  const leaks = [];
+  let exchanges = 0;
+  for (const { browser, storage } of apps) {
+    for (const x of browser.exchanges) {
+      exchanges += 1;
+      const seen = [x.body, ...x.headers.map(([k, v]) => `${k}: ${v}`)].join('\n');
+      if (tokens.some((t) => seen.includes(t))) leaks.push(`${x.method} ${x.url} (${x.status})`);
+    }
+    const stored = [...storage.map.values()].join('\n');
+    if (tokens.some((t) => stored.includes(t))) leaks.push('client storage');
+  }
+  return { exchanges, leaks };
+}
+
+/** The claims of a JWT-shaped token (not verified). */
+export function jwtClaims(token) {
+  const parts = String(token).split('.');
+  if (parts.length !== 3) throw new Error(`not JWT-shaped: ${String(token).slice(0, 12)}...`);
+  return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+}
+
+/** Whether a recorded stub request is a refresh grant (`POST /auth/v1/token?grant_type=refresh_token`). */
+export function isRefreshGrant(recorded) {
+  return (
+    recorded.method === 'POST' &&
+    recorded.path === '/auth/v1/token' &&
+    new URLSearchParams(recorded.query ?? '').get('grant_type') === 'refresh_token'
+  );
 }
