@@ -249,6 +249,8 @@ async fn calls_that_need_a_user_answer_in_auths_error_shapes_without_a_session()
         refresh.header("x-sb-error-code"),
         Some("refresh_token_not_found")
     );
+    // supabase-js reads the error's code only when the version is echoed.
+    assert_eq!(refresh.header("x-supabase-api-version"), Some("2024-01-01"));
 
     let user = browser.get("/auth/v1/user").await;
     assert_eq!(
@@ -335,6 +337,14 @@ async fn totp_challenge(browser: &mut support::Browser) -> (String, String, Stri
 async fn mfa_verification_raises_the_current_session_to_aal2_in_place() {
     let env = Env::start().await;
     let (mut browser, _) = env.signed_in("mfa@example.com").await;
+    let mut other_device = env.browser();
+    assert_eq!(
+        other_device
+            .sign_in("mfa@example.com", "pw123456")
+            .await
+            .status,
+        200
+    );
     let cookie = browser.cookie.clone();
     let before = browser.get("/edge/v1/session").await.json();
     let (factor, challenge, secret) = totp_challenge(&mut browser).await;

@@ -4,7 +4,8 @@
 //! Auth answers with a token response for the same Auth session, whose
 //! refresh token it swapped: the proxy replaces the current session's tokens
 //! in place (no second session, the cookie unchanged), and the browser's new
-//! placeholders carry the aal2 claims and the new `amr`.
+//! placeholders carry the aal2 claims and the new `amr`. Auth also ends the
+//! user's other sessions below aal2, and so does the proxy.
 
 use crate::body::Body;
 use crate::pipeline::account::no_session;
@@ -18,7 +19,8 @@ use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::auth::read_token_response;
 use sbp_core::config::TokenMode;
-use sbp_core::session::UserObject;
+use sbp_core::session::{SessionKey, UserObject};
+use sbp_core::token::read_claims;
 
 /// Forwards the verification with the session's token; its tokens replace
 /// the session's.
@@ -61,6 +63,7 @@ pub async fn verify(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Pro
         ctx.presented = Presented::Stale(key);
         return Ok(no_session(ctx));
     };
+    end_sessions_below_aal2(ctx, &key, &updated.user_id).await?;
     ctx.presented = Presented::Live(Live {
         key,
         session: updated,
@@ -69,4 +72,30 @@ pub async fn verify(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Pro
     let mut response = token_answer(ctx, answer.parts, body, &secrets);
     make_private(response.headers_mut());
     Ok(response)
+}
+
+/// Ends the user's other sessions whose upstream token is below aal2, as
+/// Auth did when it verified the factor.
+async fn end_sessions_below_aal2(
+    ctx: &Ctx,
+    current: &SessionKey,
+    user_id: &str,
+) -> Result<(), ProxyError> {
+    let sessions = ctx
+        .app
+        .sessions
+        .list_user(user_id)
+        .await
+        .map_err(store_down)?;
+    for (key, session) in sessions {
+        let claims = read_claims(&session.tokens.access_token);
+        let aal = claims
+            .as_ref()
+            .and_then(|c| c.all.get("aal"))
+            .and_then(|a| a.as_str());
+        if key != *current && aal != Some("aal2") {
+            ctx.app.end_session(&key).await.map_err(store_down)?;
+        }
+    }
+    Ok(())
 }

@@ -38,10 +38,19 @@ pub fn error(error: &ProxyError) -> Response<Body> {
 /// An error in Auth's own shape, as the official client expects it.
 pub fn auth_error(error: AuthError, versioned: bool) -> Response<Body> {
     let mut response = json_bytes(error.status(), error.body(versioned));
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         "x-sb-error-code",
         HeaderValue::from_static(error.error_code()),
     );
+    if versioned {
+        // GoTrue echoes the API version it answered in; supabase-js reads
+        // the error's `code` only when it sees it.
+        headers.insert(
+            "x-supabase-api-version",
+            HeaderValue::from_static("2024-01-01"),
+        );
+    }
     response
 }
 

@@ -63,9 +63,15 @@ impl AuthError {
             map.insert("weak_password".to_owned(), json!({"reasons": ["length"]}));
         }
         let mut response = json(self.status, &body);
-        response
-            .headers_mut()
-            .insert("x-sb-error-code", HeaderValue::from_static(self.code));
+        let headers = response.headers_mut();
+        headers.insert("x-sb-error-code", HeaderValue::from_static(self.code));
+        if versioned {
+            // GoTrue echoes the API version it answered in (HandleResponseError).
+            headers.insert(
+                "x-supabase-api-version",
+                HeaderValue::from_static("2024-01-01"),
+            );
+        }
         response
     }
 }
