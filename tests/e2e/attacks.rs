@@ -381,6 +381,22 @@ async fn tokens_in_auth_redirects_never_reach_the_browser() {
     assert!(!location.contains("access_token"), "{location}");
 }
 
+/// Reads until the proxy closes the connection, which it must do after a
+/// 1 s limit: not before (the timer is coarse: within a quarter second),
+/// nor much after. Returns what arrived.
+async fn dropped_after_about_a_second(stream: &mut tokio::net::TcpStream) -> String {
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection was not closed");
+    let waited = started.elapsed();
+    assert!(
+        waited > Duration::from_millis(600) && waited < Duration::from_secs(3),
+        "dropped after {waited:?}"
+    );
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[tokio::test]
 async fn a_slow_loris_client_is_dropped() {
     let env = Env::with(Setup {
@@ -395,20 +411,7 @@ async fn a_slow_loris_client_is_dropped() {
         .write_all(b"GET /rest/v1/echo HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the connection was not closed");
-    let waited = started.elapsed();
-    assert!(
-        waited < Duration::from_secs(3),
-        "dropped after the header timeout"
-    );
-    // Not before it either (the timer is coarse: within a quarter second).
-    assert!(
-        waited > Duration::from_millis(600),
-        "dropped after {waited:?}"
-    );
+    dropped_after_about_a_second(&mut stream).await;
     assert!(env.stub.recorded().is_empty(), "nothing reached Supabase");
     // An idle kept-alive connection is closed the same way.
     let mut idle = tokio::net::TcpStream::connect(env.proxy.addr)
@@ -438,16 +441,7 @@ async fn a_stalled_auth_request_body_is_dropped_after_the_idle_timeout() {
         )
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the stalled request was never dropped");
-    let waited = started.elapsed();
-    assert!(
-        waited > Duration::from_millis(600) && waited < Duration::from_secs(3),
-        "dropped after {waited:?}"
-    );
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = dropped_after_about_a_second(&mut stream).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_timeout"), "{answer}");
     assert!(env.stub.recorded().is_empty(), "nothing reached Supabase");

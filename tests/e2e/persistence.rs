@@ -86,49 +86,6 @@ async fn a_file_store_dump_holds_no_upstream_token_with_a_store_key() {
     assert_eq!(echo["role"], "anon", "{echo}");
 }
 
-/// Every value under the proxy's prefix in Redis, as a dump shows them.
-async fn redis_values(url: &str) -> Vec<u8> {
-    let client = redis::Client::open(url).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("sbp:*")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let mut dump = Vec::new();
-    for key in keys {
-        let kind: String = redis::cmd("TYPE")
-            .arg(&key)
-            .query_async(&mut c)
-            .await
-            .unwrap();
-        let values: Vec<String> = match kind.as_str() {
-            "hash" => redis::cmd("HGETALL")
-                .arg(&key)
-                .query_async(&mut c)
-                .await
-                .unwrap(),
-            "zset" => redis::cmd("ZRANGE")
-                .arg(&key)
-                .arg(0)
-                .arg(-1)
-                .query_async(&mut c)
-                .await
-                .unwrap(),
-            _ => vec![
-                redis::cmd("GET")
-                    .arg(&key)
-                    .query_async(&mut c)
-                    .await
-                    .unwrap(),
-            ],
-        };
-        dump.extend(key.into_bytes());
-        values.into_iter().for_each(|v| dump.extend(v.into_bytes()));
-    }
-    dump
-}
-
 #[tokio::test]
 async fn a_redis_store_holds_no_upstream_token_with_a_store_key() {
     let redis = RedisServer::start();
@@ -140,7 +97,7 @@ async fn a_redis_store_holds_no_upstream_token_with_a_store_key() {
     })
     .await;
     two_sign_ins(&clear).await;
-    assert!(!tokens_in(&clear, &redis_values(&clear_url).await).is_empty());
+    assert!(!tokens_in(&clear, &support::redis_values(&clear_url).await).is_empty());
 
     let env = Env::with(Setup {
         settings: vec![
@@ -152,7 +109,7 @@ async fn a_redis_store_holds_no_upstream_token_with_a_store_key() {
     .await;
     let signed_in = two_sign_ins(&env).await;
     assert_eq!(
-        tokens_in(&env, &redis_values(&url).await),
+        tokens_in(&env, &support::redis_values(&url).await),
         Vec::<String>::new()
     );
     let env = env.restart().await;

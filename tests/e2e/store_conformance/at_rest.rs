@@ -237,46 +237,6 @@ async fn file_sessions_from_before_the_key_read_and_are_sealed_when_written() {
     );
 }
 
-/// Every value under the proxy's prefix in Redis database `url`, as a dump
-/// of it would show them.
-async fn redis_values(url: &str) -> Vec<u8> {
-    let client = redis::Client::open(url).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("sbp:*")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let mut dump = Vec::new();
-    for k in keys {
-        let kind: String = redis::cmd("TYPE")
-            .arg(&k)
-            .query_async(&mut c)
-            .await
-            .unwrap();
-        let values: Vec<String> = match kind.as_str() {
-            "hash" => redis::cmd("HGETALL")
-                .arg(&k)
-                .query_async(&mut c)
-                .await
-                .unwrap(),
-            "zset" => redis::cmd("ZRANGE")
-                .arg(&k)
-                .arg(0)
-                .arg(-1)
-                .query_async(&mut c)
-                .await
-                .unwrap(),
-            _ => vec![redis::cmd("GET").arg(&k).query_async(&mut c).await.unwrap()],
-        };
-        dump.extend(k.into_bytes());
-        for v in values {
-            dump.extend(v.into_bytes());
-        }
-    }
-    dump
-}
-
 #[tokio::test]
 async fn a_redis_dump_holds_no_token_with_a_key() {
     let redis = support::RedisServer::start();
@@ -285,13 +245,13 @@ async fn a_redis_dump_holds_no_token_with_a_key() {
     let clear = RedisStore::open(&clear_url, "a".into(), TokenSeal::none()).unwrap();
     let tokens = sign_ins(&clear).await;
     assert!(
-        !tokens_in(&redis_values(&clear_url).await, &tokens).is_empty(),
+        !tokens_in(&support::redis_values(&clear_url).await, &tokens).is_empty(),
         "in clear without a key"
     );
 
     let store = RedisStore::open(&url, "a".into(), seal(KEY)).unwrap();
     let tokens = sign_ins(&store).await;
-    let dump = redis_values(&url).await;
+    let dump = support::redis_values(&url).await;
     assert_eq!(
         tokens_in(&dump, &tokens),
         Vec::<&str>::new(),

@@ -8,7 +8,7 @@ mod redis;
 
 pub use browser::{Browser, Reply};
 pub use process::{ProxyProcess, binary};
-pub use redis::RedisServer;
+pub use redis::{RedisServer, redis_values};
 
 use sb_cookie_proxy::RunningProxy;
 use sbp_core::config::Config;

@@ -86,3 +86,43 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// Every value under the proxy's prefix in Redis database `url`, as a dump
+/// of it would show them.
+pub async fn redis_values(url: &str) -> Vec<u8> {
+    let client = redis::Client::open(url).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("sbp:*")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let mut dump = Vec::new();
+    for k in keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&k)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let values: Vec<String> = match kind.as_str() {
+            "hash" => redis::cmd("HGETALL")
+                .arg(&k)
+                .query_async(&mut c)
+                .await
+                .unwrap(),
+            "zset" => redis::cmd("ZRANGE")
+                .arg(&k)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut c)
+                .await
+                .unwrap(),
+            _ => vec![redis::cmd("GET").arg(&k).query_async(&mut c).await.unwrap()],
+        };
+        dump.extend(k.into_bytes());
+        for v in values {
+            dump.extend(v.into_bytes());
+        }
+    }
+    dump
+}
