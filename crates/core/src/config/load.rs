@@ -39,6 +39,7 @@ pub const KEYS: &[&str] = &[
     "PROXY_STORE_GRACE",
     "PROXY_JWT_PRIVATE_KEY",
     "PROXY_JWT_KEY_ID",
+    "PROXY_UPSTREAM_CA",
 ];
 
 /// Where settings come from. Empty values count as unset.
@@ -253,6 +254,7 @@ impl Config {
         });
         let limits = load_limits(&mut r);
         let store_grace = r.parsed("PROXY_STORE_GRACE", Some("60s"), parse_duration);
+        let upstream_ca = r.raw("PROXY_UPSTREAM_CA").map(PathBuf::from);
 
         match (
             supabase_url,
@@ -296,6 +298,7 @@ impl Config {
                 auth_rate_limit,
                 limits,
                 store_grace,
+                upstream_ca,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }

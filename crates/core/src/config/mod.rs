@@ -68,6 +68,10 @@ pub struct Config {
     /// How long sessions already in memory keep working while the shared
     /// store is unreachable, seconds.
     pub store_grace: u64,
+    /// A PEM file of CA certificates trusted for the upstream besides the
+    /// public roots (a self-hosted Supabase behind a private CA); the
+    /// server reads it at start.
+    pub upstream_ca: Option<PathBuf>,
 }
 
 impl Config {

@@ -29,10 +29,11 @@ use sbp_core::realtime::handshake::{check_origin, websocket_key};
 use sbp_core::session::{Session, SessionKey};
 use std::net::IpAddr;
 use std::sync::Arc;
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use upstream::{BrowserSide, ConnectError, Tls};
+use upstream::{BrowserSide, ConnectError};
 
 /// Largest message (and frame) accepted from either side.
 const MAX_MESSAGE: usize = 8 << 20;
@@ -55,11 +56,20 @@ fn socket_config() -> WebSocketConfig {
 }
 
 /// Realtime's share of the shared state.
-#[derive(Default)]
 pub struct Realtime {
     /// Sockets by session, to close them when the session ends.
     pub sockets: SessionSockets,
-    tls: Tls,
+    /// For `wss://` upstreams.
+    tls: TlsConnector,
+}
+
+impl Realtime {
+    pub fn new(tls: Arc<rustls::ClientConfig>) -> Realtime {
+        Realtime {
+            sockets: SessionSockets::default(),
+            tls: TlsConnector::from(tls),
+        }
+    }
 }
 
 /// The signed-in session a socket belongs to.

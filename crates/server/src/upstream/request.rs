@@ -137,7 +137,8 @@ mod tests {
 
     fn upstream() -> Upstream {
         let url = UpstreamUrl::parse("http://127.0.0.1:1").unwrap();
-        Upstream::new(url, "anon", std::time::Duration::from_secs(1)).unwrap()
+        let tls = crate::tls::client_config(None).unwrap();
+        Upstream::new(url, "anon", std::time::Duration::from_secs(1), tls).unwrap()
     }
 
     fn forward<'a>(path: &'a str, incoming: &HeaderMap) -> Forward<'a> {
