@@ -1,7 +1,6 @@
 //! State shared by every connection: configuration, keys, the request log,
 //! fault switches and Auth's tables.
 
-use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
@@ -26,7 +25,7 @@ struct ApiKeyClaims<'a> {
 
 pub(crate) struct Shared {
     pub config: StubConfig,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub base_url: String,
     /// `iss` of the access tokens Auth issues.
     pub issuer: String,
@@ -40,7 +39,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: StubConfig, addr: SocketAddr) -> Result<Self, jsonwebtoken::errors::Error> {
+    pub fn new(config: StubConfig, base_url: String) -> Result<Self, jsonwebtoken::errors::Error> {
         let keys = Keys::with_trusted(&config.jwt_secret, &config.trusted_jwks)?;
         let api_key = |role| {
             let claims = ApiKeyClaims {
@@ -56,7 +55,6 @@ impl Shared {
         };
         let anon_key = api_key("anon")?;
         let service_role_key = api_key("service_role")?;
-        let base_url = format!("http://{addr}");
         Ok(Shared {
             issuer: format!("{base_url}/auth/v1"),
             base_url,
