@@ -52,14 +52,18 @@ fn path_of(file: &NamedTempFile) -> String {
 }
 
 #[tokio::test]
-async fn a_private_ca_upstream_serves_sign_in_rest_session_and_realtime() {
+async fn a_private_ca_bundle_serves_sign_in_rest_session_and_realtime() {
     let (stub, ca) = tls_stub().await;
     assert!(
         stub.url().starts_with("https://127.0.0.1:"),
         "{}",
         stub.url()
     );
-    let env = env(stub, vec![("PROXY_UPSTREAM_CA", path_of(&ca))]).await;
+    // A bundle: the stub's CA is not the first certificate in the file.
+    let other = TestCa::generate().unwrap();
+    let stubs_ca = std::fs::read_to_string(ca.path()).unwrap();
+    let bundle = pem_file(&format!("{}{stubs_ca}", other.pem()));
+    let env = env(stub, vec![("PROXY_UPSTREAM_CA", path_of(&bundle))]).await;
     let (mut browser, user_id) = env.signed_in("tls@example.com").await;
     assert!(browser.cookie.is_some(), "a session cookie");
 
