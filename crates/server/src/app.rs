@@ -31,11 +31,13 @@ pub struct App {
 impl App {
     pub fn new(config: Config, store: Store) -> Result<App, crate::Error> {
         let rng = OsRandom;
+        let tls = crate::tls::client_config(config.upstream_ca.as_deref())?;
         Ok(App {
             upstream: Upstream::new(
                 config.supabase_url.clone(),
                 &config.anon_key,
                 std::time::Duration::from_secs(config.limits.upstream_timeout),
+                tls.clone(),
             )?,
             rate_limiter: config.auth_rate_limit.map(RateLimiter::new),
             placeholder_key: PlaceholderKey::generate(&rng),
@@ -45,7 +47,7 @@ impl App {
                 std::time::Duration::from_secs(config.store_grace),
             ),
             refresher: Refresher::default(),
-            realtime: Realtime::default(),
+            realtime: Realtime::new(tls),
             config,
             rng,
             clock: SystemClock,

@@ -22,6 +22,7 @@ pub mod store;
 mod sync;
 #[cfg(test)]
 mod test_support;
+mod tls;
 mod upstream;
 mod when_woken;
 

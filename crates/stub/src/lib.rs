@@ -6,7 +6,8 @@
 //! (`/realtime/v1/websocket`, see [`realtime`]) that the proxy touches,
 //! shaped after `reference/SUPABASE.md` and Auth's OpenAPI description. It
 //! verifies the JWTs it receives, records every request, and lets tests
-//! inject faults. Start one with [`Stub::start`].
+//! inject faults. Start one with [`Stub::start`], or behind TLS with a test
+//! CA with [`Stub::start_tls`].
 //!
 //! Conventions where real Supabase would involve a third party:
 //! - every OTP is `123456`; the email-link token of `GET /auth/v1/verify` is
@@ -49,6 +50,7 @@ mod response;
 mod server;
 mod services;
 mod state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +62,7 @@ pub use config::StubConfig;
 pub use faults::{CannedAnswer, ErrorShape, Faults};
 pub use realtime::{FrameData, ReceivedFrame};
 pub use record::Recorded;
+pub use tls::TestCa;
 
 use state::Shared;
 
@@ -89,14 +92,32 @@ impl Stub {
 
     /// Like [`Stub::start`] on a chosen port (0 picks a free one); used by the `supabase-stub` binary.
     pub async fn start_on(config: StubConfig, port: u16) -> std::io::Result<Stub> {
+        Self::serve_on(config, port, None).await
+    }
+
+    /// Like [`Stub::start`], serving https and wss with a certificate for
+    /// `localhost` and `127.0.0.1` issued by `ca`; [`Stub::url`] is then
+    /// `https://127.0.0.1:PORT`.
+    pub async fn start_tls(config: StubConfig, ca: &TestCa) -> std::io::Result<Stub> {
+        Self::serve_on(config, 0, Some(ca)).await
+    }
+
+    async fn serve_on(config: StubConfig, port: u16, ca: Option<&TestCa>) -> std::io::Result<Stub> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(config, addr).map_err(std::io::Error::other)?);
-        let task = ServerTask(Some(tokio::spawn(server::serve(listener, shared.clone()))));
+        let scheme = if ca.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{addr}");
+        let shared = Arc::new(Shared::new(config, addr, base_url).map_err(std::io::Error::other)?);
+        let tls = ca.map(TestCa::acceptor);
+        let task = ServerTask(Some(tokio::spawn(server::serve(
+            listener,
+            shared.clone(),
+            tls,
+        ))));
         Ok(Stub { shared, addr, task })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` when started with TLS).
     pub fn url(&self) -> String {
         self.shared.base_url.clone()
     }

@@ -1,5 +1,5 @@
-//! The HTTP/1.1 server: accepts connections, records each request, and routes
-//! it to the service that owns its path.
+//! The HTTP/1.1 server: accepts connections (plain or TLS), records each
+//! request, and routes it to the service that owns its path.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,8 +12,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 use crate::record::Recorded;
 use crate::request::{Req, RequestBody};
@@ -25,13 +27,23 @@ use crate::{auth, control, edge, realtime, services};
 const DRAIN_LIMIT: u64 = 1024 * 1024;
 
 /// Serves until the task is aborted; aborting it also ends every connection.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+/// With `tls`, every connection is TLS (https and wss).
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, shared.clone()));
+                    let shared = shared.clone();
+                    match tls.clone() {
+                        None => connections.spawn(serve_connection(stream, shared)),
+                        Some(tls) => connections.spawn(async move {
+                            // A client that refuses the certificate just hangs up.
+                            if let Ok(stream) = tls.accept(stream).await {
+                                serve_connection(stream, shared).await;
+                            }
+                        }),
+                    };
                 }
                 // Out of file descriptors or similar: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -41,7 +53,10 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |request| {
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(handle(request, &shared).await) }

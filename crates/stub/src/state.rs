@@ -26,7 +26,7 @@ struct ApiKeyClaims<'a> {
 
 pub(crate) struct Shared {
     pub config: StubConfig,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub base_url: String,
     pub addr: SocketAddr,
     /// `iss` of the access tokens Auth issues.
@@ -41,7 +41,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: StubConfig, addr: SocketAddr) -> Result<Self, jsonwebtoken::errors::Error> {
+    pub fn new(
+        config: StubConfig,
+        addr: SocketAddr,
+        base_url: String,
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
         let keys = Keys::with_trusted(&config.jwt_secret, &config.trusted_jwks)?;
         let api_key = |role| {
             let claims = ApiKeyClaims {
@@ -57,7 +61,6 @@ impl Shared {
         };
         let anon_key = api_key("anon")?;
         let service_role_key = api_key("service_role")?;
-        let base_url = format!("http://{addr}");
         Ok(Shared {
             issuer: format!("{base_url}/auth/v1"),
             addr,

@@ -45,6 +45,7 @@ pub const KEYS: &[&str] = &[
     "PROXY_JWT_PRIVATE_KEY",
     "PROXY_JWT_KEY_ID",
     "PROXY_MINT_CHECK",
+    "PROXY_UPSTREAM_CA",
 ];
 
 /// Where settings come from. Empty values count as unset.
@@ -266,6 +267,7 @@ impl Config {
         let Some(mint_check) = r.parsed("PROXY_MINT_CHECK", Some("60s"), positive) else {
             return Err(ConfigProblems(r.problems));
         };
+        let upstream_ca = r.raw("PROXY_UPSTREAM_CA").map(PathBuf::from);
 
         match (
             supabase_url,
@@ -313,6 +315,7 @@ impl Config {
                 store_grace,
                 store_keys,
                 mint_check,
+                upstream_ca,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }

@@ -74,6 +74,10 @@ pub struct Config {
     /// In mint mode, how often a session in use is checked with Auth
     /// (revoked, banned or deleted users), seconds.
     pub mint_check: u64,
+    /// A PEM file of CA certificates trusted for the upstream besides the
+    /// public roots (a self-hosted Supabase behind a private CA); the
+    /// server reads it at start.
+    pub upstream_ca: Option<PathBuf>,
 }
 
 impl Config {

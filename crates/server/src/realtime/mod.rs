@@ -31,10 +31,11 @@ use sbp_core::session::{Session, SessionKey};
 use slots::{SocketSlot, SocketSlots};
 use std::net::IpAddr;
 use std::sync::Arc;
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use upstream::{BrowserSide, ConnectError, Tls};
+use upstream::{BrowserSide, ConnectError};
 
 /// Socket buffers; idle sockets are the common case, so they stay small
 /// (reads of 4 KiB, nginx's default; a larger frame grows the buffer).
@@ -56,13 +57,23 @@ fn socket_config(max_message: usize) -> WebSocketConfig {
 }
 
 /// Realtime's share of the shared state.
-#[derive(Default)]
 pub struct Realtime {
     /// Sockets by session, to close them when the session ends.
     pub sockets: SessionSockets,
     /// The count of relayed sockets, against `PROXY_MAX_SOCKETS`.
     slots: SocketSlots,
-    tls: Tls,
+    /// For `wss://` upstreams.
+    tls: TlsConnector,
+}
+
+impl Realtime {
+    pub fn new(tls: Arc<rustls::ClientConfig>) -> Realtime {
+        Realtime {
+            sockets: SessionSockets::default(),
+            slots: SocketSlots::default(),
+            tls: TlsConnector::from(tls),
+        }
+    }
 }
 
 /// The signed-in session a socket belongs to.

@@ -1,6 +1,7 @@
 //! Opening the WebSocket to Supabase Realtime for one browser socket:
-//! `ws://` or `wss://` from `SUPABASE_URL`, the browser's query string with
-//! `apikey` set to the anon key, and a few of the browser's headers.
+//! `ws://` or `wss://` from `SUPABASE_URL` (TLS with the shared client
+//! configuration of `crate::tls`), the browser's query string with `apikey`
+//! set to the anon key, and a few of the browser's headers.
 
 use crate::realtime::socket_config;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -8,7 +9,6 @@ use rustls::pki_types::ServerName;
 use sbp_core::config::Config;
 use sbp_core::realtime::handshake::upstream_query;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -43,31 +43,6 @@ pub enum ConnectError {
     Timeout,
 }
 
-/// The TLS client for `wss://` upstreams, made on first use.
-#[derive(Default)]
-pub struct Tls(OnceLock<Result<TlsConnector, String>>);
-
-impl Tls {
-    fn connector(&self) -> Result<&TlsConnector, ConnectError> {
-        self.0
-            .get_or_init(|| {
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                let roots = rustls::RootCertStore::from_iter(
-                    webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
-                );
-                let mut config = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| format!("TLS set-up failed: {e}"))?
-                    .with_root_certificates(roots)
-                    .with_no_client_auth();
-                config.alpn_protocols = vec![b"http/1.1".to_vec()];
-                Ok(TlsConnector::from(Arc::new(config)))
-            })
-            .as_ref()
-            .map_err(|e| ConnectError::Unreachable(e.clone()))
-    }
-}
-
 /// Where the browser's socket came from, for the forwarding headers.
 pub struct BrowserSide<'a> {
     pub headers: &'a HeaderMap,
@@ -78,7 +53,7 @@ pub struct BrowserSide<'a> {
 /// Opens the socket to Supabase.
 pub async fn connect(
     config: &Config,
-    tls: &Tls,
+    tls: &TlsConnector,
     from: BrowserSide<'_>,
 ) -> Result<UpstreamSocket, ConnectError> {
     let upstream = &config.supabase_url;
@@ -106,7 +81,7 @@ pub async fn connect(
         let stream: Box<dyn Io> = if upstream.is_https() {
             let name = ServerName::try_from(host.to_string())
                 .map_err(|e| ConnectError::Unreachable(format!("bad TLS name {host}: {e}")))?;
-            let tls = tls.connector()?.connect(name, tcp).await;
+            let tls = tls.connect(name, tcp).await;
             Box::new(tls.map_err(|e| ConnectError::Unreachable(format!("TLS with {host}: {e}")))?)
         } else {
             Box::new(tcp)

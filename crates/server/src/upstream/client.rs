@@ -1,4 +1,5 @@
-//! The client to the Supabase project: a connection pool, the headers every
+//! The client to the Supabase project: a connection pool (TLS with the
+//! shared client configuration of [`crate::tls`]), the headers every
 //! upstream request carries, and the response timeout.
 
 use super::lane::Lane;
@@ -9,6 +10,7 @@ use futures_util::FutureExt;
 use futures_util::future::Either;
 use http::header::{ACCEPT_ENCODING, HOST, HeaderValue};
 use http::{Request, Response, Uri};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use sbp_core::ProxyError;
 use sbp_core::config::UpstreamUrl;
@@ -47,16 +49,13 @@ impl Upstream {
         url: UpstreamUrl,
         anon_key: &str,
         response_timeout: Duration,
+        tls: Arc<rustls::ClientConfig>,
     ) -> Result<Upstream, crate::Error> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let https = HttpsConnector::from((http, tls));
         let target: Uri = format!("{}://{}/", url.scheme(), url.authority())
             .parse()
             .map_err(|_| crate::Error::Upstream("SUPABASE_URL is not a valid URL".into()))?;

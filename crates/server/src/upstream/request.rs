@@ -149,7 +149,8 @@ mod tests {
 
     fn upstream() -> Upstream {
         let url = UpstreamUrl::parse("http://127.0.0.1:1").unwrap();
-        Upstream::new(url, "anon", std::time::Duration::from_secs(1)).unwrap()
+        let tls = crate::tls::client_config(None).unwrap();
+        Upstream::new(url, "anon", std::time::Duration::from_secs(1), tls).unwrap()
     }
 
     fn forward<'a>(path: &'a str, incoming: &HeaderMap) -> Forward<'a> {
@@ -223,7 +224,8 @@ mod tests {
     fn a_new_api_key_is_no_bearer_on_edge_functions() {
         let url = UpstreamUrl::parse("http://127.0.0.1:1").unwrap();
         let key = "sb_publishable_abc";
-        let upstream = Upstream::new(url, key, std::time::Duration::from_secs(1)).unwrap();
+        let tls = crate::tls::client_config(None).unwrap();
+        let upstream = Upstream::new(url, key, std::time::Duration::from_secs(1), tls).unwrap();
         let headers = HeaderMap::new();
         let anonymous = |path| Forward {
             bearer: upstream.anon_bearer.clone(),
