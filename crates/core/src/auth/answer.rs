@@ -61,15 +61,17 @@ pub fn browser_body(
 /// Whether `text` holds something that looks like a Supabase token: a
 /// secret field's name (as in `#access_token=...`) or a JWT.
 pub fn carries_token(text: &[u8]) -> bool {
-    let lower = text.to_ascii_lowercase();
     SECRET_FIELDS
         .iter()
-        .any(|field| contains(&lower, field.as_bytes()))
+        .any(|field| contains_ignoring_case(text, field.as_bytes()))
         || has_jwt(text)
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether `haystack` contains `needle` (lower case), in any case.
+fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn is_base64url(b: u8) -> bool {
@@ -115,8 +117,11 @@ pub fn upstream_cookie_allowed(set_cookie: &str, proxy_cookie: &str, from_auth: 
         .iter()
         .chain(std::iter::once(&proxy_cookie))
         .any(|n| n.eq_ignore_ascii_case(name));
-    let carries = from_auth && carries_token(set_cookie.as_bytes());
-    !(named_token || carries)
+    // Named ones are refused without reading their value.
+    if named_token {
+        return false;
+    }
+    !from_auth || !carries_token(set_cookie.as_bytes())
 }
 
 #[cfg(test)]

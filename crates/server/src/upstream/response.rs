@@ -72,15 +72,22 @@ pub fn drop_upstream_cookies(
                 && !secrets.iter().any(|s| !s.is_empty() && text.contains(s))
         })
     };
-    // Nearly every answer has no cookie, or only allowed ones: nothing is rebuilt.
-    if headers.get_all(SET_COOKIE).iter().all(allowed) {
+    let mut cookies = headers.get_all(SET_COOKIE).iter();
+    // Nearly every answer has no cookie: nothing to look at.
+    let Some(first) = cookies.next() else {
+        return;
+    };
+    let verdicts: Vec<(bool, &HeaderValue)> = std::iter::once(first)
+        .chain(cookies)
+        .map(|value| (allowed(value), value))
+        .collect();
+    if verdicts.iter().all(|(ok, _)| *ok) {
         return;
     }
-    let kept: Vec<HeaderValue> = headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter(|v| allowed(v))
-        .cloned()
+    let kept: Vec<HeaderValue> = verdicts
+        .into_iter()
+        .filter(|(ok, _)| *ok)
+        .map(|(_, value)| value.clone())
         .collect();
     tracing::warn!("Supabase set a cookie that names or carries a token; it was dropped");
     headers.remove(SET_COOKIE);
