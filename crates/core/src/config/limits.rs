@@ -1,7 +1,7 @@
 //! Limits on what the proxy accepts and how long it waits.
 
 use super::duration::parse_duration;
-use super::load::Reader;
+use super::reader::Reader;
 
 /// Every limit, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]

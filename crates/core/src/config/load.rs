@@ -1,12 +1,11 @@
 //! Reading and validating every setting, reporting all problems at once.
 
 use super::limits::load_limits;
+use super::reader::{ConfigProblems, ConfigSource, Reader};
 use super::{Config, Origin, PublicUrl, StoreSpec, TokenMode, UpstreamUrl, parse_duration};
 use crate::guard::{RateLimit, TrustedProxies};
 use crate::session::StoreKeys;
 use crate::token::MintKey;
-use std::collections::HashMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -47,76 +46,6 @@ pub const KEYS: &[&str] = &[
     "PROXY_MINT_CHECK",
     "PROXY_UPSTREAM_CA",
 ];
-
-/// Where settings come from. Empty values count as unset.
-pub trait ConfigSource {
-    fn get(&self, key: &str) -> Option<String>;
-}
-
-impl ConfigSource for HashMap<String, String> {
-    fn get(&self, key: &str) -> Option<String> {
-        HashMap::get(self, key).cloned()
-    }
-}
-
-/// One bad setting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    pub key: &'static str,
-    pub message: String,
-}
-
-/// Every bad setting; displayed one per line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblems(pub Vec<ConfigProblem>);
-
-impl fmt::Display for ConfigProblems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: Vec<String> = self
-            .0
-            .iter()
-            .map(|p| format!("{}: {}", p.key, p.message))
-            .collect();
-        f.write_str(&lines.join("\n"))
-    }
-}
-
-impl std::error::Error for ConfigProblems {}
-
-pub(super) struct Reader<'a> {
-    source: &'a dyn ConfigSource,
-    problems: Vec<ConfigProblem>,
-}
-
-impl Reader<'_> {
-    pub(super) fn raw(&self, key: &'static str) -> Option<String> {
-        self.source
-            .get(key)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    }
-
-    pub(super) fn problem(&mut self, key: &'static str, message: impl Into<String>) {
-        self.problems.push(ConfigProblem {
-            key,
-            message: message.into(),
-        });
-    }
-
-    /// A setting parsed by `parse`, or `default` when unset; `None` on error.
-    pub(super) fn parsed<T>(
-        &mut self,
-        key: &'static str,
-        default: Option<&str>,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        let Some(text) = self.raw(key).or(default.map(str::to_string)) else {
-            self.problem(key, "is required");
-            return None;
-        };
-        parse(&text).map_err(|e| self.problem(key, e)).ok()
-    }
-}
 
 fn parse_store(text: &str) -> Result<StoreSpec, String> {
     if text == "memory:" {
@@ -207,10 +136,7 @@ fn positive(text: &str) -> Result<u64, String> {
 impl Config {
     /// Reads and validates every setting from `source`.
     pub fn load(source: &dyn ConfigSource) -> Result<Config, ConfigProblems> {
-        let mut r = Reader {
-            source,
-            problems: Vec::new(),
-        };
+        let mut r = Reader::new(source);
         let supabase_url = r.parsed("SUPABASE_URL", None, UpstreamUrl::parse);
         let anon_key = r.parsed("SUPABASE_ANON_KEY", None, |s| Ok(s.to_string()));
         let service_role_key = r.raw("SUPABASE_SERVICE_ROLE_KEY");
@@ -265,7 +191,7 @@ impl Config {
             keys => StoreKeys::parse(keys).map(Some),
         });
         let Some(mint_check) = r.parsed("PROXY_MINT_CHECK", Some("60s"), positive) else {
-            return Err(ConfigProblems(r.problems));
+            return Err(r.into_problems());
         };
         let upstream_ca = r.raw("PROXY_UPSTREAM_CA").map(PathBuf::from);
 
@@ -294,7 +220,7 @@ impl Config {
                 (Some(session_ttl), Some(session_idle_ttl), Some(mint_ttl), Some(refresh_margin)),
                 (Some(trusted_proxies), Some(auth_rate_limit), Some(limits), Some(store_grace)),
                 Some(store_keys),
-            ) if r.problems.is_empty() => Ok(Config {
+            ) if r.is_clean() => Ok(Config {
                 supabase_url,
                 anon_key,
                 service_role_key,
@@ -317,7 +243,7 @@ impl Config {
                 mint_check,
                 upstream_ca,
             }),
-            _ => Err(ConfigProblems(r.problems)),
+            _ => Err(r.into_problems()),
         }
     }
 }
@@ -325,6 +251,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

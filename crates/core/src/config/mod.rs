@@ -7,11 +7,13 @@
 mod duration;
 mod limits;
 mod load;
+mod reader;
 mod url;
 
 pub use duration::parse_duration;
 pub use limits::{Limits, parse_size};
-pub use load::{ConfigProblem, ConfigProblems, ConfigSource, KEYS};
+pub use load::KEYS;
+pub use reader::{ConfigProblem, ConfigProblems, ConfigSource};
 pub use url::{Origin, PublicUrl, UpstreamUrl};
 
 use crate::guard::{RateLimit, TrustedProxies};
