@@ -6,7 +6,7 @@
 //! already removed from the relayed response.
 
 use crate::body::{Body, empty};
-use crate::pipeline::respond;
+use crate::pipeline::response::respond;
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
