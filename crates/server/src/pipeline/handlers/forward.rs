@@ -31,6 +31,7 @@ pub async fn send(
     };
     let forward = Forward {
         path: ctx.path(),
+        service,
         bearer,
         cookie: ctx
             .connection
