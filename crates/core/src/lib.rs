@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod edge;
 pub mod env;
 pub mod error;

@@ -288,6 +288,19 @@ mod tests {
     }
 
     #[test]
+    fn a_service_is_its_prefix_and_what_is_under_it() {
+        for path in ["/functions/v1", "/functions/v1/", "/functions/v1/hello"] {
+            assert_eq!(
+                route(Method::POST, path, None),
+                Route::Forward(Service::Functions),
+                "{path}"
+            );
+        }
+        assert_eq!(route(Method::POST, "/functions/v1x", None), Route::NotFound);
+        assert_eq!(route(Method::GET, "/rest/v1x/todos", None), Route::NotFound);
+    }
+
+    #[test]
     fn edge_endpoints() {
         assert_eq!(route(Method::GET, "/edge/v1/session", None), Route::Session);
         assert_eq!(

@@ -1,12 +1,12 @@
 //! Per-client rate limits on Auth calls that take secrets or send mail.
 //!
-//! One token bucket per client address (IPv6 grouped by /64, since one
-//! client usually owns a whole /64). The table is bounded: when it is full,
+//! One token bucket per client address (core's [`bucket_key`]: IPv6
+//! grouped by /64). The table is bounded: when it is full,
 //! buckets that have refilled are forgotten; if it is still full, new
 //! clients are let through and the event is logged rather than refusing
 //! everyone.
 
-use sbp_core::guard::{Bucket, RateLimit};
+use sbp_core::guard::{Bucket, RateLimit, bucket_key};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -19,18 +19,6 @@ pub struct RateLimiter {
     limit: RateLimit,
     started: Instant,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
-}
-
-/// The address a bucket is kept for.
-fn bucket_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => {
-            let mut octets = v6.octets();
-            octets[8..].fill(0);
-            IpAddr::from(octets)
-        }
-    }
 }
 
 impl RateLimiter {

@@ -7,4 +7,4 @@ mod rate;
 
 pub use client_ip::{TrustedProxies, client_ip};
 pub use csrf::{CsrfVerdict, check_csrf, is_unsafe};
-pub use rate::{Bucket, RateLimit};
+pub use rate::{Bucket, RateLimit, bucket_key};

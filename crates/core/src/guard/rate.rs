@@ -1,6 +1,8 @@
-//! Token-bucket rate limits, as pure arithmetic (the runtime keeps the buckets).
+//! Token-bucket rate limits, as pure arithmetic, and which bucket a
+//! client's calls count against (the runtime keeps the buckets).
 
 use crate::config::parse_duration;
+use std::net::IpAddr;
 
 /// `burst` calls per `period` seconds, refilled continuously.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +72,41 @@ impl Bucket {
     }
 }
 
+/// The address a client's bucket is kept for: an IPv4 address itself, an
+/// IPv6 address its /64, since one client usually owns a whole /64.
+pub fn bucket_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::from(octets)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_ipv4_client_is_its_address() {
+        assert_eq!(bucket_key(ip("192.0.2.1")), ip("192.0.2.1"));
+        assert_ne!(bucket_key(ip("192.0.2.1")), bucket_key(ip("192.0.2.2")));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let key = ip("2001:db8:1:2::");
+        assert_eq!(bucket_key(ip("2001:db8:1:2::1")), key);
+        assert_eq!(bucket_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")), key);
+        assert_ne!(bucket_key(ip("2001:db8:1:3::1")), key, "another /64");
+        assert_ne!(bucket_key(ip("2001:db9:1:2::1")), key);
+    }
 
     #[test]
     fn parses_rates() {

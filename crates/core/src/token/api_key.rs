@@ -8,6 +8,8 @@
 //! a bearer equal to `apikey`), but not to Edge Functions, whose JWT check
 //! would refuse it.
 
+use crate::route::Service;
+
 /// The two families of Supabase API keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiKeyKind {
@@ -27,13 +29,10 @@ impl ApiKeyKind {
         }
     }
 
-    /// Whether an anonymous request to `path` (relative to the project
-    /// root) carries `Authorization: Bearer <key>`.
-    pub fn is_bearer_on(self, path: &str) -> bool {
-        let functions = path
-            .strip_prefix("/functions/v1")
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-        self == ApiKeyKind::Legacy || !functions
+    /// Whether an anonymous request to `service` carries
+    /// `Authorization: Bearer <key>`.
+    pub fn is_bearer_on(self, service: Service) -> bool {
+        self == ApiKeyKind::Legacy || service != Service::Functions
     }
 }
 
@@ -55,17 +54,16 @@ mod tests {
     #[test]
     fn a_new_key_is_no_bearer_on_edge_functions_only() {
         let new = ApiKeyKind::New;
-        assert!(!new.is_bearer_on("/functions/v1"));
-        assert!(!new.is_bearer_on("/functions/v1/hello"));
-        assert!(new.is_bearer_on("/functions/v1x"));
-        for path in [
-            "/rest/v1/todos",
-            "/storage/v1/object/a",
-            "/auth/v1/signup",
-            "/graphql/v1",
+        assert!(!new.is_bearer_on(Service::Functions));
+        for service in [
+            Service::Rest,
+            Service::Storage,
+            Service::Auth,
+            Service::Graphql,
+            Service::Realtime,
         ] {
-            assert!(new.is_bearer_on(path), "{path}");
+            assert!(new.is_bearer_on(service), "{service:?}");
         }
-        assert!(ApiKeyKind::Legacy.is_bearer_on("/functions/v1/hello"));
+        assert!(ApiKeyKind::Legacy.is_bearer_on(Service::Functions));
     }
 }

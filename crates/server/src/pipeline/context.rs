@@ -2,18 +2,15 @@
 //! session it presented, and what to do with the cookie on the way out.
 
 use crate::app::App;
-use crate::body::Body;
-use crate::pipeline::Connection;
-use crate::pipeline::respond;
+use crate::pipeline::connection::Connection;
 use crate::refresh::{Refreshed, Refresher};
 use crate::upstream::X_FORWARDED_FOR;
 use http::header::{COOKIE, USER_AGENT};
-use http::{Response, request};
+use http::request;
 use sbp_core::ProxyError;
 use sbp_core::guard::client_ip;
-use sbp_core::http::clear_cookie;
 use sbp_core::route::strip_base;
-use sbp_core::session::{Session, SessionKey};
+use sbp_core::session::{Session, SessionKey, SessionSecret};
 use sbp_core::token::{needs_refresh, usable};
 use std::sync::Arc;
 
@@ -32,14 +29,26 @@ pub enum Presented {
     Live(Live),
 }
 
+/// What a handler decided about the browser's cookie; the response stage
+/// applies it.
+pub enum CookieChange {
+    /// Nothing asked: the cookie is still cleared when the session it
+    /// named turned out to be gone.
+    None,
+    /// A new session: the cookie carries its secret.
+    Set(SessionSecret),
+    /// Signed out: the cookie is cleared.
+    Clear,
+}
+
 pub struct Ctx {
     pub app: Arc<App>,
     pub parts: request::Parts,
     /// The browser connection the request came on.
     pub connection: Arc<Connection>,
     pub presented: Presented,
-    /// A `Set-Cookie` to add to the response.
-    pub set_cookie: Option<String>,
+    /// What becomes of the cookie on the way out.
+    pub cookie: CookieChange,
 }
 
 impl Ctx {
@@ -49,7 +58,7 @@ impl Ctx {
             parts,
             connection,
             presented: Presented::Anonymous,
-            set_cookie: None,
+            cookie: CookieChange::None,
         }
     }
 
@@ -173,20 +182,6 @@ impl Ctx {
             }
             Refreshed::Failed => Err(ProxyError::RefreshUnavailable),
         }
-    }
-
-    /// Applies the cookie decision to the response: a set cookie, or a
-    /// clear when the presented session turned out to be gone.
-    pub fn finish(&self, response: &mut Response<Body>) {
-        let config = &self.app.config;
-        let cookie = match (&self.set_cookie, &self.presented) {
-            (Some(cookie), _) => cookie.clone(),
-            (None, Presented::Stale(_)) => {
-                clear_cookie(&config.cookie_name, config.secure_cookie())
-            }
-            (None, _) => return,
-        };
-        respond::with_cookie(response, &cookie);
     }
 }
 

@@ -15,6 +15,7 @@ use http::header::{ACCEPT_ENCODING, AUTHORIZATION, COOKIE, GetAll, HOST, HeaderN
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Request, Uri, request};
 use sbp_core::http::{HopByHop, strip_cookie};
+use sbp_core::route::Service;
 
 static APIKEY: HeaderName = HeaderName::from_static("apikey");
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -25,6 +26,8 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 pub struct Forward<'a> {
     /// The path relative to the project root (the public base path stripped).
     pub path: &'a str,
+    /// The Supabase service the request is for (the route's).
+    pub service: Service,
     /// `Bearer <token>`: the session's, or `Upstream::anon_bearer`.
     pub bearer: HeaderValue,
     /// The browser's `Cookie` header without the proxy's cookie
@@ -97,7 +100,9 @@ fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upst
         out.insert(COOKIE, cookie);
     }
     out.insert(APIKEY.clone(), upstream.apikey.clone());
-    if upstream.anon_key_kind.is_bearer_on(forward.path) || forward.bearer != upstream.anon_bearer {
+    if upstream.anon_key_kind.is_bearer_on(forward.service)
+        || forward.bearer != upstream.anon_bearer
+    {
         out.insert(AUTHORIZATION, forward.bearer);
     }
     if let Some(client) = forward.forwarded_for {
@@ -153,9 +158,18 @@ mod tests {
         Upstream::new(url, "anon", std::time::Duration::from_secs(1), tls).unwrap()
     }
 
+    /// The service a path is forwarded to, as the pipeline classifies it.
+    fn service_of(path: &str) -> Service {
+        match sbp_core::route::classify(&http::Method::GET, path, None, "").route {
+            sbp_core::route::Route::Forward(service) => service,
+            route => panic!("{path} is not forwarded: {route:?}"),
+        }
+    }
+
     fn forward<'a>(path: &'a str, incoming: &HeaderMap) -> Forward<'a> {
         Forward {
             path,
+            service: service_of(path),
             bearer: bearer("upstream-token").unwrap(),
             cookie: forwarded_cookie(incoming.get_all(COOKIE), "sb-session"),
             forwarded_for: Some(HeaderValue::from_static("10.0.0.1")),

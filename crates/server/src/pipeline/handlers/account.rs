@@ -5,10 +5,10 @@
 
 use crate::body::Body;
 use crate::body::full;
-use crate::pipeline::auth_answer::relay_auth;
-use crate::pipeline::context::{Ctx, Live, Presented, store_down};
-use crate::pipeline::forward::{send, session_bearer};
-use crate::pipeline::respond;
+use crate::pipeline::context::{CookieChange, Ctx, Live, Presented, store_down};
+use crate::pipeline::handlers::forward::{send, session_bearer};
+use crate::pipeline::response::auth_answer::relay_auth;
+use crate::pipeline::response::respond;
 use crate::upstream::make_private;
 use http::{Response, StatusCode};
 use http_body_util::BodyExt;
@@ -16,8 +16,7 @@ use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::auth::{AuthError, wants_versioned_errors};
 use sbp_core::config::TokenMode;
-use sbp_core::http::clear_cookie;
-use sbp_core::route::LogoutScope;
+use sbp_core::route::{LogoutScope, Service};
 use sbp_core::session::Session;
 use sbp_core::token::MintKey;
 use serde_json::Value;
@@ -33,7 +32,7 @@ pub async fn user(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Proxy
     let Some(session) = ctx.fresh_session().await? else {
         return Ok(no_session(ctx));
     };
-    let upstream = send(ctx, body, session_bearer(&session)?).await?;
+    let upstream = send(ctx, body, session_bearer(&session)?, Service::Auth).await?;
     let mut response = relay_auth(ctx, upstream).await?;
     let app = ctx.app.clone();
     if response.status() == StatusCode::OK
@@ -82,9 +81,9 @@ pub async fn logout(
         return Ok(no_session(ctx));
     };
     let (key, user_id) = (live.key.clone(), live.session.user_id.clone());
-    let mut response = match ctx.fresh_session().await {
+    let response = match ctx.fresh_session().await {
         Ok(Some(session)) => {
-            let upstream = send(ctx, body, session_bearer(&session)?).await?;
+            let upstream = send(ctx, body, session_bearer(&session)?, Service::Auth).await?;
             relay_auth(ctx, upstream).await?
         }
         // Auth already ended the session (or cannot be reached to end it):
@@ -110,12 +109,7 @@ pub async fn logout(
         ctx.app.end_session(k).await.map_err(store_down)?;
     }
     if scope != LogoutScope::Others {
-        let config = &ctx.app.config;
-        respond::with_cookie(
-            &mut response,
-            &clear_cookie(&config.cookie_name, config.secure_cookie()),
-        );
-        ctx.presented = Presented::Anonymous;
+        ctx.cookie = CookieChange::Clear;
     }
     Ok(response)
 }

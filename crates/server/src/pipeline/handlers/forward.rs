@@ -1,29 +1,27 @@
 //! Forwarding a request to Supabase with the session's token (or the anon key).
 
-use crate::body::{Body, IdleLimit, IdleTimeout, full, read_request_body, upload};
-use crate::pipeline::auth_answer::relay_auth;
+use crate::body::{Body, IdleTimeout, full, read_request_body, upload};
 use crate::pipeline::context::Ctx;
-use crate::upstream::{
-    Forward, UpstreamResponse, bearer, drop_upstream_cookies, forward_request, make_private,
-    relay_response,
-};
+use crate::pipeline::response::relay::{idle_limit, relay};
+use crate::upstream::{Forward, UpstreamResponse, bearer, forward_request, make_private};
 use http::header::COOKIE;
 use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::route::Service;
 use sbp_core::session::Session;
-use std::time::Duration;
 
-/// Sends the request upstream with `bearer` (`Bearer <token>`) and returns the raw response.
+/// Sends the request to `service` with `bearer` (`Bearer <token>`) and
+/// returns the raw response.
 pub async fn send(
     ctx: &Ctx,
     body: Incoming,
     bearer: HeaderValue,
+    service: Service,
 ) -> Result<UpstreamResponse, ProxyError> {
     let app = &ctx.app;
     let limits = &app.config.limits;
-    let to_auth = ctx.path().starts_with("/auth/v1");
+    let to_auth = service == Service::Auth;
     let body = if to_auth {
         // Read whole, and dropped when it stalls like any streamed body.
         let body = IdleTimeout::new(body, idle_limit(ctx));
@@ -33,6 +31,7 @@ pub async fn send(
     };
     let forward = Forward {
         path: ctx.path(),
+        service,
         bearer,
         cookie: ctx
             .connection
@@ -63,26 +62,10 @@ pub async fn forward(
         Some(session) => ctx.connection.bearer(session)?,
         None => ctx.app.upstream.anon_bearer.clone(),
     };
-    let upstream = send(ctx, body, bearer).await?;
-    let mut response = match service {
-        Service::Auth => relay_auth(ctx, upstream).await?,
-        _ => {
-            let mut response = relay_response(upstream, idle_limit(ctx));
-            let cookie_name = &ctx.app.config.cookie_name;
-            drop_upstream_cookies(response.headers_mut(), cookie_name, false, &[]);
-            response
-        }
-    };
+    let upstream = send(ctx, body, bearer, service).await?;
+    let mut response = relay(ctx, service, upstream).await?;
     if session.is_some() {
         make_private(response.headers_mut());
     }
     Ok(response)
-}
-
-/// The idle limit for relayed bodies, on the connection's coarse timer.
-pub fn idle_limit(ctx: &Ctx) -> IdleLimit {
-    IdleLimit {
-        timeout: Duration::from_secs(ctx.app.config.limits.idle_timeout),
-        timer: ctx.connection.lane.timer().clone(),
-    }
 }

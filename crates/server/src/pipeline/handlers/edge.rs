@@ -1,15 +1,14 @@
 //! The proxy's own endpoints under `/edge/v1`.
 
 use crate::body::{Body, full};
-use crate::pipeline::context::{Ctx, Presented, store_down};
-use crate::pipeline::forward::session_bearer;
-use crate::pipeline::respond;
+use crate::pipeline::context::{CookieChange, Ctx, store_down};
+use crate::pipeline::handlers::forward::session_bearer;
+use crate::pipeline::response::respond;
 use http::header::AUTHORIZATION;
 use http::{Method, Request, Response};
 use sbp_core::ProxyError;
 use sbp_core::config::TokenMode;
 use sbp_core::edge::{session_list_item, session_view};
-use sbp_core::http::clear_cookie;
 use sbp_core::session::{Session, SessionStore};
 use sbp_core::token::usable;
 use serde_json::json;
@@ -66,16 +65,10 @@ pub async fn revoke(ctx: &mut Ctx, id: &str) -> Result<Response<Body>, ProxyErro
     if let Some(session) = removed {
         end_auth_session(ctx, session);
     }
-    let mut response = respond::json(200, &json!({"id": id}));
     if key == current {
-        let config = &ctx.app.config;
-        respond::with_cookie(
-            &mut response,
-            &clear_cookie(&config.cookie_name, config.secure_cookie()),
-        );
-        ctx.presented = Presented::Anonymous;
+        ctx.cookie = CookieChange::Clear;
     }
-    Ok(response)
+    Ok(respond::json(200, &json!({"id": id})))
 }
 
 /// Ends the revoked session in Auth too (best effort, in the background), so

@@ -2,7 +2,7 @@
 
 use crate::body::{Body, full};
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, SET_COOKIE, X_CONTENT_TYPE_OPTIONS};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, X_CONTENT_TYPE_OPTIONS};
 use http::{Response, StatusCode};
 use sbp_core::ProxyError;
 use sbp_core::auth::AuthError;
@@ -52,14 +52,4 @@ pub fn auth_error(error: AuthError, versioned: bool) -> Response<Body> {
         );
     }
     response
-}
-
-/// Adds a `Set-Cookie` and, as every response that sets or clears the
-/// cookie must, `Cache-Control: no-store`.
-pub fn with_cookie(response: &mut Response<Body>, set_cookie: &str) {
-    if let Ok(value) = HeaderValue::from_str(set_cookie) {
-        let headers = response.headers_mut();
-        headers.append(SET_COOKIE, value);
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
 }

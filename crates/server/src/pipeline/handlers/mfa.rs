@@ -8,17 +8,18 @@
 //! user's other sessions below aal2, and so does the proxy.
 
 use crate::body::Body;
-use crate::pipeline::account::no_session;
-use crate::pipeline::auth_answer::{read_answer, relay_answer};
 use crate::pipeline::context::{Ctx, Live, Presented, store_down};
-use crate::pipeline::forward::{send, session_bearer};
-use crate::pipeline::sign_in::{placeholder_body, token_answer};
+use crate::pipeline::handlers::account::no_session;
+use crate::pipeline::handlers::forward::{send, session_bearer};
+use crate::pipeline::handlers::sign_in::{placeholder_body, token_answer};
+use crate::pipeline::response::auth_answer::{read_answer, relay_answer};
 use crate::upstream::make_private;
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::auth::read_token_response;
 use sbp_core::config::TokenMode;
+use sbp_core::route::Service;
 use sbp_core::session::{SessionKey, UserObject};
 use sbp_core::token::read_claims;
 
@@ -31,7 +32,7 @@ pub async fn verify(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Pro
     let Some(key) = ctx.live().map(|live| live.key.clone()) else {
         return Ok(no_session(ctx));
     };
-    let upstream = send(ctx, body, session_bearer(&session)?).await?;
+    let upstream = send(ctx, body, session_bearer(&session)?, Service::Auth).await?;
     let answer = read_answer(ctx, upstream).await?;
     let grant = (answer.parts.status == StatusCode::OK)
         .then(|| read_token_response(&answer.body))

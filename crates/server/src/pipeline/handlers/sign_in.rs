@@ -6,10 +6,10 @@
 
 use crate::app::App;
 use crate::body::Body;
-use crate::pipeline::auth_answer::{read_answer, relay_answer};
-use crate::pipeline::context::{Ctx, store_down};
-use crate::pipeline::forward::send;
-use crate::pipeline::respond;
+use crate::pipeline::context::{CookieChange, Ctx, store_down};
+use crate::pipeline::handlers::forward::send;
+use crate::pipeline::response::auth_answer::{read_answer, relay_answer};
+use crate::pipeline::response::respond;
 use crate::upstream::{drop_upstream_cookies, replace_body};
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
@@ -19,7 +19,7 @@ use sbp_core::auth::{
     AuthError, SignIn, browser_token_response, read_token_response, wants_versioned_errors,
 };
 use sbp_core::config::TokenMode;
-use sbp_core::http::set_cookie;
+use sbp_core::route::Service;
 use sbp_core::session::{NewSession, Session, SessionSecret, UserObject};
 use sbp_core::token::{placeholder_refresh_token, read_claims};
 use serde_json::{Map, Value};
@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 /// Forwards a sign-in; a token response creates the session.
 pub async fn sign_in(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
     let anon_bearer = ctx.app.upstream.anon_bearer.clone();
-    let upstream = send(ctx, body, anon_bearer).await?;
+    let upstream = send(ctx, body, anon_bearer, Service::Auth).await?;
     let answer = read_answer(ctx, upstream).await?;
     let grant = (answer.parts.status == StatusCode::OK)
         .then(|| read_token_response(&answer.body))
@@ -99,12 +99,7 @@ async fn start_session(ctx: &mut Ctx, grant: SignIn) -> Result<Vec<u8>, ProxyErr
         .insert(&secret.key(), session)
         .await
         .map_err(store_down)?;
-    ctx.set_cookie = Some(set_cookie(
-        &config.cookie_name,
-        &secret,
-        config.session_ttl,
-        config.secure_cookie(),
-    ));
+    ctx.cookie = CookieChange::Set(secret);
     Ok(placeholder_body(
         &app,
         &grant.claims.all,

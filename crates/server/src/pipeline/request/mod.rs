@@ -1,0 +1,46 @@
+//! The request stage: what the proxy works out about a request before any
+//! handler runs: its route, whether the guards let it through, and the
+//! session its cookie names.
+
+mod guard;
+
+use crate::app::App;
+use crate::pipeline::connection::Connection;
+use crate::pipeline::context::Ctx;
+use http::Request;
+use hyper::body::Incoming;
+use sbp_core::ProxyError;
+use sbp_core::route::Route;
+use std::sync::Arc;
+
+/// The request's context and its route.
+pub fn classify(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    connection: Arc<Connection>,
+) -> (Ctx, Route, Incoming) {
+    let (parts, body) = request.into_parts();
+    let classified = sbp_core::route::classify(
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        app.config.public_url.base_path(),
+    );
+    let route = classified.route;
+    (Ctx::new(app, parts, connection), route, body)
+}
+
+/// Applies the guards, then loads the session for every route that may use
+/// one (not the health check, the public keys, or a request that is refused
+/// anyway).
+pub async fn admit(ctx: &mut Ctx, route: &Route) -> Result<(), ProxyError> {
+    guard::check(ctx, route)?;
+    match route {
+        Route::Health
+        | Route::Jwks
+        | Route::NotFound
+        | Route::MethodNotAllowed
+        | Route::DotSegments => Ok(()),
+        _ => ctx.load_session().await,
+    }
+}
