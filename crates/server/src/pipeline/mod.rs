@@ -94,7 +94,7 @@ async fn dispatch(
 /// before anything else, then the socket is relayed with the session's
 /// fresh token (or the anon key).
 async fn realtime_socket(ctx: &mut Ctx) -> Result<Response<Body>, ProxyError> {
-    let upgrade = Upgrade::check(&ctx.app, &mut ctx.parts)?;
+    let upgrade = Upgrade::check(&ctx.app.realtime, &mut ctx.parts)?;
     let session = ctx.fresh_session().await?;
     let link = session.zip(ctx.live()).map(|(session, live)| SessionLink {
         key: live.key.clone(),
@@ -102,6 +102,12 @@ async fn realtime_socket(ctx: &mut Ctx) -> Result<Response<Body>, ProxyError> {
     });
     let client_ip = ctx.client_ip();
     upgrade
-        .accept(ctx.app.clone(), &ctx.parts, client_ip, link)
+        .accept(
+            &ctx.app.realtime,
+            ctx.app.sessions.clone(),
+            &ctx.parts,
+            client_ip,
+            link,
+        )
         .await
 }

@@ -11,15 +11,10 @@
 //! is over `PROXY_MAX_SOCKET_MESSAGE` (1009 to both), and when no frame
 //! went either way for `PROXY_SOCKET_IDLE_TIMEOUT` (1001 to both).
 
-use crate::app::App;
-use crate::realtime::keeper::keep;
 use crate::realtime::state::SocketState;
-use crate::realtime::upstream::UpstreamSocket;
-use crate::realtime::{BrowserSocket, SessionLink};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use sbp_core::realtime::{SESSION_ENDED_CLOSE_CODE, ServerFrame, SessionEnd};
 use std::pin::pin;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -71,31 +66,33 @@ impl Closing {
     }
 }
 
-/// Relays until either side closes, the session ends, a message is too
-/// big or the socket stays idle too long.
-pub async fn run(
-    app: Arc<App>,
-    browser: BrowserSocket,
-    upstream: UpstreamSocket,
-    link: Option<SessionLink>,
-    token: Option<String>,
-) {
+/// Relays until either side closes, the session ends (`session_end`
+/// resolves: the session keeper), a message is too big or no frame went
+/// either way for `idle_timeout`. `state` is shared with the keeper.
+pub async fn run<B, U>(
+    browser: B,
+    upstream: U,
+    state: &SocketState,
+    session_end: impl Future<Output = SessionEnd>,
+    idle_timeout: Duration,
+) where
+    B: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError>,
+    U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError>,
+{
     let (mut to_browser, mut from_browser) = browser.split();
     let (mut to_upstream, mut from_upstream) = upstream.split();
-    let state = SocketState::new(token);
-    let idle_timeout = Duration::from_secs(app.config.limits.socket_idle_timeout);
     let closing = {
         let mut up = pin!(browser_to_upstream(
             &mut from_browser,
             &mut to_upstream,
-            &state
+            state
         ));
         let mut down = pin!(upstream_to_browser(
             &mut from_upstream,
             &mut to_browser,
-            &state
+            state
         ));
-        let mut keeper = pin!(keep(&app, link, &state));
+        let mut keeper = pin!(session_end);
         tokio::select! {
             ended = &mut up => match ended {
                 Direction::Closed => {

@@ -3,112 +3,150 @@
 //! never with a call to Auth for tokens; and sessions in use are checked
 //! with Auth now and then ([`MintChecks`]), so that revocations are noticed.
 
-use crate::app::App;
-use crate::refresh::Refreshed;
-use http::header::AUTHORIZATION;
-use http::{Method, Request};
+use super::{AuthApi, Refreshed, SessionService};
+use crate::store::CachedStore;
 use sbp_core::ProxyError;
 use sbp_core::auth::session_gone;
 use sbp_core::config::TokenMode;
 use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
-use sbp_core::token::{MintKey, claims_for_user, needs_refresh, read_claims};
+use sbp_core::token::{MintKey, claims_for_user, needs_refresh, session_claims};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
-fn mint_tokens(
-    app: &App,
-    mint: &MintKey,
-    claims: &Map<String, Value>,
-    refresh_token: &str,
-) -> Result<UpstreamTokens, ProxyError> {
-    let (access_token, issued_at, expires_at) = mint
-        .mint(claims, app.now(), app.config.mint_ttl)
-        .map_err(|e| {
-        tracing::error!(error = %e, "cannot mint a token");
-        ProxyError::Internal
-    })?;
-    Ok(UpstreamTokens {
-        access_token,
-        // Auth's own refresh token is kept, unused, so the session survives
-        // a switch back to refresh mode.
-        refresh_token: refresh_token.to_string(),
-        issued_at,
-        expires_at,
-    })
-}
+impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
+    fn mint_tokens(
+        &self,
+        mint: &MintKey,
+        claims: &Map<String, Value>,
+        refresh_token: &str,
+    ) -> Result<UpstreamTokens, ProxyError> {
+        let (access_token, issued_at, expires_at) = mint
+            .mint(claims, self.now(), self.settings.mint_ttl)
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot mint a token");
+                ProxyError::Internal
+            })?;
+        Ok(UpstreamTokens {
+            access_token,
+            // Auth's own refresh token is kept, unused, so the session survives
+            // a switch back to refresh mode.
+            refresh_token: refresh_token.to_string(),
+            issued_at,
+            expires_at,
+        })
+    }
 
-/// Tokens for a new session signed in with Auth's `tokens` and `claims`.
-pub fn first_tokens(
-    app: &App,
-    mint: &MintKey,
-    claims: &Map<String, Value>,
-    tokens: &UpstreamTokens,
-) -> Result<UpstreamTokens, ProxyError> {
-    mint_tokens(app, mint, claims, &tokens.refresh_token)
-}
+    /// Tokens for a new session signed in with Auth's `tokens` and `claims`.
+    pub fn first_tokens(
+        &self,
+        mint: &MintKey,
+        claims: &Map<String, Value>,
+        tokens: &UpstreamTokens,
+    ) -> Result<UpstreamTokens, ProxyError> {
+        self.mint_tokens(mint, claims, &tokens.refresh_token)
+    }
 
-/// The claims to mint from: those of the session's current token (Auth's
-/// own for a session made in refresh mode, or a minted one).
-fn session_claims(session: &Session) -> Map<String, Value> {
-    read_claims(&session.tokens.access_token).map_or_else(
-        || Map::from_iter([("sub".to_string(), Value::from(session.user_id.clone()))]),
-        |c| c.all,
-    )
-}
-
-/// Signs a new token for the session when its current one is near expiry,
-/// then checks the session with Auth when a check is due (a session used
-/// only by a Realtime socket is re-minted without HTTP requests).
-pub async fn remint(app: &Arc<App>, key: &SessionKey, mint: &MintKey) -> Refreshed {
-    let session = match app.sessions.reload(key).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return Refreshed::Revoked,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read session before minting");
+    /// Signs a new token for the session when its current one is near expiry,
+    /// then checks the session with Auth when a check is due (a session used
+    /// only by a Realtime socket is re-minted without HTTP requests).
+    pub(super) async fn remint(self: &Arc<Self>, key: &SessionKey, mint: &MintKey) -> Refreshed {
+        let session = match self.cache.reload(key).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return Refreshed::Revoked,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read session before minting");
+                return Refreshed::Failed;
+            }
+        };
+        if !needs_refresh(&session.tokens, self.now(), self.settings.refresh_margin) {
+            self.check_if_due(key, &session);
+            return Refreshed::Fresh(session);
+        }
+        let claims = session_claims(&session);
+        let Ok(tokens) = self.mint_tokens(mint, &claims, &session.tokens.refresh_token) else {
             return Refreshed::Failed;
-        }
-    };
-    if !needs_refresh(&session.tokens, app.now(), app.config.refresh_margin) {
-        check_if_due(app, key, &session);
-        return Refreshed::Fresh(session);
-    }
-    let claims = session_claims(&session);
-    let Ok(tokens) = mint_tokens(app, mint, &claims, &session.tokens.refresh_token) else {
-        return Refreshed::Failed;
-    };
-    match app
-        .sessions
-        .update_tokens(key, &tokens, &session.user)
-        .await
-    {
-        Ok(Some(session)) => {
-            check_if_due(app, key, &session);
-            Refreshed::Fresh(session)
-        }
-        Ok(None) => Refreshed::Revoked,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot store a minted token");
-            Refreshed::Failed
+        };
+        match self.cache.update_tokens(key, &tokens, &session.user).await {
+            Ok(Some(session)) => {
+                self.check_if_due(key, &session);
+                Refreshed::Fresh(session)
+            }
+            Ok(None) => Refreshed::Revoked,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot store a minted token");
+                Refreshed::Failed
+            }
         }
     }
-}
 
-/// Records Auth's updated user object and mints from its claims from now on.
-pub async fn update_user(
-    app: &App,
-    mint: &MintKey,
-    key: &SessionKey,
-    session: &Session,
-    user: Value,
-) -> Result<Option<Arc<Session>>, StoreError> {
-    let claims = claims_for_user(&session_claims(session), &user);
-    let Ok(tokens) = mint_tokens(app, mint, &claims, &session.tokens.refresh_token) else {
-        return Ok(None);
-    };
-    let user = UserObject::from_value(&user);
-    app.sessions.update_tokens(key, &tokens, &user).await
+    /// Records Auth's updated user object and mints from its claims from now on.
+    pub async fn update_user(
+        &self,
+        mint: &MintKey,
+        key: &SessionKey,
+        session: &Session,
+        user: Value,
+    ) -> Result<Option<Arc<Session>>, StoreError> {
+        let claims = claims_for_user(&session_claims(session), &user);
+        let Ok(tokens) = self.mint_tokens(mint, &claims, &session.tokens.refresh_token) else {
+            return Ok(None);
+        };
+        let user = UserObject::from_value(&user);
+        self.cache.update_tokens(key, &tokens, &user).await
+    }
+
+    /// In mint mode, starts a check of the session with Auth when one is due;
+    /// `session` holds a token that is not near expiry.
+    pub fn check_if_due(self: &Arc<Self>, key: &SessionKey, session: &Arc<Session>) {
+        if !matches!(self.settings.token_mode, TokenMode::Mint(_)) {
+            return;
+        }
+        if !self.mint_checks.start(key, self.settings.mint_check) {
+            return;
+        }
+        let (service, key, session) = (self.clone(), key.clone(), session.clone());
+        tokio::spawn(async move { service.check(&key, &session).await });
+    }
+
+    /// Asks Auth for the session's user with its minted token; ends the
+    /// session when Auth answers that it is gone.
+    async fn check(&self, key: &SessionKey, session: &Session) {
+        let call = self.auth.user(&session.tokens.access_token);
+        let answer = match tokio::time::timeout(CHECK_TIMEOUT, call).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "a minted session's check did not reach Auth");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("Auth did not answer a minted session's check in time");
+                return;
+            }
+        };
+        let status = answer.status;
+        if status == 200 {
+            return;
+        }
+        match session_gone(status, answer.error_code.as_deref(), &answer.body) {
+            Some(code) => {
+                tracing::info!(
+                    status,
+                    code,
+                    "Auth ended a minted-for session; ending it here"
+                );
+                if let Err(e) = self.end(key).await {
+                    tracing::warn!(error = %e, "cannot delete a revoked session");
+                }
+            }
+            None => tracing::warn!(
+                status,
+                "a minted session's check failed; the session is kept"
+            ),
+        }
+    }
 }
 
 /// Checks of minted-for sessions with Auth. In mint mode Auth is never
@@ -120,7 +158,7 @@ pub async fn update_user(
 /// path. An answer with a session-ending code ends the session everywhere;
 /// any other failure keeps it until the next check.
 #[derive(Default)]
-pub struct MintChecks {
+pub(super) struct MintChecks {
     started: Mutex<Started>,
 }
 
@@ -136,8 +174,6 @@ struct Started {
 const MIN_PRUNE: usize = 1024;
 /// A check that takes longer is abandoned (and the session kept).
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest `GET /user` answer read.
-const USER_RESPONSE_LIMIT: usize = 1 << 20;
 
 impl MintChecks {
     /// Whether a check of `key` is due; if so it counts as started now.
@@ -157,72 +193,5 @@ impl MintChecks {
         }
         started.at.insert(key.clone(), now);
         true
-    }
-}
-
-/// In mint mode, starts a check of the session with Auth when one is due;
-/// `session` holds a token that is not near expiry.
-pub fn check_if_due(app: &Arc<App>, key: &SessionKey, session: &Arc<Session>) {
-    if !matches!(app.config.token_mode, TokenMode::Mint(_)) {
-        return;
-    }
-    let interval = Duration::from_secs(app.config.mint_check);
-    if !app.refresher.mint_checks.start(key, interval) {
-        return;
-    }
-    let (app, key, session) = (app.clone(), key.clone(), session.clone());
-    tokio::spawn(async move { check(&app, &key, &session).await });
-}
-
-/// Asks Auth for the session's user with its minted token; ends the
-/// session when Auth answers that it is gone.
-async fn check(app: &App, key: &SessionKey, session: &Session) {
-    let Some(bearer) = crate::upstream::bearer(&session.tokens.access_token) else {
-        return;
-    };
-    let request = Request::builder()
-        .method(Method::GET)
-        .uri("/auth/v1/user")
-        .header(AUTHORIZATION, bearer)
-        .header("x-supabase-api-version", "2024-01-01")
-        .body(crate::body::empty());
-    let Ok(request) = request else {
-        return;
-    };
-    let call = app.upstream.call(request, USER_RESPONSE_LIMIT);
-    let (parts, bytes) = match tokio::time::timeout(CHECK_TIMEOUT, call).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "a minted session's check did not reach Auth");
-            return;
-        }
-        Err(_) => {
-            tracing::warn!("Auth did not answer a minted session's check in time");
-            return;
-        }
-    };
-    let status = parts.status.as_u16();
-    if status == 200 {
-        return;
-    }
-    let error_code = parts
-        .headers
-        .get("x-sb-error-code")
-        .and_then(|v| v.to_str().ok());
-    match session_gone(status, error_code, &bytes) {
-        Some(code) => {
-            tracing::info!(
-                status,
-                code,
-                "Auth ended a minted-for session; ending it here"
-            );
-            if let Err(e) = app.end_session(key).await {
-                tracing::warn!(error = %e, "cannot delete a revoked session");
-            }
-        }
-        None => tracing::warn!(
-            status,
-            "a minted session's check failed; the session is kept"
-        ),
     }
 }
