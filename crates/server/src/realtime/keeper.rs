@@ -129,3 +129,107 @@ async fn look_up<S: CachedStore, A: AuthApi>(
         Refreshed::Failed => Ok(session),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::testing::{
+        FakeAuth, SharedStore, TestService, answer, refresh_settings, service, signed_in,
+        token_answer,
+    };
+    use std::pin::pin;
+    use tokio::time::{Instant, sleep};
+    use tokio_tungstenite::tungstenite::Message;
+
+    const JOIN: &str = r#"["1","1","realtime:room","phx_join",{}]"#;
+
+    /// A signed-in socket whose hour-long token expires in 100 s (so it is
+    /// refreshed 60 s before, at 40 s), with a channel joined.
+    async fn socket(auth: Arc<FakeAuth>) -> (Arc<TestService>, SessionLink, SocketState) {
+        let sessions = service(SharedStore::default(), auth, refresh_settings());
+        let key = signed_in(&sessions, sessions.now() + 100).await;
+        let session = sessions.get(&key).await.unwrap().unwrap();
+        let state = SocketState::new(Some(session.tokens.access_token.clone()));
+        state.client_text(JOIN.into());
+        (sessions, SessionLink { key, session }, state)
+    }
+
+    fn injected(state: &SocketState) -> String {
+        match state.client_text(JOIN.into()) {
+            Message::Text(text) => text.to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_token_is_refreshed_at_its_margin_and_pushed() {
+        let auth = Arc::new(FakeAuth::default());
+        let (sessions, link, state) = socket(auth.clone()).await;
+        let sockets = SessionSockets::following(sessions.ended());
+        let (key, old_token) = (link.key.clone(), link.session.tokens.access_token.clone());
+        auth.answer_refresh(Duration::ZERO, token_answer(sessions.now() + 40, "r2"));
+        let mut keeper = pin!(keep(&sessions, &sockets, Some(link), &state));
+        tokio::select! {
+            end = &mut keeper => panic!("ended: {end:?}"),
+            () = sleep(Duration::from_secs(39)) => {}
+        }
+        assert_eq!(auth.refresh_calls(), 0, "not before the margin");
+        assert!(state.take_pushes().is_empty());
+        tokio::select! {
+            end = &mut keeper => panic!("ended: {end:?}"),
+            () = sleep(Duration::from_secs(2)) => {}
+        }
+        assert_eq!(auth.refresh_calls(), 1);
+        let pushes = state.take_pushes();
+        assert_eq!(pushes.len(), 1, "the joined channel gets the new token");
+        assert!(!pushes[0].contains(&old_token));
+        let refreshed = sessions.get(&key).await.unwrap().unwrap();
+        let new_token = &refreshed.tokens.access_token;
+        assert_eq!(refreshed.tokens.refresh_token, "r2");
+        assert!(pushes[0].contains(new_token.as_str()), "{}", pushes[0]);
+        assert!(
+            injected(&state).contains(new_token.as_str()),
+            "joins carry it too"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_ended_on_this_instance_ends_the_socket_at_once() {
+        let (sessions, link, state) = socket(Arc::new(FakeAuth::default())).await;
+        let sockets = SessionSockets::following(sessions.ended());
+        let key = link.key.clone();
+        let started = Instant::now();
+        let ending = async {
+            // Between two of the keeper's looks (every 2 s).
+            sleep(Duration::from_secs(5)).await;
+            sessions.end(&key).await.unwrap();
+            std::future::pending::<()>().await;
+        };
+        let end = tokio::select! {
+            end = keep(&sessions, &sockets, Some(link), &state) => end,
+            () = ending => unreachable!(),
+        };
+        assert_eq!(end, SessionEnd::Deleted);
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "before the next look"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_auth_refuses_for_good_ends_the_socket() {
+        let auth = Arc::new(FakeAuth::default());
+        let (sessions, link, state) = socket(auth.clone()).await;
+        let sockets = SessionSockets::following(sessions.ended());
+        auth.answer_refresh(Duration::ZERO, answer(500, "{}"));
+        auth.answer_refresh(
+            Duration::ZERO,
+            answer(400, r#"{"code":"session_not_found","message":"x"}"#),
+        );
+        let started = Instant::now();
+        let end = keep(&sessions, &sockets, Some(link), &state).await;
+        assert_eq!(end, SessionEnd::Deleted);
+        assert_eq!(auth.refresh_calls(), 2, "a failed refresh is tried again");
+        assert!(started.elapsed() >= Duration::from_secs(40));
+    }
+}
