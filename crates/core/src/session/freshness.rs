@@ -3,7 +3,7 @@
 //! the refreshed session, with the current one while its token is still
 //! valid, without a session, or not at all.
 
-use super::Session;
+use super::model::Session;
 use crate::env::UnixSeconds;
 use crate::token::usable;
 use std::sync::Arc;

@@ -13,7 +13,6 @@
 //! frame went either way, the session's last-seen is recorded as a request
 //! would record it (no more often), so idle expiry spares a busy socket.
 
-use crate::realtime::SessionLink;
 use crate::realtime::sockets::SessionSockets;
 use crate::realtime::state::SocketState;
 use crate::session::{AuthApi, Refreshed, SessionService};
@@ -24,6 +23,12 @@ use sbp_core::session::{Session, SessionKey};
 use sbp_core::token::{effective_margin, needs_refresh};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The signed-in session a socket belongs to.
+pub struct SessionLink {
+    pub key: SessionKey,
+    pub session: Arc<Session>,
+}
 
 /// How often a socket looks its session up.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(2);

@@ -8,6 +8,7 @@
 //! the socket to Supabase first (so a refusal or an unreachable Supabase is
 //! an HTTP answer), answers `101` and hands both sockets to the relay task.
 
+mod framing;
 mod keeper;
 mod relay;
 mod slots;
@@ -15,11 +16,13 @@ mod sockets;
 mod state;
 mod upstream;
 
-pub use sockets::SessionSockets;
+pub use keeper::SessionLink;
+use sockets::SessionSockets;
 
 use crate::body::{Body, empty, full};
 use crate::session::{AuthApi, SessionService};
 use crate::store::CachedStore;
+use framing::socket_config;
 use http::header::{CONNECTION, CONTENT_TYPE, COOKIE, ORIGIN, SEC_WEBSOCKET_ACCEPT, UPGRADE};
 use http::{HeaderValue, Response, StatusCode, request};
 use hyper::upgrade::OnUpgrade;
@@ -29,7 +32,7 @@ use sbp_core::config::Config;
 use sbp_core::http::has_cookie;
 use sbp_core::realtime::anonymous_token;
 use sbp_core::realtime::handshake::{check_origin, websocket_key};
-use sbp_core::session::{Session, SessionKey};
+use sbp_core::session::SessionKey;
 use slots::{SocketSlot, SocketSlots};
 use state::SocketState;
 use std::net::IpAddr;
@@ -39,24 +42,8 @@ use tokio::sync::broadcast;
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::Role;
 use upstream::{BrowserSide, ConnectError};
-
-/// Socket buffers; idle sockets are the common case, so they stay small
-/// (reads of 4 KiB, nginx's default; a larger frame grows the buffer).
-const READ_BUFFER: usize = 4 << 10;
-const WRITE_BUFFER: usize = 8 << 10;
-
-/// The framing limits of both sockets of a relay: messages and frames of
-/// up to `max_message` bytes (`PROXY_MAX_SOCKET_MESSAGE`).
-fn socket_config(max_message: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(WRITE_BUFFER.saturating_add(max_message.saturating_mul(2)))
-        .max_message_size(Some(max_message))
-        .max_frame_size(Some(max_message))
-}
 
 /// Realtime's share of the shared state.
 pub struct Realtime {
@@ -84,12 +71,6 @@ impl Realtime {
             tls: TlsConnector::from(tls),
         }
     }
-}
-
-/// The signed-in session a socket belongs to.
-pub struct SessionLink {
-    pub key: SessionKey,
-    pub session: Arc<Session>,
 }
 
 /// An upgrade request that passed the checks, not answered yet.

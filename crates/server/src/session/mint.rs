@@ -1,7 +1,8 @@
 //! Mint mode at run time: the session's upstream token is signed here from
 //! the claims Auth gave it, once per token lifetime, never per request and
 //! never with a call to Auth for tokens; and sessions in use are checked
-//! with Auth now and then ([`MintChecks`]), so that revocations are noticed.
+//! with Auth now and then ([`MintChecks`](super::mint_checks::MintChecks)),
+//! so that revocations are noticed.
 
 use super::{AuthApi, Refreshed, SessionService};
 use crate::store::CachedStore;
@@ -11,10 +12,11 @@ use sbp_core::config::TokenMode;
 use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
 use sbp_core::token::{MintKey, claims_for_user, needs_refresh, session_claims};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
+
+/// A check that takes longer is abandoned (and the session kept).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
     fn mint_tokens(
@@ -146,52 +148,5 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
                 "a minted session's check failed; the session is kept"
             ),
         }
-    }
-}
-
-/// Checks of minted-for sessions with Auth. In mint mode Auth is never
-/// asked for tokens, so a session whose Auth session was revoked, or whose
-/// user was banned or deleted, would keep working: a session in use is
-/// checked with `GET /auth/v1/user` (with its minted token, which Auth
-/// refuses once the `session_id` is gone or the user is banned or deleted)
-/// at most once per `PROXY_MINT_CHECK` in this process, off the request
-/// path. An answer with a session-ending code ends the session everywhere;
-/// any other failure keeps it until the next check.
-#[derive(Default)]
-pub(super) struct MintChecks {
-    started: Mutex<Started>,
-}
-
-#[derive(Default)]
-struct Started {
-    /// When the last check of each session began.
-    at: HashMap<SessionKey, Instant>,
-    /// Old entries are dropped when the map reaches this size.
-    prune_at: usize,
-}
-
-/// Smallest map size at which old entries are dropped.
-const MIN_PRUNE: usize = 1024;
-/// A check that takes longer is abandoned (and the session kept).
-const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
-
-impl MintChecks {
-    /// Whether a check of `key` is due; if so it counts as started now.
-    fn start(&self, key: &SessionKey, interval: Duration) -> bool {
-        let mut started = crate::sync::lock(&self.started);
-        let now = Instant::now();
-        if let Some(at) = started.at.get(key)
-            && now.duration_since(*at) < interval
-        {
-            return false;
-        }
-        if started.at.len() >= started.prune_at {
-            started
-                .at
-                .retain(|_, at| now.duration_since(*at) < interval);
-            started.prune_at = (started.at.len() * 2).max(MIN_PRUNE);
-        }
-        started.at.insert(key.clone(), now);
-        true
     }
 }

@@ -13,6 +13,7 @@
 
 mod auth;
 mod mint;
+mod mint_checks;
 mod refresh;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -25,7 +26,7 @@ pub use sbp_core::session::Refreshed;
 use crate::store::{CachedStore, SessionCache, Store};
 use crate::upstream::Upstream;
 use futures_util::future::{BoxFuture, Shared};
-use mint::MintChecks;
+use mint_checks::MintChecks;
 use sbp_core::config::{Config, TokenMode};
 use sbp_core::env::{Clock, RandomSource, UnixSeconds, random_array};
 use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
