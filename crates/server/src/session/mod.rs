@@ -72,8 +72,12 @@ pub struct Environment {
     pub rng: Arc<dyn RandomSource + Send + Sync>,
 }
 
+/// A refresh under way, awaited by every request that needs it.
 type Flight = Shared<BoxFuture<'static, Refreshed>>;
 
+/// The sessions of this instance, over the store `S`, asking Auth through
+/// `A`. Held in an `Arc`: refreshes and checks run in tasks of their own,
+/// so a request that gives up does not cut a refresh short.
 pub struct SessionService<S = Store, A = Upstream> {
     cache: SessionCache<S>,
     auth: Arc<A>,
@@ -82,6 +86,7 @@ pub struct SessionService<S = Store, A = Upstream> {
     /// Refreshes running in this process, by session.
     in_flight: Mutex<HashMap<SessionKey, Flight>>,
     mint_checks: MintChecks,
+    /// Announces each ended session (see [`SessionService::ended`]).
     ended: broadcast::Sender<SessionKey>,
 }
 
