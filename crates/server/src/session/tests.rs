@@ -199,3 +199,28 @@ async fn ending_a_session_deletes_it_and_announces_its_end() {
     assert!(sessions.get(&key).await.unwrap().is_none());
     assert_eq!(ended.try_recv().unwrap(), key);
 }
+
+#[tokio::test(start_paused = true)]
+async fn use_is_recorded_off_the_request_path_when_due() {
+    let sessions = service(
+        SharedStore::default(),
+        Arc::new(FakeAuth::default()),
+        refresh_settings(),
+    );
+    let key = signed_in(&sessions, sessions.now() + 3600).await;
+    let session = sessions.get(&key).await.unwrap().unwrap();
+    let same = sessions.touch_in_background(&key, session.clone(), sessions.now() + 1);
+    assert!(Arc::ptr_eq(&same, &session), "not due a second later");
+
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let now = sessions.now();
+    let touched = sessions.touch_in_background(&key, session.clone(), now);
+    assert_eq!(
+        touched.last_seen_at, now,
+        "the request goes on with the use recorded"
+    );
+    tokio::task::yield_now().await;
+    let stored = sessions.store().get(&key).await.unwrap().unwrap();
+    assert_eq!(stored.last_seen_at, now);
+    assert_eq!(stored.idle_expires_at, touched.idle_expires_at);
+}
