@@ -1,72 +1,80 @@
-//! Everything a request needs, built once at start-up and shared by all connections.
+//! The composition root: the parts a request needs, built once at start-up
+//! from the configuration and the opened store, and shared by all
+//! connections. The parts know nothing of `App`; only the pipeline and the
+//! listener use it.
 
 use crate::rate_limiter::RateLimiter;
 use crate::realtime::Realtime;
-use crate::refresh::Refresher;
 use crate::runtime::{OsRandom, SystemClock};
+use crate::session::{Environment, SessionService, SessionSettings};
 use crate::store::{SessionCache, Store};
 use crate::upstream::Upstream;
 use sbp_core::config::Config;
-use sbp_core::env::{Clock, UnixSeconds};
-use sbp_core::session::{Session, SessionKey, StoreError};
+use sbp_core::env::UnixSeconds;
 use sbp_core::token::PlaceholderKey;
+use std::sync::Arc;
 
 /// How many sessions the in-process cache holds.
 pub const SESSION_CACHE_CAPACITY: usize = 100_000;
 
 pub struct App {
-    pub config: Config,
-    pub sessions: SessionCache,
-    pub upstream: Upstream,
+    pub config: Arc<Config>,
+    pub sessions: Arc<SessionService>,
+    pub upstream: Arc<Upstream>,
     pub placeholder_key: PlaceholderKey,
-    pub refresher: Refresher,
     /// Realtime sockets, closed when their session ends.
     pub realtime: Realtime,
     /// Present when `PROXY_AUTH_RATE_LIMIT` is not `off`.
     pub rate_limiter: Option<RateLimiter>,
     pub rng: OsRandom,
-    clock: SystemClock,
 }
 
 impl App {
+    /// Builds the parts; runs inside the runtime (Realtime starts following
+    /// the sessions that end).
     pub fn new(config: Config, store: Store) -> Result<App, crate::Error> {
+        let config = Arc::new(config);
         let rng = OsRandom;
         let tls = crate::tls::client_config(config.upstream_ca.as_deref())?;
+        let upstream = Arc::new(Upstream::new(
+            config.supabase_url.clone(),
+            &config.anon_key,
+            std::time::Duration::from_secs(config.limits.upstream_timeout),
+            tls.clone(),
+        )?);
+        let cache = SessionCache::new(
+            store,
+            SESSION_CACHE_CAPACITY,
+            std::time::Duration::from_secs(config.store_grace),
+        );
+        let env = Environment {
+            clock: Arc::new(SystemClock),
+            rng: Arc::new(OsRandom),
+        };
+        let settings = SessionSettings::from_config(&config);
+        let sessions = Arc::new(SessionService::new(cache, upstream.clone(), settings, env));
         Ok(App {
-            upstream: Upstream::new(
-                config.supabase_url.clone(),
-                &config.anon_key,
-                std::time::Duration::from_secs(config.limits.upstream_timeout),
-                tls.clone(),
-            )?,
             rate_limiter: config.auth_rate_limit.map(RateLimiter::new),
             placeholder_key: PlaceholderKey::generate(&rng),
-            sessions: SessionCache::new(
-                store,
-                SESSION_CACHE_CAPACITY,
-                std::time::Duration::from_secs(config.store_grace),
-            ),
-            refresher: Refresher::default(),
-            realtime: Realtime::new(tls),
+            realtime: Realtime::new(config.clone(), tls, sessions.ended()),
+            sessions,
+            upstream,
             config,
             rng,
-            clock: SystemClock,
         })
     }
 
-    /// Deletes a session and closes its Realtime sockets on this instance
-    /// (they are closed even when the store fails to delete it).
-    pub async fn end_session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        let removed = self.sessions.remove(key).await;
-        self.realtime.sockets.session_ended(key);
-        removed
+    /// Whether background work (refreshes, checks, last-seen writes,
+    /// Realtime sockets) still holds the app or its sessions.
+    pub fn in_use(self: &Arc<Self>) -> bool {
+        Arc::strong_count(self) > 1 || Arc::strong_count(&self.sessions) > 1
     }
 
     pub fn now(&self) -> UnixSeconds {
-        self.clock.now()
+        self.sessions.now()
     }
 
     pub fn random<const N: usize>(&self) -> [u8; N] {
-        self.rng.bytes()
+        self.sessions.random()
     }
 }

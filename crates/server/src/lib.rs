@@ -11,13 +11,12 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod error;
-mod mint;
 mod pipeline;
 mod rate_limiter;
 mod realtime;
-mod refresh;
 mod runtime;
 mod server;
+mod session;
 pub mod store;
 mod sync;
 #[cfg(test)]

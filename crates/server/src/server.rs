@@ -45,7 +45,7 @@ impl RunningProxy {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
-        while Arc::strong_count(&self.app) > 1 && std::time::Instant::now() < deadline {
+        while self.app.in_use() && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

@@ -5,9 +5,7 @@
 
 use sb_cookie_proxy::store::{CachedStore, SessionCache, Store};
 use sbp_core::env::UnixSeconds;
-use sbp_core::session::{
-    Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
-};
+use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -81,9 +79,6 @@ impl CachedStore for Held {
     fn in_process_copy(&self, key: &SessionKey) -> Option<Arc<Session>> {
         self.inner.in_process_copy(key)
     }
-}
-
-impl SessionStore for Held {
     async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
         let found = self.inner.get(key).await;
         self.wait_if(Point::AfterGet).await;

@@ -10,5 +10,5 @@ mod scrub;
 pub use answer::{BrowserBody, Unreadable, browser_body, carries_token, upstream_cookie_allowed};
 pub use errors::{AuthError, wants_versioned_errors};
 pub use intercept::{SignIn, browser_token_response, read_token_response};
-pub use refusal::{SESSION_ENDING_CODES, session_gone};
+pub use refusal::{Kept, RefreshAnswer, SESSION_ENDING_CODES, read_refresh_answer, session_gone};
 pub use scrub::{SECRET_FIELDS, scrub_json, scrub_location};

@@ -1,5 +1,7 @@
 //! Reading Auth's refusals: whether an answer to a refresh (or to a check
-//! of a minted session) says that the Auth session is gone for good.
+//! of a minted session) says that the Auth session is gone for good, and
+//! what an answer to the refresh grant means for the session
+//! ([`read_refresh_answer`]).
 //!
 //! Only Auth's own error codes say so. Anything else (the gateway's
 //! `{"message":"Invalid API key"}` after a key rotation, a firewall's HTML
@@ -14,7 +16,45 @@
 //!
 //! The `x-sb-error-code` header, when present, carries the code of the first two.
 
+use super::{SignIn, read_token_response};
 use serde_json::Value;
+
+/// What Auth's answer to a session's refresh grant means for the session.
+#[derive(Debug, Clone)]
+pub enum RefreshAnswer {
+    /// New tokens (and the user as Auth has it now).
+    Tokens(Box<SignIn>),
+    /// Auth said the session is gone, with this session-ending code: the
+    /// session ends.
+    EndsSession(&'static str),
+    /// Any other answer: the session is kept, to be used while its token is
+    /// valid and refreshed later.
+    Keep(Kept),
+}
+
+/// Why a refresh answer leaves the session as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// A `200` whose body is not a token response.
+    UnreadableTokens,
+    /// A refusal that does not say the session is gone.
+    Refused,
+}
+
+/// Reads Auth's answer to `grant_type=refresh_token` (`status`, the
+/// `x-sb-error-code` header, the body).
+pub fn read_refresh_answer(status: u16, error_code: Option<&str>, body: &[u8]) -> RefreshAnswer {
+    if status == 200 {
+        return match read_token_response(body) {
+            Some(grant) => RefreshAnswer::Tokens(Box::new(grant)),
+            None => RefreshAnswer::Keep(Kept::UnreadableTokens),
+        };
+    }
+    match session_gone(status, error_code, body) {
+        Some(code) => RefreshAnswer::EndsSession(code),
+        None => RefreshAnswer::Keep(Kept::Refused),
+    }
+}
 
 /// Auth's error codes that mean the session (or its user) no longer exists.
 pub const SESSION_ENDING_CODES: [&str; 6] = [
@@ -154,6 +194,83 @@ mod tests {
                 gone(status, Some("session_not_found"), ""),
                 None,
                 "{status}"
+            );
+        }
+    }
+
+    /// A JWT-shaped access token with `sub` and `exp` (the signature is
+    /// not read).
+    fn access_token() -> String {
+        use base64::Engine;
+        let part = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+        format!(
+            "{}.{}.c2ln",
+            part(r#"{"alg":"HS256","typ":"JWT"}"#),
+            part(r#"{"sub":"u1","iat":100,"exp":3700}"#)
+        )
+    }
+
+    #[test]
+    fn a_token_response_refreshes() {
+        let body = format!(
+            r#"{{"access_token":"{}","refresh_token":"r2","expires_in":3600,"user":{{"id":"u1"}}}}"#,
+            access_token()
+        );
+        match read_refresh_answer(200, None, body.as_bytes()) {
+            RefreshAnswer::Tokens(grant) => {
+                assert_eq!(grant.tokens.refresh_token, "r2");
+                assert_eq!(grant.tokens.expires_at, 3700);
+                assert_eq!(grant.user["id"], "u1");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_200_without_tokens_keeps_the_session() {
+        for body in [
+            "",
+            "{}",
+            r#"{"access_token":"not a jwt","refresh_token":"r"}"#,
+        ] {
+            assert!(
+                matches!(
+                    read_refresh_answer(200, None, body.as_bytes()),
+                    RefreshAnswer::Keep(Kept::UnreadableTokens)
+                ),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_session_ending_refusal_ends_the_session() {
+        let ended = read_refresh_answer(
+            400,
+            None,
+            br#"{"code":"refresh_token_already_used","message":"x"}"#,
+        );
+        assert!(matches!(
+            ended,
+            RefreshAnswer::EndsSession("refresh_token_already_used")
+        ));
+        let by_header = read_refresh_answer(403, Some("user_banned"), b"");
+        assert!(matches!(
+            by_header,
+            RefreshAnswer::EndsSession("user_banned")
+        ));
+        for (status, body) in [
+            (500, r#"{"code":"session_not_found","message":"x"}"#),
+            (429, r#"{"code":"session_not_found","message":"x"}"#),
+            (401, r#"{"message":"Invalid API key"}"#),
+            (400, r#"{"code":"validation_failed","message":"x"}"#),
+        ] {
+            assert!(
+                matches!(
+                    read_refresh_answer(status, None, body.as_bytes()),
+                    RefreshAnswer::Keep(Kept::Refused)
+                ),
+                "{status} {body}"
             );
         }
     }

@@ -1,6 +1,6 @@
 //! What the proxy stores for a session.
 
-use super::UserObject;
+use super::user::UserObject;
 use crate::env::UnixSeconds;
 use serde::{Deserialize, Serialize};
 

@@ -1,9 +1,11 @@
-//! Reading the claims of an access token Auth issued.
+//! Reading the claims of an access token Auth issued, and the claims a
+//! session's tokens are made from ([`session_claims`]).
 //!
 //! The proxy received the token from Auth over the connection it opened, so
 //! it reads the claims without verifying the signature: it only needs `iat`,
 //! `exp`, `sub` and `session_id`, and keeps the rest for the placeholder.
 
+use crate::session::Session;
 use jsonwebtoken::dangerous::insecure_decode;
 use serde_json::{Map, Value};
 
@@ -41,6 +43,17 @@ pub fn read_claims(token: &str) -> Option<AccessClaims> {
     })
 }
 
+/// The claims a session's new tokens carry (a minted upstream token, the
+/// browser's placeholder): those of its current upstream token (Auth's own
+/// for a session made in refresh mode, or a minted one), or only its user
+/// as `sub` when that token cannot be read.
+pub fn session_claims(session: &Session) -> Map<String, Value> {
+    read_claims(&session.tokens.access_token).map_or_else(
+        || Map::from_iter([("sub".to_string(), Value::from(session.user_id.clone()))]),
+        |c| c.all,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +85,27 @@ mod tests {
         .unwrap();
         let claims = read_claims(&token).unwrap();
         assert_eq!((claims.iat, claims.exp), (i64::MIN, i64::MIN));
+    }
+
+    #[test]
+    fn a_session_is_minted_from_its_tokens_claims_or_else_its_user() {
+        let mut session = crate::session::tests_support::sample(0);
+        let token = encode(
+            &Header::default(),
+            &serde_json::json!({"sub": "u1", "exp": 3600, "role": "authenticated", "aal": "aal2"}),
+            &EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        session.tokens.access_token = token;
+        let claims = session_claims(&session);
+        assert_eq!(claims["role"], "authenticated");
+        assert_eq!(claims["aal"], "aal2");
+        assert_eq!(claims["sub"], "u1");
+
+        session.tokens.access_token = "opaque".into();
+        let claims = session_claims(&session);
+        assert_eq!(claims.len(), 1, "{claims:?}");
+        assert_eq!(claims["sub"], "user-1");
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod placeholder;
 mod policy;
 
 pub use api_key::ApiKeyKind;
-pub use claims::{AccessClaims, read_claims};
+pub use claims::{AccessClaims, read_claims, session_claims};
 pub use mint::{MintKey, claims_for_user};
 pub use placeholder::{PLACEHOLDER_TTL, PlaceholderKey, placeholder_refresh_token};
 pub use policy::{effective_margin, needs_refresh, usable};

@@ -3,15 +3,14 @@
 
 use crate::app::App;
 use crate::pipeline::connection::Connection;
-use crate::refresh::{Refreshed, Refresher};
 use crate::upstream::X_FORWARDED_FOR;
 use http::header::{COOKIE, USER_AGENT};
 use http::request;
 use sbp_core::ProxyError;
 use sbp_core::guard::client_ip;
 use sbp_core::route::strip_base;
-use sbp_core::session::{Session, SessionKey, SessionSecret};
-use sbp_core::token::{needs_refresh, usable};
+use sbp_core::session::{AfterRefresh, Session, SessionKey, SessionSecret, after_refresh};
+use sbp_core::token::needs_refresh;
 use std::sync::Arc;
 
 /// A live session the request presented.
@@ -120,12 +119,12 @@ impl Ctx {
         let now = self.app.now();
         self.presented = match found {
             Some(session) if !session.is_expired(now) => {
-                let session = self.touch(&key, session, now);
+                let session = self.app.sessions.touch_in_background(&key, session, now);
                 Presented::Live(Live { key, session })
             }
             Some(_) => {
                 // Boxed: rare, and every request's future would carry it.
-                Box::pin(self.app.end_session(&key))
+                Box::pin(self.app.sessions.end(&key))
                     .await
                     .map_err(store_down)?;
                 Presented::Stale(key)
@@ -133,23 +132,6 @@ impl Ctx {
             None => Presented::Stale(key),
         };
         Ok(())
-    }
-
-    /// Records use of the session at most once a minute, off the request path.
-    fn touch(&self, key: &SessionKey, session: Arc<Session>, now: i64) -> Arc<Session> {
-        if !session.needs_touch(now, self.app.config.session_idle_ttl) {
-            return session;
-        }
-        let mut touched = (*session).clone();
-        touched.touch(now, self.app.config.session_idle_ttl);
-        let (app, key) = (self.app.clone(), key.clone());
-        tokio::spawn(async move {
-            let idle_ttl = app.config.session_idle_ttl;
-            if let Err(e) = app.sessions.touch(&key, &session, now, idle_ttl).await {
-                tracing::warn!(error = %e, "cannot record session use");
-            }
-        });
-        Arc::new(touched)
     }
 
     /// The live session with an upstream token that is not near expiry,
@@ -160,27 +142,31 @@ impl Ctx {
             return Ok(None);
         };
         let now = self.app.now();
-        if !needs_refresh(&live.session.tokens, now, self.app.config.refresh_margin) {
-            crate::mint::check_if_due(&self.app, &live.key, &live.session);
+        let sessions = &self.app.sessions;
+        if !needs_refresh(
+            &live.session.tokens,
+            now,
+            sessions.settings().refresh_margin,
+        ) {
+            sessions.check_if_due(&live.key, &live.session);
             return Ok(Some(live.session.clone()));
         }
         let key = live.key.clone();
-        match Refresher::refresh(&self.app, &key).await {
-            Refreshed::Fresh(session) => {
+        let outcome = sessions.refresh(&key).await;
+        match after_refresh(outcome, &live.session, now) {
+            AfterRefresh::Refreshed(session) => {
                 self.presented = Presented::Live(Live {
                     key,
                     session: session.clone(),
                 });
                 Ok(Some(session))
             }
-            Refreshed::Revoked => {
+            AfterRefresh::Revoked => {
                 self.presented = Presented::Stale(key);
                 Ok(None)
             }
-            Refreshed::Failed if usable(&live.session.tokens, now) => {
-                Ok(Some(live.session.clone()))
-            }
-            Refreshed::Failed => Err(ProxyError::RefreshUnavailable),
+            AfterRefresh::Current => Ok(Some(live.session.clone())),
+            AfterRefresh::Unavailable => Err(ProxyError::RefreshUnavailable),
         }
     }
 }

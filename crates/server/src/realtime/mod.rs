@@ -8,6 +8,7 @@
 //! the socket to Supabase first (so a refusal or an unreachable Supabase is
 //! an HTTP answer), answers `101` and hands both sockets to the relay task.
 
+mod framing;
 mod keeper;
 mod relay;
 mod slots;
@@ -15,51 +16,40 @@ mod sockets;
 mod state;
 mod upstream;
 
-pub use sockets::SessionSockets;
+pub use keeper::SessionLink;
+use sockets::SessionSockets;
 
-use crate::app::App;
 use crate::body::{Body, empty, full};
+use crate::session::{AuthApi, SessionService};
+use crate::store::CachedStore;
+use framing::socket_config;
 use http::header::{CONNECTION, CONTENT_TYPE, COOKIE, ORIGIN, SEC_WEBSOCKET_ACCEPT, UPGRADE};
 use http::{HeaderValue, Response, StatusCode, request};
-use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use sbp_core::ProxyError;
+use sbp_core::config::Config;
 use sbp_core::http::has_cookie;
 use sbp_core::realtime::anonymous_token;
 use sbp_core::realtime::handshake::{check_origin, websocket_key};
-use sbp_core::session::{Session, SessionKey};
+use sbp_core::session::SessionKey;
 use slots::{SocketSlot, SocketSlots};
+use state::SocketState;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::Role;
 use upstream::{BrowserSide, ConnectError};
-
-/// Socket buffers; idle sockets are the common case, so they stay small
-/// (reads of 4 KiB, nginx's default; a larger frame grows the buffer).
-const READ_BUFFER: usize = 4 << 10;
-const WRITE_BUFFER: usize = 8 << 10;
-
-/// The proxy's side of a browser's socket.
-type BrowserSocket = WebSocketStream<TokioIo<Upgraded>>;
-
-/// The framing limits of both sockets of a relay: messages and frames of
-/// up to `max_message` bytes (`PROXY_MAX_SOCKET_MESSAGE`).
-fn socket_config(max_message: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(WRITE_BUFFER.saturating_add(max_message.saturating_mul(2)))
-        .max_message_size(Some(max_message))
-        .max_frame_size(Some(max_message))
-}
 
 /// Realtime's share of the shared state.
 pub struct Realtime {
+    config: Arc<Config>,
     /// Sockets by session, to close them when the session ends.
-    pub sockets: SessionSockets,
+    sockets: Arc<SessionSockets>,
     /// The count of relayed sockets, against `PROXY_MAX_SOCKETS`.
     slots: SocketSlots,
     /// For `wss://` upstreams.
@@ -67,19 +57,20 @@ pub struct Realtime {
 }
 
 impl Realtime {
-    pub fn new(tls: Arc<rustls::ClientConfig>) -> Realtime {
+    /// Realtime for `config`, closing the sockets of the sessions
+    /// announced on `ended` (the session service's ended sessions).
+    pub fn new(
+        config: Arc<Config>,
+        tls: Arc<rustls::ClientConfig>,
+        ended: broadcast::Receiver<SessionKey>,
+    ) -> Realtime {
         Realtime {
-            sockets: SessionSockets::default(),
+            config,
+            sockets: Arc::new(SessionSockets::following(ended)),
             slots: SocketSlots::default(),
             tls: TlsConnector::from(tls),
         }
     }
-}
-
-/// The signed-in session a socket belongs to.
-pub struct SessionLink {
-    pub key: SessionKey,
-    pub session: Arc<Session>,
 }
 
 /// An upgrade request that passed the checks, not answered yet.
@@ -93,8 +84,8 @@ impl Upgrade {
     /// Refuses a foreign `Origin` (see `sbp_core::realtime::handshake`),
     /// malformed upgrades and a socket beyond `PROXY_MAX_SOCKETS`; takes the
     /// connection's upgrade handle and a socket slot.
-    pub fn check(app: &App, parts: &mut request::Parts) -> Result<Upgrade, ProxyError> {
-        let config = &app.config;
+    pub fn check(realtime: &Realtime, parts: &mut request::Parts) -> Result<Upgrade, ProxyError> {
+        let config = &realtime.config;
         let headers = &parts.headers;
         let origin = headers.get(ORIGIN).map(|v| v.to_str().unwrap_or(""));
         let cookies = headers
@@ -107,8 +98,7 @@ impl Upgrade {
             .extensions
             .remove::<OnUpgrade>()
             .ok_or_else(|| ProxyError::BadRequest("this connection cannot be upgraded".into()))?;
-        let slot = app
-            .realtime
+        let slot = realtime
             .slots
             .take(config.limits.max_sockets)
             .ok_or(ProxyError::TooManySockets)?;
@@ -119,22 +109,25 @@ impl Upgrade {
         })
     }
 
-    /// Opens the socket to Supabase, answers `101` and relays in a task.
-    /// Without a session the socket carries the anon key (in joins too,
-    /// when it is a JWT).
-    pub async fn accept(
+    /// Opens the socket to Supabase, answers `101` and relays in a task,
+    /// keeping the session's token fresh through `sessions`. Without a
+    /// session the socket carries the anon key (in joins too, when it is a
+    /// JWT).
+    pub async fn accept<S: CachedStore, A: AuthApi>(
         self,
-        app: Arc<App>,
+        realtime: &Realtime,
+        sessions: Arc<SessionService<S, A>>,
         parts: &request::Parts,
         client_ip: IpAddr,
         link: Option<SessionLink>,
     ) -> Result<Response<Body>, ProxyError> {
+        let config = realtime.config.clone();
         let browser_side = BrowserSide {
             headers: &parts.headers,
             query: parts.uri.query(),
             client_ip,
         };
-        let connected = upstream::connect(&app.config, &app.realtime.tls, browser_side).await;
+        let connected = upstream::connect(&config, &realtime.tls, browser_side).await;
         let upstream = match connected {
             Ok(connected) => connected,
             Err(e) => return refusal(e),
@@ -149,20 +142,24 @@ impl Upgrade {
         }
         let token = match &link {
             Some(link) => Some(link.session.tokens.access_token.clone()),
-            None => anonymous_token(&app.config.anon_key).map(str::to_string),
+            None => anonymous_token(&config.anon_key).map(str::to_string),
         };
         let Upgrade {
             on_upgrade, slot, ..
         } = self;
+        let sockets = realtime.sockets.clone();
         tokio::spawn(async move {
             let _slot = slot;
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let io = TokioIo::new(upgraded);
-                    let framing = socket_config(app.config.limits.max_socket_message);
+                    let framing = socket_config(config.limits.max_socket_message);
                     let browser =
                         WebSocketStream::from_raw_socket(io, Role::Server, Some(framing)).await;
-                    relay::run(app, browser, upstream, link, token).await;
+                    let idle_timeout = Duration::from_secs(config.limits.socket_idle_timeout);
+                    let state = SocketState::new(token);
+                    let keeper = keeper::keep(&sessions, &sockets, link, &state);
+                    relay::run(browser, upstream, &state, keeper, idle_timeout).await;
                 }
                 Err(e) => tracing::debug!(error = %e, "realtime: the browser's upgrade failed"),
             }

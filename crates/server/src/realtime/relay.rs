@@ -11,15 +11,10 @@
 //! is over `PROXY_MAX_SOCKET_MESSAGE` (1009 to both), and when no frame
 //! went either way for `PROXY_SOCKET_IDLE_TIMEOUT` (1001 to both).
 
-use crate::app::App;
-use crate::realtime::keeper::keep;
 use crate::realtime::state::SocketState;
-use crate::realtime::upstream::UpstreamSocket;
-use crate::realtime::{BrowserSocket, SessionLink};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use sbp_core::realtime::{SESSION_ENDED_CLOSE_CODE, ServerFrame, SessionEnd};
 use std::pin::pin;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -71,31 +66,33 @@ impl Closing {
     }
 }
 
-/// Relays until either side closes, the session ends, a message is too
-/// big or the socket stays idle too long.
-pub async fn run(
-    app: Arc<App>,
-    browser: BrowserSocket,
-    upstream: UpstreamSocket,
-    link: Option<SessionLink>,
-    token: Option<String>,
-) {
+/// Relays until either side closes, the session ends (`session_end`
+/// resolves: the session keeper), a message is too big or no frame went
+/// either way for `idle_timeout`. `state` is shared with the keeper.
+pub async fn run<B, U>(
+    browser: B,
+    upstream: U,
+    state: &SocketState,
+    session_end: impl Future<Output = SessionEnd>,
+    idle_timeout: Duration,
+) where
+    B: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError>,
+    U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError>,
+{
     let (mut to_browser, mut from_browser) = browser.split();
     let (mut to_upstream, mut from_upstream) = upstream.split();
-    let state = SocketState::new(token);
-    let idle_timeout = Duration::from_secs(app.config.limits.socket_idle_timeout);
     let closing = {
         let mut up = pin!(browser_to_upstream(
             &mut from_browser,
             &mut to_upstream,
-            &state
+            state
         ));
         let mut down = pin!(upstream_to_browser(
             &mut from_upstream,
             &mut to_browser,
-            &state
+            state
         ));
-        let mut keeper = pin!(keep(&app, link, &state));
+        let mut keeper = pin!(session_end);
         tokio::select! {
             ended = &mut up => match ended {
                 Direction::Closed => {
@@ -217,5 +214,105 @@ where
         if to_browser.send(message).await.is_err() {
             return Direction::Closed;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::DuplexStream;
+    use tokio::time::sleep;
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    type Socket = WebSocketStream<DuplexStream>;
+
+    /// Two ends of an in-memory WebSocket: a client's and a server's.
+    async fn socket_pair() -> (Socket, Socket) {
+        let (client, server) = tokio::io::duplex(64 << 10);
+        (
+            WebSocketStream::from_raw_socket(client, Role::Client, None).await,
+            WebSocketStream::from_raw_socket(server, Role::Server, None).await,
+        )
+    }
+
+    /// The next text frame, skipping nothing.
+    async fn text(socket: &mut Socket) -> String {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => text.to_string(),
+            other => panic!("not a text frame: {other:?}"),
+        }
+    }
+
+    /// Reads until the close frame, answers it, and returns its code.
+    async fn close_code(socket: &mut Socket) -> CloseCode {
+        let code = match socket.next().await {
+            Some(Ok(Message::Close(Some(frame)))) => frame.code,
+            other => panic!("not a close frame: {other:?}"),
+        };
+        while let Some(Ok(_)) = socket.next().await {}
+        code
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_go_into_joins_and_an_ended_session_closes_both_sides() {
+        let (mut browser, from_browser) = socket_pair().await;
+        let (to_supabase, mut supabase) = socket_pair().await;
+        let state = SocketState::new(Some("session-token".into()));
+        let session_end = async {
+            sleep(Duration::from_secs(5)).await;
+            SessionEnd::Deleted
+        };
+        let relay = run(
+            from_browser,
+            to_supabase,
+            &state,
+            session_end,
+            Duration::from_secs(600),
+        );
+        let sides = async {
+            let join = r#"["1","1","realtime:room","phx_join",{"access_token":"browser's"}]"#;
+            browser.send(Message::text(join)).await.unwrap();
+            let joined = text(&mut supabase).await;
+            assert!(
+                joined.contains(r#""access_token":"session-token""#),
+                "{joined}"
+            );
+            let reply = r#"["1","1","realtime:room","phx_reply",{"status":"ok"}]"#;
+            supabase.send(Message::text(reply)).await.unwrap();
+            assert_eq!(text(&mut browser).await, reply);
+            let (browser_close, supabase_close) =
+                tokio::join!(close_code(&mut browser), close_code(&mut supabase));
+            assert_eq!(browser_close, CloseCode::from(SESSION_ENDED_CLOSE_CODE));
+            assert_eq!(supabase_close, CloseCode::Normal);
+        };
+        let started = tokio::time::Instant::now();
+        tokio::join!(relay, sides);
+        assert!(
+            started.elapsed() >= Duration::from_secs(5),
+            "closed at the session's end"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_socket_is_closed_as_idle() {
+        let (mut browser, from_browser) = socket_pair().await;
+        let (to_supabase, mut supabase) = socket_pair().await;
+        let state = SocketState::new(None);
+        let relay = run(
+            from_browser,
+            to_supabase,
+            &state,
+            std::future::pending(),
+            Duration::from_secs(30),
+        );
+        let started = tokio::time::Instant::now();
+        let sides = async { tokio::join!(close_code(&mut browser), close_code(&mut supabase)) };
+        let ((), (browser_close, supabase_close)) = tokio::join!(relay, sides);
+        assert_eq!(
+            (browser_close, supabase_close),
+            (CloseCode::Away, CloseCode::Away)
+        );
+        assert!(started.elapsed() >= Duration::from_secs(30));
     }
 }

@@ -1,14 +1,16 @@
 //! Which sessions have Realtime sockets open on this instance, so that
 //! ending a session (revoke, sign-out) closes its sockets at once.
 //!
-//! Each socket of a signed-in session holds a [`SessionWatch`]; the places
-//! that delete sessions call [`SessionSockets::session_ended`]. Sessions
+//! Each socket of a signed-in session holds a [`SessionWatch`]; the
+//! registry follows the session service's ended sessions
+//! ([`SessionSockets::following`]) and wakes their sockets. Sessions
 //! deleted elsewhere (expiry, another instance) are caught by the socket's
 //! periodic check instead.
 
 use sbp_core::session::SessionKey;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 
 type Watchers = HashMap<SessionKey, watch::Sender<bool>>;
@@ -23,6 +25,33 @@ fn lock(watchers: &Mutex<Watchers>) -> MutexGuard<'_, Watchers> {
 }
 
 impl SessionSockets {
+    /// A registry that wakes the sockets of every session announced on
+    /// `ended`, until its sender is gone (from a task of its own).
+    pub fn following(mut ended: broadcast::Receiver<SessionKey>) -> SessionSockets {
+        let sockets = SessionSockets::default();
+        let watchers = Arc::downgrade(&sockets.watchers);
+        tokio::spawn(async move {
+            loop {
+                let key = match ended.recv().await {
+                    Ok(key) => key,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(
+                            missed,
+                            "realtime: missed ended sessions; their sockets close at their next look"
+                        );
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                let Some(watchers) = watchers.upgrade() else {
+                    return;
+                };
+                wake(&watchers, &key);
+            }
+        });
+        sockets
+    }
+
     /// A watch that resolves when the session under `key` is ended.
     pub fn watch(&self, key: &SessionKey) -> SessionWatch {
         let receiver = lock(&self.watchers)
@@ -37,16 +66,22 @@ impl SessionSockets {
     }
 
     /// Wakes every socket of the session under `key`.
-    pub fn session_ended(&self, key: &SessionKey) {
-        if let Some(sender) = lock(&self.watchers).remove(key) {
-            sender.send_replace(true);
-        }
+    #[cfg(test)]
+    fn session_ended(&self, key: &SessionKey) {
+        wake(&self.watchers, key);
     }
 
     /// How many sessions have a socket open.
     #[cfg(test)]
     fn watched(&self) -> usize {
         lock(&self.watchers).len()
+    }
+}
+
+/// Wakes every socket of the session under `key`.
+fn wake(watchers: &Mutex<Watchers>, key: &SessionKey) {
+    if let Some(sender) = lock(watchers).remove(key) {
+        sender.send_replace(true);
     }
 }
 
@@ -91,7 +126,7 @@ mod tests {
 
     const SOON: Duration = Duration::from_secs(1);
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn ending_a_session_wakes_its_sockets_only() {
         let sockets = SessionSockets::default();
         let (a, b) = (SessionKey::from_stored("a"), SessionKey::from_stored("b"));
@@ -111,7 +146,25 @@ mod tests {
         assert_eq!(sockets.watched(), 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
+    async fn sessions_announced_as_ended_wake_their_sockets() {
+        let (ended, follow) = broadcast::channel(4);
+        let sockets = SessionSockets::following(follow);
+        let (a, b) = (SessionKey::from_stored("a"), SessionKey::from_stored("b"));
+        let mut a1 = sockets.watch(&a);
+        let mut b1 = sockets.watch(&b);
+        ended.send(a.clone()).unwrap();
+        timeout(SOON, a1.ended())
+            .await
+            .expect("the ended session's socket is woken");
+        assert!(
+            timeout(SOON, b1.ended()).await.is_err(),
+            "the other one is not"
+        );
+        assert_eq!(sockets.watched(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn watches_are_forgotten_with_their_last_socket() {
         let sockets = SessionSockets::default();
         let key = SessionKey::from_stored("k");

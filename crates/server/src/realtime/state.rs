@@ -127,7 +127,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_new_token_is_injected_and_pushed_once() {
         let state = SocketState::new(Some("t1".into()));
         let join = text(state.client_text(r#"["1","1","realtime:r","phx_join",{}]"#.into()));
@@ -156,7 +156,7 @@ mod tests {
         assert!(next.contains(r#""access_token":"t2""#), "{next}");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn idle_resolves_only_after_a_quiet_timeout() {
         let state = SocketState::new(None);
         let timeout = std::time::Duration::from_millis(300);

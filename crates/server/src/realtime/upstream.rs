@@ -3,7 +3,7 @@
 //! configuration of `crate::tls`), the browser's query string with `apikey`
 //! set to the anon key, and a few of the browser's headers.
 
-use crate::realtime::socket_config;
+use crate::realtime::framing::socket_config;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use rustls::pki_types::ServerName;
 use sbp_core::config::Config;

@@ -5,6 +5,7 @@
 //! touch the backend.
 
 mod cache;
+mod cached;
 mod file;
 mod memory;
 mod redis;

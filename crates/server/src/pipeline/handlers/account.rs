@@ -61,7 +61,10 @@ async fn remember_user(
     let user: Option<Value> = serde_json::from_slice(&bytes).ok();
     if let (Some(user), Some(live)) = (user.filter(|u| u.get("id").is_some()), ctx.live()) {
         let key = live.key.clone();
-        let updated = crate::mint::update_user(&ctx.app, mint, &key, session, user)
+        let updated = ctx
+            .app
+            .sessions
+            .update_user(mint, &key, session, user)
             .await
             .map_err(store_down)?;
         if let Some(session) = updated {
@@ -106,7 +109,7 @@ pub async fn logout(
         }
     };
     for k in &doomed {
-        ctx.app.end_session(k).await.map_err(store_down)?;
+        ctx.app.sessions.end(k).await.map_err(store_down)?;
     }
     if scope != LogoutScope::Others {
         ctx.cookie = CookieChange::Clear;

@@ -61,7 +61,7 @@ pub async fn revoke(ctx: &mut Ctx, id: &str) -> Result<Response<Body>, ProxyErro
         .into_iter()
         .find(|(_, s)| s.id == id)
         .ok_or(ProxyError::SessionNotFound)?;
-    let removed = ctx.app.end_session(&key).await.map_err(store_down)?;
+    let removed = ctx.app.sessions.end(&key).await.map_err(store_down)?;
     if let Some(session) = removed {
         end_auth_session(ctx, session);
     }

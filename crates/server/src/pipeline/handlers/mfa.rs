@@ -49,7 +49,8 @@ pub async fn verify(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Pro
     ];
     let tokens = match &app.config.token_mode {
         TokenMode::Mint(mint) => {
-            crate::mint::first_tokens(&app, mint, &grant.claims.all, &grant.tokens)?
+            app.sessions
+                .first_tokens(mint, &grant.claims.all, &grant.tokens)?
         }
         TokenMode::Refresh => grant.tokens.clone(),
     };
@@ -95,7 +96,7 @@ async fn end_sessions_below_aal2(
             .and_then(|c| c.all.get("aal"))
             .and_then(|a| a.as_str());
         if key != *current && aal != Some("aal2") {
-            ctx.app.end_session(&key).await.map_err(store_down)?;
+            ctx.app.sessions.end(&key).await.map_err(store_down)?;
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ use sbp_core::ProxyError;
 /// before anything else, then the socket is relayed with the session's
 /// fresh token (or the anon key).
 pub async fn socket(ctx: &mut Ctx) -> Result<Response<Body>, ProxyError> {
-    let upgrade = Upgrade::check(&ctx.app, &mut ctx.parts)?;
+    let upgrade = Upgrade::check(&ctx.app.realtime, &mut ctx.parts)?;
     let session = ctx.fresh_session().await?;
     let link = session.zip(ctx.live()).map(|(session, live)| SessionLink {
         key: live.key.clone(),
@@ -18,6 +18,12 @@ pub async fn socket(ctx: &mut Ctx) -> Result<Response<Body>, ProxyError> {
     });
     let client_ip = ctx.client_ip();
     upgrade
-        .accept(ctx.app.clone(), &ctx.parts, client_ip, link)
+        .accept(
+            &ctx.app.realtime,
+            ctx.app.sessions.clone(),
+            &ctx.parts,
+            client_ip,
+            link,
+        )
         .await
 }

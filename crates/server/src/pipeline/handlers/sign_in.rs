@@ -21,7 +21,7 @@ use sbp_core::auth::{
 use sbp_core::config::TokenMode;
 use sbp_core::route::Service;
 use sbp_core::session::{NewSession, Session, SessionSecret, UserObject};
-use sbp_core::token::{placeholder_refresh_token, read_claims};
+use sbp_core::token::{placeholder_refresh_token, session_claims};
 use serde_json::{Map, Value};
 
 /// Forwards a sign-in; a token response creates the session.
@@ -74,7 +74,7 @@ async fn start_session(ctx: &mut Ctx, grant: SignIn) -> Result<Vec<u8>, ProxyErr
     let app = ctx.app.clone();
     let now = app.now();
     if let Some(old) = ctx.presented_key().cloned() {
-        app.end_session(&old).await.map_err(store_down)?;
+        app.sessions.end(&old).await.map_err(store_down)?;
     }
     let secret = SessionSecret::generate(&app.rng);
     let new = NewSession {
@@ -92,7 +92,9 @@ async fn start_session(ctx: &mut Ctx, grant: SignIn) -> Result<Vec<u8>, ProxyErr
     let config = &app.config;
     let mut new = new;
     if let TokenMode::Mint(mint) = &config.token_mode {
-        new.tokens = crate::mint::first_tokens(&app, mint, &grant.claims.all, &new.tokens)?;
+        new.tokens = app
+            .sessions
+            .first_tokens(mint, &grant.claims.all, &new.tokens)?;
     }
     let session = Session::new(new, now, config.session_ttl, config.session_idle_ttl);
     app.sessions
@@ -129,10 +131,7 @@ pub fn refresh_grant(ctx: &Ctx) -> Response<Body> {
         return respond::auth_error(AuthError::RefreshTokenNotFound, versioned);
     };
     let session = &live.session;
-    let claims = read_claims(&session.tokens.access_token).map_or_else(
-        || Map::from_iter([("sub".to_string(), session.user_id.clone().into())]),
-        |c| c.all,
-    );
+    let claims = session_claims(session);
     let body = placeholder_body(&ctx.app, &claims, &Map::new(), &session.user.to_value());
     respond::json_bytes(200, body)
 }

@@ -8,39 +8,98 @@
 //! processes share the store, entries also have a short lifetime (a safety
 //! net behind the store's eviction messages), and while the store is
 //! unreachable an entry keeps serving for a grace period.
+//!
+//! The cache is generic over the store behind it ([`CachedStore`]), so the
+//! session service's tests can put a store of their own behind it.
 
 mod ledger;
 
-use super::Store;
 use ledger::Ledger;
 use sbp_core::env::UnixSeconds;
-use sbp_core::session::{
-    Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
-};
+use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a cached session is trusted when other processes share the store.
 const SHARED_LIFETIME: Duration = Duration::from_secs(10);
 
-/// What the cache needs to know about the store behind it.
-pub trait CachedStore: SessionStore {
+/// The store behind the cache: a [`sbp_core::session::SessionStore`]'s operations with
+/// futures that may move between threads (so the session service can run
+/// them in tasks of its own), and what the cache needs to know about it.
+pub trait CachedStore: Send + Sync + 'static {
     /// Whether other processes share this store (then cached sessions may
     /// be stale and refreshes need the store's lock).
     fn is_shared(&self) -> bool;
     /// The store's own copy of a session, when it keeps sessions in this
     /// process: the cache then holds that copy instead of a second one.
     fn in_process_copy(&self, key: &SessionKey) -> Option<Arc<Session>>;
+    /// See [`sbp_core::session::SessionStore::get`].
+    fn get(&self, key: &SessionKey) -> impl Future<Output = Found> + Send;
+    /// See [`sbp_core::session::SessionStore::insert`].
+    fn insert(
+        &self,
+        key: &SessionKey,
+        session: &Session,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// See [`sbp_core::session::SessionStore::update_tokens`].
+    fn update_tokens(
+        &self,
+        key: &SessionKey,
+        tokens: &UpstreamTokens,
+        user: &UserObject,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// See [`sbp_core::session::SessionStore::touch`].
+    fn touch(
+        &self,
+        key: &SessionKey,
+        last_seen_at: UnixSeconds,
+        idle_expires_at: UnixSeconds,
+    ) -> impl Future<Output = Found> + Send;
+    /// See [`sbp_core::session::SessionStore::remove`].
+    fn remove(
+        &self,
+        key: &SessionKey,
+    ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+    /// See [`sbp_core::session::SessionStore::list_user`].
+    fn list_user(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<(SessionKey, Session)>, StoreError>> + Send;
+    /// See [`sbp_core::session::SessionStore::sweep`].
+    fn sweep(&self, now: UnixSeconds) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    /// See [`sbp_core::session::SessionStore::ping`].
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// See [`sbp_core::session::SessionStore::lock_refresh`] (by default
+    /// there is no lock: a store used by a single process needs none).
+    fn lock_refresh(
+        &self,
+        _key: &SessionKey,
+        _owner: &str,
+        _lease_ms: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        std::future::ready(Ok(true))
+    }
+    /// See [`sbp_core::session::SessionStore::renew_refresh`].
+    fn renew_refresh(
+        &self,
+        _key: &SessionKey,
+        _owner: &str,
+        _lease_ms: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        std::future::ready(Ok(true))
+    }
+    /// See [`sbp_core::session::SessionStore::unlock_refresh`].
+    fn unlock_refresh(
+        &self,
+        _key: &SessionKey,
+        _owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(Ok(()))
+    }
 }
 
-impl CachedStore for Store {
-    fn is_shared(&self) -> bool {
-        Store::is_shared(self)
-    }
-    fn in_process_copy(&self, key: &SessionKey) -> Option<Arc<Session>> {
-        Store::in_process_copy(self, key)
-    }
-}
+/// A session read from the store.
+pub type Found = Result<Option<Arc<Session>>, StoreError>;
 
 #[derive(Clone)]
 struct Entry {
@@ -57,7 +116,7 @@ impl Entry {
     }
 }
 
-pub struct SessionCache<S = Store> {
+pub struct SessionCache<S> {
     store: S,
     cache: Ledger<Entry>,
     /// `None`: the cache is the only writer's and never goes stale.
@@ -202,7 +261,7 @@ impl<S: CachedStore> SessionCache<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemoryStore;
+    use crate::store::{MemoryStore, Store};
 
     fn session(id: &str) -> Session {
         crate::test_support::session(id, "a")

@@ -1,0 +1,221 @@
+//! The session service: every session the proxy holds goes through it.
+//!
+//! It owns the session cache in front of the store, refreshes (or in mint
+//! mode re-mints) a session's upstream token once at a time in this process
+//! and across processes ([`refresh`]), checks minted-for sessions with Auth
+//! ([`mint`]), and ends sessions: each ended session is announced on
+//! [`SessionService::ended`], which Realtime follows to close its sockets.
+//!
+//! What it needs from outside comes in through its constructor: the store
+//! (any [`CachedStore`]), Auth ([`AuthApi`], the upstream client in the
+//! proxy), the clock and the random source (core's [`Clock`] and
+//! [`RandomSource`]), so its tests run on paused time with a fake Auth.
+
+mod auth;
+mod mint;
+mod mint_checks;
+mod refresh;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
+
+pub use auth::AuthApi;
+pub use sbp_core::session::Refreshed;
+
+use crate::store::{CachedStore, SessionCache, Store};
+use crate::upstream::Upstream;
+use futures_util::future::{BoxFuture, Shared};
+use mint_checks::MintChecks;
+use sbp_core::config::{Config, TokenMode};
+use sbp_core::env::{Clock, RandomSource, UnixSeconds, random_array};
+use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// How many ended sessions may wait for a slow follower of
+/// [`SessionService::ended`]; one that falls further behind misses some
+/// (and Realtime's periodic look-ups catch those sockets instead).
+const ENDED_BACKLOG: usize = 1024;
+
+/// The configuration the service works with.
+#[derive(Clone, Debug)]
+pub struct SessionSettings {
+    pub token_mode: TokenMode,
+    /// `PROXY_REFRESH_MARGIN`, seconds.
+    pub refresh_margin: u64,
+    /// `PROXY_MINT_TTL`, seconds.
+    pub mint_ttl: u64,
+    /// `PROXY_MINT_CHECK`.
+    pub mint_check: Duration,
+    /// `PROXY_SESSION_IDLE_TTL`, seconds.
+    pub idle_ttl: u64,
+}
+
+impl SessionSettings {
+    pub fn from_config(config: &Config) -> SessionSettings {
+        SessionSettings {
+            token_mode: config.token_mode.clone(),
+            refresh_margin: config.refresh_margin,
+            mint_ttl: config.mint_ttl,
+            mint_check: Duration::from_secs(config.mint_check),
+            idle_ttl: config.session_idle_ttl,
+        }
+    }
+}
+
+/// The clock and random source the service reads.
+pub struct Environment {
+    pub clock: Arc<dyn Clock + Send + Sync>,
+    pub rng: Arc<dyn RandomSource + Send + Sync>,
+}
+
+/// A refresh under way, awaited by every request that needs it.
+type Flight = Shared<BoxFuture<'static, Refreshed>>;
+
+/// The sessions of this instance, over the store `S`, asking Auth through
+/// `A`. Held in an `Arc`: refreshes and checks run in tasks of their own,
+/// so a request that gives up does not cut a refresh short.
+pub struct SessionService<S = Store, A = Upstream> {
+    cache: SessionCache<S>,
+    auth: Arc<A>,
+    settings: SessionSettings,
+    env: Environment,
+    /// Refreshes running in this process, by session.
+    in_flight: Mutex<HashMap<SessionKey, Flight>>,
+    mint_checks: MintChecks,
+    /// Announces each ended session (see [`SessionService::ended`]).
+    ended: broadcast::Sender<SessionKey>,
+}
+
+impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
+    pub fn new(
+        cache: SessionCache<S>,
+        auth: Arc<A>,
+        settings: SessionSettings,
+        env: Environment,
+    ) -> SessionService<S, A> {
+        SessionService {
+            cache,
+            auth,
+            settings,
+            env,
+            in_flight: Mutex::default(),
+            mint_checks: MintChecks::default(),
+            ended: broadcast::channel(ENDED_BACKLOG).0,
+        }
+    }
+
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    pub fn now(&self) -> UnixSeconds {
+        self.env.clock.now()
+    }
+
+    pub fn random<const N: usize>(&self) -> [u8; N] {
+        random_array(&*self.env.rng)
+    }
+
+    /// The store behind the cache.
+    pub fn store(&self) -> &S {
+        self.cache.store()
+    }
+
+    /// Every session ended from now on, on this instance.
+    pub fn ended(&self) -> broadcast::Receiver<SessionKey> {
+        self.ended.subscribe()
+    }
+
+    /// Deletes a session and announces its end (announced even when the
+    /// store fails to delete it).
+    pub async fn end(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        let removed = self.cache.remove(key).await;
+        // Nobody following is not an error: no socket is open.
+        let _ = self.ended.send(key.clone());
+        removed
+    }
+
+    /// The session for `key`, from memory or else from the store.
+    pub async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
+        self.cache.get(key).await
+    }
+
+    /// Stores a new session.
+    pub async fn insert(
+        &self,
+        key: &SessionKey,
+        session: Session,
+    ) -> Result<Arc<Session>, StoreError> {
+        self.cache.insert(key, session).await
+    }
+
+    /// Stores new tokens; `None` when the session is gone.
+    pub async fn update_tokens(
+        &self,
+        key: &SessionKey,
+        tokens: &UpstreamTokens,
+        user: &UserObject,
+    ) -> Result<Option<Arc<Session>>, StoreError> {
+        self.cache.update_tokens(key, tokens, user).await
+    }
+
+    /// Records use of the session at `now` (see `Session::touch`); `None`
+    /// when it is gone.
+    pub async fn touch(
+        &self,
+        key: &SessionKey,
+        session: &Session,
+        now: UnixSeconds,
+    ) -> Result<Option<Arc<Session>>, StoreError> {
+        let idle_ttl = self.settings.idle_ttl;
+        self.cache.touch(key, session, now, idle_ttl).await
+    }
+
+    /// Every stored session of a user.
+    pub async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
+        self.cache.list_user(user_id).await
+    }
+
+    /// Deletes the sessions expired at `now` from the store; returns how many.
+    pub async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError> {
+        self.cache.sweep(now).await
+    }
+
+    /// Drops one cached session (another instance changed it).
+    pub fn evict(&self, key: &SessionKey) {
+        self.cache.evict(key);
+    }
+
+    /// Drops every cached session (eviction messages may have been missed).
+    pub fn clear(&self) {
+        self.cache.clear();
+    }
+
+    /// The session as used at `now`: when its last-seen is due (see
+    /// `Session::needs_touch`), the use is recorded off the request path
+    /// and the session returned as it will be stored.
+    pub fn touch_in_background(
+        self: &Arc<Self>,
+        key: &SessionKey,
+        session: Arc<Session>,
+        now: UnixSeconds,
+    ) -> Arc<Session> {
+        let idle_ttl = self.settings.idle_ttl;
+        if !session.needs_touch(now, idle_ttl) {
+            return session;
+        }
+        let mut touched = (*session).clone();
+        touched.touch(now, idle_ttl);
+        let (service, key) = (self.clone(), key.clone());
+        tokio::spawn(async move {
+            if let Err(e) = service.touch(&key, &session, now).await {
+                tracing::warn!(error = %e, "cannot record session use");
+            }
+        });
+        Arc::new(touched)
+    }
+}
