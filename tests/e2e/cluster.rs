@@ -2,7 +2,7 @@
 //! revocation everywhere within a second, one refresh in the whole cluster,
 //! and a Redis outage that degrades without wrong answers.
 
-mod support;
+use crate::support;
 
 use http::Method;
 use std::sync::atomic::Ordering;

@@ -3,7 +3,7 @@
 //! oversized bodies, token cookies), sign-in still becomes a cookie session
 //! and no token reaches the browser.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::sync::atomic::Ordering;

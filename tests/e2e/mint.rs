@@ -4,7 +4,7 @@
 //! session in use is checked with Auth at most every `PROXY_MINT_CHECK`, and
 //! ends once Auth says its session or user is gone.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

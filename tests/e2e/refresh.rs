@@ -3,7 +3,7 @@
 //! else (the gateway, a firewall, a 404, a 5xx, a timeout, an unreadable
 //! answer) keeps it: the current token while it is valid, then 503.
 
-mod support;
+use crate::support;
 
 use sbp_stub::{CannedAnswer, ErrorShape};
 use std::sync::atomic::Ordering;

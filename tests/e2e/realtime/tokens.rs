@@ -4,7 +4,7 @@
 //! anon key, anonymous joins carry no token at all (as supabase-js sends
 //! them) while the socket carries the key as `apikey`.
 
-use super::client::{Socket, open};
+use crate::support::websocket::{Socket, open};
 use super::support::{Env, settings_for, start_proxy};
 use super::{ORIGIN, SOCKET, claims, open_as, stub_saw};
 use jsonwebtoken::{EncodingKey, Header, encode};

@@ -1,13 +1,15 @@
 //! End-to-end harness: the stand-in Supabase and the proxy on port 0, and a
-//! browser-like client with a cookie jar. Each test file uses what it needs.
-#![allow(dead_code, unused_imports)]
+//! browser-like client with a cookie jar, a WebSocket client, the proxy as a
+//! process, and a real Redis.
 
 mod browser;
+pub mod http;
 mod process;
 mod redis;
+pub mod websocket;
 
 pub use browser::{Browser, Reply};
-pub use process::{ProxyProcess, binary};
+pub use process::{ProxyProcess, binary, exit_of};
 pub use redis::{RedisServer, redis_values};
 
 use sb_cookie_proxy::RunningProxy;
