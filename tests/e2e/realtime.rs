@@ -11,9 +11,9 @@ mod session;
 use crate::support;
 mod tokens;
 
+use crate::support::websocket::{Socket, WAIT, open};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use crate::support::websocket::{Socket, WAIT, open};
 use serde_json::{Value, json};
 use support::{Browser, Env, Setup, eventually};
 use tokio_tungstenite::tungstenite::Message;
