@@ -3,6 +3,7 @@
 //! process, and a real Redis.
 
 mod browser;
+pub mod clock;
 pub mod http;
 mod process;
 mod redis;
@@ -157,16 +158,20 @@ impl Env {
     }
 }
 
-/// Waits up to two seconds for `check` to hold (for work the proxy does in
-/// the background), then asserts it.
+/// How long [`eventually`] waits: it returns as soon as its check holds, so
+/// the bound costs nothing when the work is done, and is long enough that a
+/// loaded machine does not fail the test.
+const EVENTUALLY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits for `check` to hold (for work the proxy or the stub does in the
+/// background), polling every 20 ms; fails with `what` when it does not
+/// within [`EVENTUALLY`].
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..40 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(check(), "{what}");
 }
 
 /// Settings for a proxy in front of `stub`: a free loopback port, the
