@@ -23,8 +23,13 @@ const TARGETS: &[(&str, Entry)] = &[
     ("token_claims", sbp_fuzz_targets::token_claims),
 ];
 
+/// The repository's `fuzz/` folder (this crate is `fuzz/targets`).
 fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let targets = Path::new(env!("CARGO_MANIFEST_DIR"));
+    targets
+        .parent()
+        .expect("fuzz/targets is in fuzz/")
+        .to_path_buf()
 }
 
 /// The files in `dir` (none when it does not exist), sorted.
