@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Fuzzes every parser that reads untrusted input: the cargo-fuzz targets in
-# fuzz/ (each calls an entry in crates/core/src/fuzz.rs), each for a bounded
-# time, with libFuzzer's memory limits. Exits non-zero on any crash, failed
-# invariant, timeout or allocation over the limit; the input that did it is
-# kept under $SBP_FUZZ_DIR/artifacts/<target>/ (reproduce: scripts/fuzz.sh
-# builds, then run that target's binary with the file as its argument).
+# fuzz/ (each calls an entry in fuzz/targets, the sbp-fuzz-targets crate),
+# each for a bounded time, with libFuzzer's memory limits. Exits non-zero on
+# any crash, failed invariant, timeout or allocation over the limit; the
+# input that did it is kept under $SBP_FUZZ_DIR/artifacts/<target>/
+# (reproduce: scripts/fuzz.sh builds, then run that target's binary with the
+# file as its argument). Once fixed, put it in fuzz/regressions/<target>/:
+# `cargo test` replays those and the seed corpus on every run, without
+# cargo-fuzz or a sanitizer; this script is for deliberate fuzzing.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   every (or the named) target for SECONDS each (60)
-#   scripts/fuzz.sh --smoke                  8 seconds each, unoptimised: what scripts/test.sh runs
+#   scripts/fuzz.sh --smoke                  8 seconds each, unoptimised, no sanitizer: a quick look
 #   scripts/fuzz.sh --list                   the targets
 #
 # Only stable Rust is needed: cargo-fuzz's AddressSanitizer flag is one that
 # stable rustc accepts only with RUSTC_BOOTSTRAP=1, set for the fuzz build
 # alone. Full runs use AddressSanitizer, which also enforces -malloc_limit_mb
-# on every allocation; the smoke builds without it to keep CI short, and
+# on every allocation; the smoke builds without it to be quick, and
 # there the RSS limit holds. The build, the growing corpus and crash inputs
 # live under $SBP_FUZZ_DIR (/var/tmp/sb-cookie-proxy-fuzz); nothing is
 # written into the repository but fuzz/Cargo.lock when dependencies change.
@@ -36,7 +39,7 @@ for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=1 ;;
     --list) all_targets; exit 0 ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     '' | *[!0-9]*) targets+=("$arg") ;;
     *) seconds="$arg" ;;
   esac

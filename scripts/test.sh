@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the core's wasm build, every Rust
-# test (unit, store conformance, end-to-end), and the official supabase-js
-# client driving the proxy; the end-to-end and client suites run twice, the
-# second time behind a compressing stand-in. Installs what it needs when it
-# is missing.
+# test (unit, store conformance, end-to-end, the replay of every fuzz corpus
+# and fixed crash input), and the official supabase-js client driving the
+# proxy; the end-to-end and client suites run twice, the second time behind
+# a compressing stand-in. Installs what it needs when it is missing.
+#
+# One build serves the tests and the client suite: every cargo command after
+# clippy selects the whole workspace, so features resolve the same and no
+# dependency is built twice (`cargo build -p ...` would resolve them
+# differently and rebuild most of the tree); the client suite runs the
+# binaries that `cargo test` built. Fuzzing itself (cargo-fuzz, sanitizers)
+# is scripts/fuzz.sh, run deliberately.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,19 +56,19 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "core builds for wasm32-unknown-unknown"
 cargo check -p sbp-core --target wasm32-unknown-unknown
 
-step "cargo test"
+step "cargo test (with the fuzz corpus replay: fuzz/targets)"
 cargo test --workspace
 
 # Hosted Supabase answers through a CDN that compresses JSON: the
-# end-to-end suites run again with the stand-in doing the same.
+# end-to-end suite runs again with the stand-in doing the same.
 step "cargo test: end-to-end again, behind a compressing stand-in (SBP_STUB_COMPRESS=1)"
-SBP_STUB_COMPRESS=1 cargo test -p sb-cookie-proxy --test '*'
-
-step "fuzz smoke: every fuzz target for a few seconds (scripts/fuzz.sh)"
-./scripts/fuzz.sh --smoke
+SBP_STUB_COMPRESS=1 cargo test --workspace --test e2e
 
 step "supabase-js through the proxy (tests/client)"
-cargo build -p sb-cookie-proxy -p sbp-stub
+# The binaries `cargo test` built for the end-to-end and stand-in tests.
+for bin in sb-cookie-proxy supabase-stub; do
+  [ -x "$CARGO_TARGET_DIR/debug/$bin" ] || { echo "cargo test did not build $bin" >&2; exit 1; }
+done
 (
   cd tests/client
   npm ci --no-audit --no-fund

@@ -1,4 +1,4 @@
-//! The Auth-response interceptor (sbp_core::fuzz::auth_response).
+//! The Auth-response interceptor (sbp_fuzz_targets::auth_response).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sbp_core::fuzz::auth_response(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sbp_fuzz_targets::auth_response(data));

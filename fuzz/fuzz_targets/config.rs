@@ -1,4 +1,4 @@
-//! Configuration from the environment (sbp_core::fuzz::config).
+//! Configuration from the environment (sbp_fuzz_targets::config).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sbp_core::fuzz::config(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sbp_fuzz_targets::config(data));

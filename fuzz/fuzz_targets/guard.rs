@@ -1,4 +1,4 @@
-//! CSRF, client address and rate-limit parsing (sbp_core::fuzz::guard).
+//! CSRF, client address and rate-limit parsing (sbp_fuzz_targets::guard).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sbp_core::fuzz::guard(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sbp_fuzz_targets::guard(data));

@@ -1,4 +1,4 @@
-//! The Realtime frame rewriter (sbp_core::fuzz::realtime).
+//! The Realtime frame rewriter (sbp_fuzz_targets::realtime).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sbp_core::fuzz::realtime(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sbp_fuzz_targets::realtime(data));

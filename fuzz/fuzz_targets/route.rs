@@ -1,4 +1,4 @@
-//! The route classifier (sbp_core::fuzz::route).
+//! The route classifier (sbp_fuzz_targets::route).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sbp_core::fuzz::route(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sbp_fuzz_targets::route(data));

@@ -2,7 +2,7 @@
 //! cookies, cross-site writes, login CSRF, header injection, path tricks,
 //! oversized input, and Auth answers that carry tokens where none belong.
 
-mod support;
+use crate::support;
 
 use http::Method;
 use serde_json::json;

@@ -1,19 +1,18 @@
 //! The binary's start-up: configuration errors, the TOML file, the demo.
 
-mod support;
+use crate::support;
 
-use support::{Browser, ProxyProcess, binary};
+use support::{Browser, ProxyProcess, binary, exit_of};
 
 #[test]
 fn bad_configuration_exits_2_with_one_line_per_problem() {
-    let output = binary()
+    let mut command = binary();
+    command
         .env_clear()
         .env("PROXY_LISTEN", "nowhere")
-        .env("PROXY_SESSION_TTL", "10 years")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .env("PROXY_SESSION_TTL", "10 years");
+    let (code, stderr) = exit_of(command);
+    assert_eq!(code, Some(2));
     for line in [
         "SUPABASE_URL: is required",
         "SUPABASE_ANON_KEY: is required",
@@ -42,31 +41,25 @@ fn a_toml_file_configures_the_proxy_and_the_environment_overrides_it() {
         "SUPABASE_URL = \"http://127.0.0.1:9\"\ncolour = \"blue\"\n",
     )
     .unwrap();
-    let output = binary()
-        .env_clear()
-        .arg("--config")
-        .arg(&unknown)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("colour: unknown setting"));
+    let mut command = binary();
+    command.env_clear().arg("--config").arg(&unknown);
+    let (code, stderr) = exit_of(command);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("colour: unknown setting"));
 
-    let mut child = binary()
+    let mut command = binary();
+    command
         .env_clear()
         .env("PROXY_LISTEN", "127.0.0.1:0")
         .arg("--config")
-        .arg(&file)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+        .arg(&file);
+    let (proxy, printed) = ProxyProcess::spawn(command);
+    // The first line it prints.
+    let line = printed
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| proxy.listening_line.clone());
+    proxy.kill();
     assert!(
         line.starts_with("sb-cookie-proxy listening on http://127.0.0.1:"),
         "{line}"

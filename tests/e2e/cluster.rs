@@ -2,7 +2,7 @@
 //! revocation everywhere within a second, one refresh in the whole cluster,
 //! and a Redis outage that degrades without wrong answers.
 
-mod support;
+use crate::support;
 
 use http::Method;
 use std::sync::atomic::Ordering;
@@ -108,7 +108,7 @@ async fn fifty_requests_split_across_instances_cause_one_refresh() {
         on(&env, &b, &on_a).get("/edge/v1/session").await.status,
         200
     );
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    support::clock::expired(support::clock::last_access_token_exp(&env.stub)).await;
     env.stub
         .faults()
         .refresh_delay_ms

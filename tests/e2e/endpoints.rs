@@ -1,6 +1,6 @@
 //! The proxy's own endpoints: session, sessions, revoke, logout scopes, health.
 
-mod support;
+use crate::support;
 
 use http::Method;
 use serde_json::json;

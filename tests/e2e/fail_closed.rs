@@ -3,11 +3,10 @@
 //! oversized bodies, token cookies), sign-in still becomes a cookie session
 //! and no token reaches the browser.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 use support::{Env, Setup, jwt_claims};
 
 async fn compressing() -> Env {
@@ -117,7 +116,8 @@ async fn the_proxys_own_refresh_reads_an_answer_encoded_unasked() {
         .faults()
         .auth_encode_unasked
         .store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(6500)).await;
+    support::clock::inside_refresh_margin(support::clock::last_access_token_exp(&env.stub), 8)
+        .await;
     let after = browser.get("/rest/v1/echo").await;
     assert_eq!(after.status, 200, "{}", after.text());
     let claims = after.json()["claims"].clone();

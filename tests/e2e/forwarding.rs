@@ -1,7 +1,7 @@
 //! Forwarding: the session's token upstream, the browser's credentials and
 //! the proxy's cookie never; streaming; errors when Supabase is away.
 
-mod support;
+use crate::support;
 
 use http::Method;
 use support::{Env, Setup};

@@ -4,13 +4,14 @@
 //! session in use is checked with Auth at most every `PROXY_MINT_CHECK`, and
 //! ends once Auth says its session or user is gone.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::Method;
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
+use support::clock::{inside_refresh_margin, last_access_token_exp};
 use support::{Env, Setup};
 
 const SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
@@ -118,7 +119,7 @@ async fn a_token_is_reused_within_its_lifetime_and_replaced_before_expiry() {
     let first = upstream_claims(&mut browser).await;
     let again = upstream_claims(&mut browser).await;
     assert_eq!(first["iat"], again["iat"], "signed once, reused");
-    tokio::time::sleep(Duration::from_millis(6500)).await; // inside the 2 s margin
+    inside_refresh_margin(first["exp"].as_i64().unwrap(), 8).await; // the 2 s margin
     let renewed = upstream_claims(&mut browser).await;
     assert!(
         renewed["iat"].as_i64() > first["iat"].as_i64(),
@@ -211,9 +212,10 @@ async fn sessions_survive_a_switch_between_modes() {
 
     // refresh -> mint: near its expiry, the session's Auth token is replaced
     // by one minted from its claims, without asking Auth.
+    let auths_exp = last_access_token_exp(&env.stub);
     let env = env.restart_with(&[("PROXY_TOKEN_MODE", "mint")]).await;
     let mut browser = env.browser().with_cookie(cookie.clone());
-    tokio::time::sleep(Duration::from_millis(6500)).await;
+    inside_refresh_margin(auths_exp, 8).await;
     let minted = upstream_claims(&mut browser).await;
     assert_eq!(minted["sub"], user_id.as_str());
     assert!(
@@ -224,9 +226,10 @@ async fn sessions_survive_a_switch_between_modes() {
 
     // mint -> refresh: once the minted token nears expiry, Auth's own refresh
     // token (kept by mint mode) refreshes the session.
+    let minted_exp = minted["exp"].as_i64().unwrap();
     let env = env.restart_with(&[("PROXY_TOKEN_MODE", "refresh")]).await;
     let mut browser = env.browser().with_cookie(cookie);
-    tokio::time::sleep(Duration::from_millis(6500)).await;
+    inside_refresh_margin(minted_exp, 8).await;
     let claims = upstream_claims(&mut browser).await;
     assert_eq!(claims["sub"], user_id.as_str());
     assert_eq!(env.stub.refresh_count(), 1, "refreshed with Auth");

@@ -2,7 +2,7 @@
 //! embedded file store, and with `PROXY_STORE_KEY` a dump of the file or of
 //! Redis holds no upstream token.
 
-mod support;
+use crate::support;
 
 use support::{Env, ProxyProcess, RedisServer, Setup};
 
@@ -124,16 +124,15 @@ async fn a_redis_store_holds_no_upstream_token_with_a_store_key() {
 
 #[test]
 fn a_bad_store_key_stops_the_start_with_one_line_naming_it() {
-    let output = support::binary()
+    let mut command = support::binary();
+    command
         .env_clear()
         .env("SUPABASE_URL", "http://127.0.0.1:9")
         .env("SUPABASE_ANON_KEY", "anon")
         .env("PROXY_SESSION_STORE", "memory:")
-        .env("PROXY_STORE_KEY", "c2hvcnQ=")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .env("PROXY_STORE_KEY", "c2hvcnQ=");
+    let (code, stderr) = support::exit_of(command);
+    assert_eq!(code, Some(2));
     let lines: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("PROXY_STORE_KEY"))

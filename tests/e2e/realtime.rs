@@ -5,21 +5,15 @@
 //! never reach Supabase. How sockets live and die with their session is in
 //! `realtime/session.rs`.
 
-#[path = "realtime/backpressure.rs"]
 mod backpressure;
-#[path = "realtime/client.rs"]
-mod client;
-#[path = "realtime/limits.rs"]
 mod limits;
-#[path = "realtime/session.rs"]
 mod session;
-mod support;
-#[path = "realtime/tokens.rs"]
+use crate::support;
 mod tokens;
 
+use crate::support::websocket::{Socket, WAIT, open};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use client::{Socket, WAIT, open};
 use serde_json::{Value, json};
 use support::{Browser, Env, Setup, eventually};
 use tokio_tungstenite::tungstenite::Message;

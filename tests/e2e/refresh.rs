@@ -3,17 +3,20 @@
 //! else (the gateway, a firewall, a 404, a 5xx, a timeout, an unreadable
 //! answer) keeps it: the current token while it is valid, then 503.
 
-mod support;
+use crate::support;
 
 use sbp_stub::{CannedAnswer, ErrorShape};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use support::clock::{expired, inside_refresh_margin, last_access_token_exp};
 use support::{Browser, Env, Setup};
+
+/// Lifetime of [`short_lived`]'s tokens, seconds.
+const SHORT_TTL: u64 = 8;
 
 /// Stub tokens live 8 s, so the refresh margin (a quarter: 2 s) starts at 6 s.
 async fn short_lived() -> Env {
     Env::with(Setup {
-        token_ttl: 8,
+        token_ttl: SHORT_TTL,
         ..Setup::default()
     })
     .await
@@ -36,7 +39,7 @@ async fn fifty_concurrent_requests_after_expiry_cause_one_refresh() {
     let (browser, _) = env.signed_in("many@example.com").await;
     let cookie = browser.cookie.clone().unwrap();
     let before = browser.cookie.clone();
-    tokio::time::sleep(Duration::from_secs(8)).await; // the access token has expired
+    expired(last_access_token_exp(&env.stub)).await;
     env.stub
         .faults()
         .refresh_delay_ms
@@ -67,7 +70,7 @@ async fn a_refused_refresh_ends_the_session_and_the_request_goes_on_anonymous() 
     let env = short_lived().await;
     let (mut browser, user_id) = env.signed_in("revoked@example.com").await;
     env.stub.revoke_user_sessions(&user_id);
-    tokio::time::sleep(Duration::from_millis(6500)).await; // inside the refresh margin
+    inside_refresh_margin(last_access_token_exp(&env.stub), SHORT_TTL).await;
     let reply = browser.get("/rest/v1/echo").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["role"], "anon");
@@ -84,11 +87,12 @@ async fn a_failing_auth_keeps_the_valid_token_then_answers_503() {
         .faults()
         .refresh_status
         .store(500, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(6500)).await; // in the margin, still valid
+    let exp = last_access_token_exp(&env.stub);
+    inside_refresh_margin(exp, SHORT_TTL).await;
     let reply = browser.get("/rest/v1/echo").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()["sub"], user_id.as_str());
-    tokio::time::sleep(Duration::from_millis(2000)).await; // now expired
+    expired(exp).await;
     let reply = browser.get("/rest/v1/echo").await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.json()["error"], "refresh_unavailable");
@@ -108,9 +112,8 @@ async fn a_failing_auth_keeps_the_valid_token_then_answers_503() {
 const LONGER_TTL: u64 = 16;
 
 /// `count` browsers signed in with [`LONGER_TTL`] tokens, each with its
-/// user id and the `exp` of the token its first request carried; and when
-/// the last one signed in.
-async fn signed_in_many(env: &Env, count: usize) -> (Vec<(Browser, String, i64)>, Instant) {
+/// user id and the `exp` of the token its first request carried.
+async fn signed_in_many(env: &Env, count: usize) -> Vec<(Browser, String, i64)> {
     let mut browsers = Vec::new();
     for i in 0..count {
         let (mut browser, user_id) = env.signed_in(&format!("user{i}@example.com")).await;
@@ -118,12 +121,7 @@ async fn signed_in_many(env: &Env, count: usize) -> (Vec<(Browser, String, i64)>
         let exp = echo["claims"]["exp"].as_i64().expect("a verified token");
         browsers.push((browser, user_id, exp));
     }
-    (browsers, Instant::now())
-}
-
-async fn sleep_until(since: Instant, seconds: f64) {
-    let at = since + Duration::from_secs_f64(seconds);
-    tokio::time::sleep(at.saturating_duration_since(Instant::now())).await;
+    browsers
 }
 
 /// What stands between the proxy and a refresh, and how it fails.
@@ -155,9 +153,9 @@ async fn each_failure_keeps_the_session(failures: Vec<(&str, Failure)>) {
         ..Setup::default()
     })
     .await;
-    let (mut browsers, since) = signed_in_many(&env, failures.len()).await;
-    sleep_until(since, 12.5).await; // inside the margin, still valid
+    let mut browsers = signed_in_many(&env, failures.len()).await;
     for ((what, failure), (browser, user_id, exp)) in failures.iter().zip(&mut browsers) {
+        inside_refresh_margin(*exp, LONGER_TTL).await;
         set_failure(&env, Some(failure));
         let refreshes = env.stub.refresh_count();
         let reply = browser.get("/rest/v1/echo").await;
@@ -175,7 +173,8 @@ async fn each_failure_keeps_the_session(failures: Vec<(&str, Failure)>) {
         );
         assert!(browser.cookie.is_some(), "{what}: the session is kept");
     }
-    sleep_until(since, LONGER_TTL as f64 + 1.0).await; // every token has expired
+    let last_exp = browsers.iter().map(|(_, _, exp)| *exp).max().unwrap();
+    expired(last_exp).await; // every token has expired
     for ((what, failure), (browser, _, _)) in failures.iter().zip(&mut browsers) {
         set_failure(&env, Some(failure));
         let reply = browser.get("/rest/v1/echo").await;
@@ -268,9 +267,9 @@ async fn each_session_ending_code_ends_the_session_in_every_shape() {
         ..Setup::default()
     })
     .await;
-    let (mut browsers, since) = signed_in_many(&env, answers.len()).await;
-    sleep_until(since, 12.5).await; // inside the margin, still valid
-    for ((what, answer), (browser, _, _)) in answers.into_iter().zip(&mut browsers) {
+    let mut browsers = signed_in_many(&env, answers.len()).await;
+    for ((what, answer), (browser, _, exp)) in answers.into_iter().zip(&mut browsers) {
+        inside_refresh_margin(*exp, LONGER_TTL).await;
         env.stub.faults().set_refresh_answer(Some(answer));
         let reply = browser.get("/rest/v1/echo").await;
         assert_eq!(reply.status, 200, "{what}: {}", reply.text());
@@ -287,11 +286,11 @@ async fn a_banned_or_deleted_users_refresh_ends_the_session() {
         ..Setup::default()
     })
     .await;
-    let (mut browsers, since) = signed_in_many(&env, 2).await;
+    let mut browsers = signed_in_many(&env, 2).await;
     env.stub.ban_user(&browsers[0].1);
     env.stub.delete_user(&browsers[1].1);
-    sleep_until(since, 12.5).await;
-    for (browser, _, _) in &mut browsers {
+    for (browser, _, exp) in &mut browsers {
+        inside_refresh_margin(*exp, LONGER_TTL).await;
         let reply = browser.get("/rest/v1/echo").await;
         assert_eq!(reply.json()["role"], "anon");
         assert!(browser.cookie.is_none(), "the cookie is cleared");

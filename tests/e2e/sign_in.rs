@@ -1,6 +1,6 @@
 //! Sign-in becomes a cookie session; the browser only ever sees placeholders.
 
-mod support;
+use crate::support;
 
 use http::Method;
 use serde_json::json;

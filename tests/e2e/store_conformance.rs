@@ -2,11 +2,9 @@
 //! deletes racing with touches and reads ([`races`]), and what the stores
 //! keep at rest ([`at_rest`]).
 
-#[path = "store_conformance/at_rest.rs"]
 mod at_rest;
-#[path = "store_conformance/races.rs"]
 mod races;
-mod support;
+use crate::support;
 
 use sb_cookie_proxy::store::{FileStore, MemoryStore, RedisStore, Store};
 use sbp_core::session::{

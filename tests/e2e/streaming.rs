@@ -1,15 +1,13 @@
 //! Bodies stream both ways: a 1 GiB upload and a 1 GiB download pass
 //! through the proxy process with flat memory.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use futures_util::stream;
 use http::Request;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 use support::ProxyProcess;
 
@@ -25,7 +23,7 @@ async fn one_gib_up_and_down_with_flat_memory() {
         .unwrap();
     let settings = support::settings_for(&stub, vec![]);
     let proxy = ProxyProcess::start(&settings);
-    let client = Client::builder(TokioExecutor::new()).build_http();
+    let client = support::http::http_client();
 
     // Upload: 1024 chunks of 1 MiB, never held whole by anyone.
     let chunk = Bytes::from((0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
@@ -52,11 +50,7 @@ async fn one_gib_up_and_down_with_flat_memory() {
     // Download: count and hash as it arrives.
     let download = Request::get(format!("{}/functions/v1/bytes?n={GIB}", proxy.base()))
         .header("apikey", stub.anon_key())
-        .body(
-            http_body_util::Empty::<Bytes>::new()
-                .map_err(|never| match never {})
-                .boxed(),
-        )
+        .body(support::http::full(Bytes::new()))
         .unwrap();
     let response = client.request(download).await.unwrap();
     assert_eq!(response.status(), 200);

@@ -4,19 +4,13 @@
 //! Realtime work; without it the certificate is not trusted and nothing
 //! reaches Supabase (no plaintext fallback); a bad CA file stops the start.
 
-#[path = "realtime/client.rs"]
-#[allow(dead_code)]
-mod client;
-mod support;
+use crate::support;
 
-use client::open;
+use crate::support::websocket::open;
 use sbp_stub::{Stub, StubConfig, TestCa};
 use serde_json::json;
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-use support::{Env, binary, settings_for, start_proxy};
+use std::io::Write;
+use support::{Env, binary, exit_of, settings_for, start_proxy};
 use tempfile::NamedTempFile;
 
 const ORIGIN: &str = "http://127.0.0.1:8787";
@@ -159,28 +153,4 @@ fn a_bad_ca_file_stops_the_start_naming_the_setting() {
             .unwrap_or_else(|| panic!("no PROXY_UPSTREAM_CA line in:\n{stderr}"));
         assert!(line.contains(says), "{line}");
     }
-}
-
-/// Runs `command` to its end and gives its exit code and stderr; a proxy
-/// that starts instead of stopping is killed after 20 s and fails the test.
-fn exit_of(mut command: Command) -> (Option<i32>, String) {
-    let mut child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("proxy binary starts");
-    let mut stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    // Stderr ends when the process does.
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        let _ = tx.send(text);
-    });
-    let Ok(text) = rx.recv_timeout(Duration::from_secs(20)) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the proxy started instead of refusing its configuration");
-    };
-    (child.wait().unwrap().code(), text)
 }

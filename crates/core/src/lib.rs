@@ -14,8 +14,6 @@ pub mod cors;
 pub mod edge;
 pub mod env;
 pub mod error;
-#[cfg(feature = "fuzzing")]
-pub mod fuzz;
 pub mod guard;
 pub mod http;
 pub mod realtime;

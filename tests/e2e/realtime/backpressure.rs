@@ -3,9 +3,9 @@
 //! its memory can be measured; the client's small receive buffer keeps the
 //! kernel from absorbing what the proxy must not.
 
-use super::client::{WAIT, open_on};
 use super::support::{ProxyProcess, settings_for};
 use super::{ORIGIN, SOCKET};
+use crate::support::websocket::{WAIT, open_on};
 use serde_json::json;
 use std::time::Duration;
 use tokio::net::TcpSocket;

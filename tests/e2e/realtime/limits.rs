@@ -4,9 +4,9 @@
 //! with 1001 on both sides), and a busy socket counting as use of its
 //! session against `PROXY_SESSION_IDLE_TTL`.
 
-use super::client::{Socket, WAIT, open};
 use super::support::{Env, Setup, eventually};
 use super::{ORIGIN, SOCKET, open_as};
+use crate::support::websocket::{Socket, WAIT, open};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;

@@ -2,9 +2,9 @@
 //! because the proxy pushes fresh tokens, and a socket is closed (4001) when
 //! its session is revoked, signed out or expires.
 
-use super::client::WAIT;
 use super::support::{Browser, Env, Setup};
 use super::{SOCKET, open_as, stub_saw};
+use crate::support::websocket::WAIT;
 use http::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

@@ -4,9 +4,9 @@
 //! anon key, anonymous joins carry no token at all (as supabase-js sends
 //! them) while the socket carries the key as `apikey`.
 
-use super::client::{Socket, open};
 use super::support::{Env, settings_for, start_proxy};
 use super::{ORIGIN, SOCKET, claims, open_as, stub_saw};
+use crate::support::websocket::{Socket, open};
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -2,16 +2,14 @@
 //! the headers the official client sends, and, as every browser, asking for
 //! compressed answers and decoding them.
 
+use super::http::{HttpClient, full, http_client};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::BodyExt;
 use serde_json::Value;
 
 pub struct Browser {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: HttpClient,
     base: String,
     anon_key: String,
     cookie_name: String,
@@ -80,7 +78,7 @@ impl Reply {
 impl Browser {
     pub fn new(base: &str, anon_key: &str, cookie_name: &str) -> Browser {
         Browser {
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: http_client(),
             base: base.to_string(),
             anon_key: anon_key.to_string(),
             cookie_name: cookie_name.to_string(),
@@ -139,7 +137,7 @@ impl Browser {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let request = request.body(Full::new(body.into())).expect("valid request");
+        let request = request.body(full(body)).expect("valid request");
         let response = self.client.request(request).await.expect("proxy answers");
         let (parts, body) = response.into_parts();
         let body = body.collect().await.expect("whole body").to_bytes();
@@ -180,7 +178,7 @@ impl Browser {
             .header("origin", self.origin.as_deref().unwrap_or("null"))
             .header("content-type", "application/json")
             .header("accept-encoding", ACCEPT_ENCODING)
-            .body(Full::new(Bytes::from(body)))
+            .body(full(body))
             .expect("valid request");
         let response = self.client.request(request).await.ok()?;
         let (parts, body) = response.into_parts();

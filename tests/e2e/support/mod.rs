@@ -1,13 +1,16 @@
 //! End-to-end harness: the stand-in Supabase and the proxy on port 0, and a
-//! browser-like client with a cookie jar. Each test file uses what it needs.
-#![allow(dead_code, unused_imports)]
+//! browser-like client with a cookie jar, a WebSocket client, the proxy as a
+//! process, and a real Redis.
 
 mod browser;
+pub mod clock;
+pub mod http;
 mod process;
 mod redis;
+pub mod websocket;
 
 pub use browser::{Browser, Reply};
-pub use process::{ProxyProcess, binary};
+pub use process::{ProxyProcess, binary, exit_of};
 pub use redis::{RedisServer, redis_values};
 
 use sb_cookie_proxy::RunningProxy;
@@ -155,16 +158,20 @@ impl Env {
     }
 }
 
-/// Waits up to two seconds for `check` to hold (for work the proxy does in
-/// the background), then asserts it.
+/// How long [`eventually`] waits: it returns as soon as its check holds, so
+/// the bound costs nothing when the work is done, and is long enough that a
+/// loaded machine does not fail the test.
+const EVENTUALLY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits for `check` to hold (for work the proxy or the stub does in the
+/// background), polling every 20 ms; fails with `what` when it does not
+/// within [`EVENTUALLY`].
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..40 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(check(), "{what}");
 }
 
 /// Settings for a proxy in front of `stub`: a free loopback port, the

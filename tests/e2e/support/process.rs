@@ -1,8 +1,9 @@
 //! The proxy as a separate process (the real binary), for tests that kill
-//! it, restart it, read its exit code or measure its memory.
+//! it, restart it, read its exit code or measure its memory: the one way
+//! the suite starts the binary, waits for it to listen, or runs it to its end.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 pub struct ProxyProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The "listening on" line, as printed.
+    pub listening_line: String,
 }
 
 /// The binary built by Cargo for these tests.
@@ -41,14 +44,14 @@ impl ProxyProcess {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.strip_prefix("sb-cookie-proxy listening on http://") {
                     let addr = addr.parse::<SocketAddr>().unwrap();
-                    let _ = tx.send((addr, std::mem::take(&mut printed)));
+                    let _ = tx.send((addr, line.clone(), std::mem::take(&mut printed)));
                 } else {
                     printed.push(line);
                 }
             }
         });
         let started = Instant::now();
-        let Ok((addr, printed)) = rx.recv_timeout(Duration::from_secs(20)) else {
+        let Ok((addr, listening_line, printed)) = rx.recv_timeout(Duration::from_secs(20)) else {
             let _ = child.kill();
             let status = child.wait();
             panic!(
@@ -56,7 +59,12 @@ impl ProxyProcess {
                 started.elapsed()
             );
         };
-        (ProxyProcess { child, addr }, printed)
+        let proxy = ProxyProcess {
+            child,
+            addr,
+            listening_line,
+        };
+        (proxy, printed)
     }
 
     pub fn base(&self) -> String {
@@ -76,6 +84,31 @@ impl ProxyProcess {
         let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
         kib * 1024
     }
+}
+
+/// Runs `command` (the binary, set up) to its end and gives its exit code
+/// and stderr; a proxy that starts instead of stopping is killed after 20 s
+/// and fails the test.
+pub fn exit_of(mut command: Command) -> (Option<i32>, String) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("proxy binary starts");
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Stderr ends when the process does.
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        let _ = tx.send(text);
+    });
+    let Ok(text) = rx.recv_timeout(Duration::from_secs(20)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the proxy started instead of ending");
+    };
+    (child.wait().unwrap().code(), text)
 }
 
 impl Drop for ProxyProcess {

@@ -1,10 +1,9 @@
 //! A real Redis server for tests: Debian's `redis-server` on a free loopback
 //! port, killed when dropped. Installed by `scripts/test.sh`.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct RedisServer {
     port: u16,
@@ -33,9 +32,10 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    /// Starts (again) on the same port and waits until it answers.
+    /// Starts (again) on the same port and waits until it accepts
+    /// connections (its "Ready to accept connections" log line).
     pub fn restart(&mut self) {
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args([
                 "--save",
@@ -47,19 +47,27 @@ impl RedisServer {
             ])
             .arg("--dir")
             .arg(self.dir.path())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("redis-server runs (apt-get install redis-server, or run scripts/test.sh)");
+        // Redis logs to stdout; it says when it has loaded its append-only
+        // file and accepts connections. The log is drained until it exits.
+        let log = BufReader::new(child.stdout.take().unwrap());
         self.child = Some(child);
-        let started = Instant::now();
-        while !self.answers() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let (ready, is_ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut ready = Some(ready);
+            for line in log.lines().map_while(Result::ok) {
+                if let Some(ready) = ready.take_if(|_| line.contains("Ready to accept connections"))
+                {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        is_ready
+            .recv_timeout(Duration::from_secs(10))
+            .expect("redis-server did not start");
     }
 
     /// `kill -9`, as in a crash (committed writes are in the append-only file).
@@ -68,16 +76,6 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-
-    fn answers(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
     }
 }
 

@@ -1,6 +1,7 @@
 //! Fuzzing entries, one per parser that reads input the proxy does not
-//! control. Built only with the `fuzzing` feature; the cargo-fuzz targets in
-//! `fuzz/` call them (`scripts/fuzz.sh` runs them).
+//! control. The cargo-fuzz targets in `fuzz/fuzz_targets` call them
+//! (`scripts/fuzz.sh` runs them), and `cargo test` replays the committed
+//! corpus and the fixed crash inputs through them (`tests/replay.rs`).
 //!
 //! Each entry takes the fuzzer's raw bytes, drives the parser the way the
 //! runtime does, and checks cheap invariants with `assert!`: a panic, a
@@ -9,21 +10,21 @@
 //! becomes U+FFFD) split at `\n`, so a seed corpus is readable; a missing
 //! field takes a neutral default. The format is given on each entry.
 
-use crate::auth::{
+use http::Method;
+use sbp_core::auth::{
     BrowserBody, SECRET_FIELDS, SignIn, browser_body, browser_token_response, carries_token,
     read_token_response, upstream_cookie_allowed,
 };
-use crate::config::{Config, ConfigSource, Origin, UpstreamUrl, parse_duration, parse_size};
-use crate::env::RandomSource;
-use crate::guard::{
+use sbp_core::config::{Config, ConfigSource, Origin, UpstreamUrl, parse_duration, parse_size};
+use sbp_core::env::RandomSource;
+use sbp_core::guard::{
     Bucket, CsrfVerdict, RateLimit, TrustedProxies, check_csrf, client_ip, is_unsafe,
 };
-use crate::http::{decode_body, find_session_secret, has_cookie, set_cookie, strip_cookie};
-use crate::realtime::{Channels, ClientFrame, PUSH_REF_PREFIX, ServerFrame};
-use crate::route::{Route, Service, classify, query_param, takes_secrets};
-use crate::session::{NewSession, Session, SessionSecret, UpstreamTokens};
-use crate::token::{PlaceholderKey, effective_margin, needs_refresh, read_claims, usable};
-use http::Method;
+use sbp_core::http::{decode_body, find_session_secret, has_cookie, set_cookie, strip_cookie};
+use sbp_core::realtime::{Channels, ClientFrame, PUSH_REF_PREFIX, ServerFrame};
+use sbp_core::route::{Route, Service, classify, query_param, takes_secrets};
+use sbp_core::session::{NewSession, Session, SessionSecret, UpstreamTokens};
+use sbp_core::token::{PlaceholderKey, effective_margin, needs_refresh, read_claims, usable};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -328,13 +329,25 @@ fn assert_no_secret(value: &Value, tokens: &[&String]) {
         Value::Object(map) => {
             for (k, v) in map {
                 assert!(
-                    !crate::auth::SECRET_FIELDS.contains(&k.as_str()) && !leaks(k),
+                    !SECRET_FIELDS.contains(&k.as_str()) && !leaks(k),
                     "secret field {k:?} reached the browser"
                 );
                 assert_no_secret(v, tokens);
             }
         }
         _ => {}
+    }
+}
+
+/// The TOML config file (`sb-cookie-proxy --config`): the whole input is
+/// the file, parsed by the server, then loaded and checked like the
+/// environment ([`config_source`]).
+pub fn config_toml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(settings) = sb_cookie_proxy::config::parse_toml(text) {
+        config_source(&settings);
     }
 }
 
