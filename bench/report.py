@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Turns the raw figures of bench/run.sh into bench/RESULTS.md (on stdout).
 
-Usage: report.py META_JSON RAW_TSV SESSION_MEMORY_JSON
+Usage: report.py META_JSON RAW_TSV SESSION_MEMORY_JSON [IDLE_JSON WEBSOCKETS_JSON [UNPINNED_RAW_TSV]]
+
+RAW_TSV is the layout of the run (pinned unless --layout unpinned);
+UNPINNED_RAW_TSV, from a `both` run, the unpinned layout with default settings.
 """
 
 import csv
@@ -170,6 +173,46 @@ def targets(rows, conns_list, mem):
     return "\n".join(lines)
 
 
+def unpinned_targets(rows, conns_list):
+    """Issue 16's targets for the unpinned layout with default settings."""
+    lines = ["| target | figures | verdict |", "|---|---|---|"]
+    for name, title in (
+        ("rest-session", "small request with a session: req/s ≥ nginx"),
+        ("edge-session", "`GET /edge/v1/session` req/s ≥ nginx's fixed body"),
+    ):
+        parts, ok = [], True
+        for c in conns_list:
+            p, n = rows.get((name, c, "proxy")), rows.get((name, c, "nginx"))
+            if p and n:
+                ok &= p["rps"] >= n["rps"]
+                parts.append(
+                    f"c={c}: {p['rps']:,.0f} vs {n['rps']:,.0f} req/s ({p['rps'] / n['rps']:.2f}×), "
+                    f"CPU {p['cpu_per_10k'] * 100:.1f} vs {n['cpu_per_10k'] * 100:.1f} µs/req"
+                )
+        if parts:
+            lines.append(f"| {title} | {'; '.join(parts)} | {verdict(ok)} |")
+    return "\n".join(lines)
+
+
+def unpinned_section(rows, conns_list):
+    out = [
+        "# Unpinned, default settings\n",
+        "The same workloads with nothing pinned, as users run it: wrk (2 threads), the origin and front "
+        "nginx (`worker_processes auto`) and the proxy with its default settings (a worker thread per "
+        "CPU, each with its own listener) share every CPU, placed by the OS; no SCHED_FIFO. The hops "
+        "compete with their clients and upstream for the cores, so req/s here is what the machine as a "
+        "whole gets through each hop, and hop CPU per request includes the cost of sharing. Its own "
+        "stack, started after the pinned runs.\n",
+        "## Targets (issue 16)\n",
+        unpinned_targets(rows, conns_list),
+        "",
+    ]
+    for name, title in WORKLOADS.items():
+        if any(k[0] == name for k in rows):
+            out += [f"## {title} (unpinned)\n", workload_table(rows, name, conns_list), ""]
+    return "\n".join(out)
+
+
 def memory_section(mem):
     if not mem:
         return "_not measured_"
@@ -251,12 +294,16 @@ def main():
         websockets = json.load(open(sys.argv[5]))
     except (IndexError, OSError, ValueError):
         websockets = None
+    try:
+        unpinned = load_rows(sys.argv[6])
+    except (IndexError, OSError, ValueError):
+        unpinned = None
     conns_list = [int(c) for c in meta["conns"].split()]
     pin = (
         "pinned: the hop under test (front nginx with 1 worker, or the proxy, whose tokio runtime then has "
         "1 worker thread) alone on CPU 0; wrk, the origin nginx (1 worker) and the stand-in Auth on CPU 1"
         if meta["pinned"]
-        else "not pinned: the OS places everything; nginx workers `auto`, the proxy's runtime one thread per CPU"
+        else "not pinned: the OS places everything; nginx workers `auto`, the proxy with its default settings (a worker thread per CPU)"
     )
     print("# Benchmark results\n")
     print(f"Written by `{meta['command']}` on {meta['started_at']} ({meta['elapsed_s']} s in all).\n")
@@ -311,6 +358,9 @@ def main():
     print()
     print("## Memory per idle Realtime WebSocket\n")
     print(websocket_section(websockets))
+    if unpinned:
+        print()
+        print(unpinned_section(unpinned, conns_list))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 # bench/run.sh: sb-cookie-proxy side by side with nginx and with no proxy at
 # all, on the same upstream, in one run; writes bench/RESULTS.md.
 #
-#   bench/run.sh            full run: 1, 32 and 256 connections, 3 rounds of 4 s (1 MiB: 7 of 2 s; ~19 min)
-#   bench/run.sh --quick    1 and 32 connections, 1 round of 2 s (~2 min)
+#   bench/run.sh            full run: 1, 32 and 256 connections, 3 rounds of 4 s (1 MiB: 7 of 2 s),
+#                           pinned, then unpinned with default settings (~31 min)
+#   bench/run.sh --quick    1 and 32 connections, 1 round of 2 s, both layouts (~4 min)
 #   bench/run.sh --profile  profile the proxy instead (bench/profile.sh -> bench/profile/)
 #   bench/run.sh --instructions  only the profile's instructions per request (PROFILE_CONNS),
 #                           proxy and nginx (callgrind; repeatable, for A/B of a change)
@@ -11,7 +12,9 @@
 #                           cache misses per request too (slower)
 #
 # Options: --duration SECS, --rounds N, --conns "1 32 256", --workloads "rest-session ...",
-# --no-pin (let the OS place everything), --out FILE (default bench/RESULTS.md),
+# --layout pinned|unpinned|both (default both; --no-pin = --layout unpinned),
+# --unpinned-workloads "..." (what the unpinned layout of a `both` run measures;
+# default every workload but the 1 MiB ones), --out FILE (default bench/RESULTS.md),
 # --keep (keep the temp dir with logs and raw figures), --no-build (use the
 # binaries already in $CARGO_TARGET_DIR/release), --no-rt (see below).
 #
@@ -49,6 +52,15 @@
 # slice, which otherwise puts milliseconds into every hop's p99 on a busy
 # machine. Not in the saturating runs: there the kernel's RT throttling (5%
 # of each second left to others) would stall the hop for 50 ms a second.
+#
+# Unpinned (the second layout of a full run, or --layout unpinned): the OS
+# places everything on all CPUs, as users run it: nginx with `worker_processes
+# auto` (front and origin), the proxy with its default settings (a worker
+# thread per CPU), wrk with 2 threads; the same nice -20, no SCHED_FIFO. Pinning
+# compares the hops' cost on one core each; this shows what a user's default
+# gets when the hop shares the CPUs with its clients and upstream. A `both` run
+# measures the pinned layout, then runs this script again for the unpinned one
+# (its own stack, on fresh ports) and reports both.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,7 +78,9 @@ WARMUP=1
 CONNS="1 32 256"
 IDLE_CONNS=1000
 WORKLOADS="rest-session rest-close rest-anon download-1mib upload-1mib edge-session sign-in"
-PIN=1
+LAYOUT=both
+UNPINNED_WORKLOADS=
+RAW_ONLY=
 OUT=$BENCH_DIR/RESULTS.md
 KEEP_WORK=0
 BUILD=1
@@ -81,7 +95,10 @@ while (($#)); do
         --rounds) ROUNDS=$2; shift ;;
         --conns) CONNS=$2; shift ;;
         --workloads) WORKLOADS=$2; shift ;;
-        --no-pin) PIN=0 ;;
+        --no-pin) LAYOUT=unpinned ;;
+        --layout) LAYOUT=$2; shift ;;
+        --unpinned-workloads) UNPINNED_WORKLOADS=$2; shift ;;
+        --raw-only) RAW_ONLY=$2; shift ;; # (internal) write the raw figures there and stop
         --out) OUT=$2; shift ;;
         --keep) KEEP_WORK=1 ;;
         --no-build) BUILD=0 ;;
@@ -94,7 +111,22 @@ while (($#)); do
     esac
     shift
 done
-[[ $(nproc) -ge 2 ]] || PIN=0
+case $LAYOUT in
+    both | pinned) PIN=1 ;;
+    unpinned) PIN=0 ;;
+    *) die "--layout is pinned, unpinned or both, not $LAYOUT" ;;
+esac
+if [[ $(nproc) -lt 2 ]]; then
+    PIN=0 LAYOUT=unpinned
+fi
+if ((PROFILE || INSTRUCTIONS)) && [[ $LAYOUT == both ]]; then
+    LAYOUT=pinned
+fi
+if [[ -z $UNPINNED_WORKLOADS ]]; then
+    for name in $WORKLOADS; do
+        [[ $name == *-1mib ]] || UNPINNED_WORKLOADS+="${UNPINNED_WORKLOADS:+ }$name"
+    done
+fi
 if ((PIN)); then
     HOP=(nice -n -20 taskset -c 0) REST=(nice -n -20 taskset -c 1) WORKERS=1
     ((RT)) && chrt -f 10 true 2>/dev/null || RT=0
@@ -364,6 +396,21 @@ for name in $WORKLOADS; do
         done
     done
 done
+if [[ -n $RAW_ONLY ]]; then
+    cp "$RAW" "$RAW_ONLY"
+    exit 0
+fi
+
+# ---- the unpinned layout ---------------------------------------------------------
+# Its own stack, from a second run of this script (this run's stack stays up,
+# idle, for the memory figures below).
+UNPINNED_RAW=
+if [[ $LAYOUT == both ]]; then
+    log "the unpinned layout, default settings: $UNPINNED_WORKLOADS"
+    UNPINNED_RAW=$WORK/raw-unpinned.tsv
+    "$0" --layout unpinned --no-build --duration "$DURATION" --rounds "$ROUNDS" --conns "$CONNS" \
+        --workloads "$UNPINNED_WORKLOADS" --raw-only "$UNPINNED_RAW"
+fi
 
 # ---- memory per cached session ---------------------------------------------
 log "memory per cached session (100k sessions)"
@@ -435,6 +482,7 @@ cat >"$WORK/meta.json" <<EOF
   "nginx": "$(nginx -v 2>&1 | sed 's/.*: //')",
   "wrk": "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')",
   "pinned": $PIN,
+  "unpinned_workloads": $(jq -Rn --arg w "$([[ -n $UNPINNED_RAW ]] && echo "$UNPINNED_WORKLOADS")" '$w'),
   "rt_at_one_connection": $RT,
   "duration_s": $DURATION,
   "warmup_s": $WARMUP,
@@ -446,6 +494,7 @@ cat >"$WORK/meta.json" <<EOF
 }
 EOF
 python3 "$BENCH_DIR/report.py" "$WORK/meta.json" "$RAW" "$WORK/session-memory.json" "$WORK/idle.json" \
-    "$WORK/websockets.json" >"$OUT"
+    "$WORK/websockets.json" ${UNPINNED_RAW:+"$UNPINNED_RAW"} >"$OUT"
 cp "$RAW" "${OUT%.md}.tsv"
+[[ -z $UNPINNED_RAW ]] || cp "$UNPINNED_RAW" "${OUT%.md}-unpinned.tsv"
 log "done in ${SECONDS}s: $OUT (raw figures: ${OUT%.md}.tsv)"

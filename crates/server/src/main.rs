@@ -35,17 +35,13 @@ enum Command {
 /// Exit code for a configuration that cannot be used.
 const BAD_CONFIG: u8 = 2;
 
-/// With one CPU, tokio's single-threaded scheduler: the same work without
-/// work stealing or wake-ups between threads. With more, a worker per CPU.
+/// tokio's single-threaded scheduler on this thread: it serves the first
+/// listener, and the server starts one more thread per further worker
+/// (`PROXY_WORKERS`, one per CPU), each with its own runtime and listener.
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if cpus == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Runtime::new()
-    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 fn main() -> ExitCode {

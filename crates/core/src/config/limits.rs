@@ -31,7 +31,13 @@ pub struct Limits {
     pub max_socket_message: usize,
     /// A WebSocket without a frame either way for this long is closed, seconds.
     pub socket_idle_timeout: u64,
+    /// Threads serving connections, each with its own listener on the
+    /// address; `None`: one per CPU.
+    pub workers: Option<usize>,
 }
+
+/// Most worker threads `PROXY_WORKERS` may ask for.
+pub const MAX_WORKERS: usize = 1024;
 
 /// Parses a size in bytes: `16384`, `16KiB`, `1MiB`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -58,6 +64,19 @@ fn count(text: &str) -> Result<usize, String> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("`{text}` is not a positive number"))
+}
+
+/// `auto` (one per CPU) or a count of worker threads.
+fn workers(text: &str) -> Result<Option<usize>, String> {
+    match text.trim() {
+        "auto" => Ok(None),
+        n => match n.parse::<usize>() {
+            Ok(n @ 1..=MAX_WORKERS) => Ok(Some(n)),
+            _ => Err(format!(
+                "`{n}` is not a worker count; write auto or a number from 1 to {MAX_WORKERS}"
+            )),
+        },
+    }
 }
 
 fn bounded_size(min: u64) -> impl Fn(&str) -> Result<u64, String> {
@@ -90,6 +109,7 @@ pub(super) fn load_limits(r: &mut Reader<'_>) -> Option<Limits> {
     // least what a heartbeat or a join needs.
     let max_socket_message = r.parsed("PROXY_MAX_SOCKET_MESSAGE", Some("4MiB"), bounded_size(1024));
     let socket_idle_timeout = r.parsed("PROXY_SOCKET_IDLE_TIMEOUT", Some("2m"), seconds);
+    let workers = r.parsed("PROXY_WORKERS", Some("auto"), workers);
     Some(Limits {
         max_header_bytes: usize::try_from(max_header_bytes?).ok()?,
         max_headers: max_headers?,
@@ -103,6 +123,7 @@ pub(super) fn load_limits(r: &mut Reader<'_>) -> Option<Limits> {
         max_sockets: max_sockets?,
         max_socket_message: usize::try_from(max_socket_message?).ok()?,
         socket_idle_timeout: socket_idle_timeout?,
+        workers: workers?,
     })
 }
 
@@ -158,6 +179,20 @@ mod tests {
             assert!(
                 err.lines().count() == 1 && err.starts_with(&format!("{key}: ")),
                 "{key}={bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn workers_are_one_per_cpu_unless_counted() {
+        assert_eq!(load(&[]).unwrap().workers, None);
+        assert_eq!(load(&[("PROXY_WORKERS", "auto")]).unwrap().workers, None);
+        assert_eq!(load(&[("PROXY_WORKERS", "3")]).unwrap().workers, Some(3));
+        for bad in ["0", "-1", "two", "1025"] {
+            let err = load(&[("PROXY_WORKERS", bad)]).unwrap_err();
+            assert!(
+                err.lines().count() == 1 && err.starts_with("PROXY_WORKERS: "),
+                "{bad}: {err}"
             );
         }
     }

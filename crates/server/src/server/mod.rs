@@ -1,6 +1,17 @@
-//! The listener: accepts connections, serves HTTP/1.1 through the pipeline,
-//! sweeps expired sessions (and expired idle upstream connections), and
-//! shuts down gracefully.
+//! The listeners: accept connections, serve HTTP/1.1 through the pipeline,
+//! sweep expired sessions (and expired idle upstream connections), and
+//! shut down gracefully.
+//!
+//! One listener per worker ([`Limits::workers`], one per CPU by default):
+//! the first served on the caller's runtime, each other one on a thread of
+//! its own with a single-threaded runtime ([`workers`]), all on the same
+//! address (`SO_REUSEPORT`, [`listen`]). With one worker, the caller's
+//! runtime alone.
+//!
+//! [`Limits::workers`]: sbp_core::config::Limits::workers
+
+mod listen;
+mod workers;
 
 use crate::app::App;
 use crate::coarse_timer::CoarseTimer;
@@ -15,12 +26,14 @@ use hyper_util::rt::TokioIo;
 use sbp_core::config::Config;
 use sbp_core::session::TokenSeal;
 use std::net::SocketAddr;
+use std::num::NonZero;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
+use workers::Worker;
 
 /// How often expired sessions are deleted from the store (and expired idle
 /// upstream connections closed).
@@ -75,24 +88,51 @@ pub async fn start(config: Config) -> Result<RunningProxy, crate::Error> {
 
 /// Starts serving with an already opened store.
 pub async fn start_with_store(config: Config, store: Store) -> Result<RunningProxy, crate::Error> {
-    let listener =
-        TcpListener::bind(config.listen)
-            .await
-            .map_err(|cause| crate::Error::Listen {
-                addr: config.listen,
-                cause,
-            })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|cause| crate::Error::Listen {
-            addr: config.listen,
-            cause,
-        })?;
+    let listen = config.listen;
+    let cannot_listen = |cause| crate::Error::Listen {
+        addr: listen,
+        cause,
+    };
+    let count = worker_count(config.limits.workers);
+    let mut listeners = listen::bind(listen, count).await.map_err(cannot_listen)?;
+    let addr = listeners[0].local_addr().map_err(cannot_listen)?;
     let app = Arc::new(App::new(config, store)?);
     let (stop, stopped) = watch::channel(false);
+    // One limit on connections for all listeners.
+    let slots = Arc::new(Semaphore::new(app.config.limits.max_connections));
+    let first = listeners.remove(0);
+    let mut others = Vec::with_capacity(listeners.len());
+    for (index, listener) in listeners.into_iter().enumerate() {
+        let spawned = Worker::spawn(
+            index + 1,
+            listener,
+            app.clone(),
+            slots.clone(),
+            stopped.clone(),
+        );
+        match spawned {
+            Ok(worker) => others.push(worker),
+            Err(cause) => {
+                let _ = stop.send(true);
+                drop(app);
+                for worker in others {
+                    worker.finished().await;
+                }
+                return Err(cannot_listen(cause));
+            }
+        }
+    }
     tokio::spawn(sweep(app.clone(), stopped.clone()));
     tokio::spawn(follow_store(app.clone(), stopped.clone()));
-    let task = tokio::spawn(serve(listener, app.clone(), stopped));
+    let task = tokio::spawn({
+        let app = app.clone();
+        async move {
+            serve(first, app, slots, stopped).await;
+            for worker in others {
+                worker.finished().await;
+            }
+        }
+    });
     Ok(RunningProxy {
         addr,
         app,
@@ -101,11 +141,23 @@ pub async fn start_with_store(config: Config, store: Store) -> Result<RunningPro
     })
 }
 
-async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+/// The configured number of workers, or one per CPU.
+fn worker_count(configured: Option<usize>) -> usize {
+    configured.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZero::get))
+}
+
+/// Serves `listener` on the current runtime until `stopped` fires, then
+/// waits (bounded) for its connections to finish. `slots` limits the
+/// connections of every listener together.
+async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    slots: Arc<Semaphore>,
+    mut stopped: watch::Receiver<bool>,
+) {
     // Every connection task holds a sender; when all are dropped, all are done.
     let (open, mut all_closed) = mpsc::channel::<()>(1);
     let limits = app.config.limits.clone();
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let timer = CoarseTimer::new();
     let mut http = http1::Builder::new();
     http.timer(timer.clone())
@@ -114,14 +166,6 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
         .max_headers(limits.max_headers)
         .max_buf_size(limits.max_header_bytes.max(64 * 1024));
     loop {
-        // At the connection limit, stop accepting until one closes.
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-            _ = stopped.changed() => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -131,6 +175,17 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receive
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
+            },
+            _ = stopped.changed() => break,
+        };
+        // At the connection limit, the connection waits (unread) for one
+        // to close, and this listener accepts no more until then. Taking
+        // the slot after the accept: a listener holding a slot while no
+        // connection arrives on it would keep one waiting on another.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
             },
             _ = stopped.changed() => break,
         };
@@ -201,6 +256,75 @@ async fn sweep(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sbp_core::config::StoreSpec;
+    use std::collections::HashMap;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn app_allowing_one_connection() -> Arc<App> {
+        let settings: HashMap<String, String> = [
+            ("SUPABASE_URL", "http://127.0.0.1:9"),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("PROXY_SESSION_STORE", "memory:"),
+            ("PROXY_MAX_CONNECTIONS", "1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = Config::load(&settings).unwrap();
+        let seal = TokenSeal::new(None, Arc::new(OsRandom));
+        let store = Store::open(&StoreSpec::Memory, "test".into(), seal).unwrap();
+        Arc::new(App::new(config, store).unwrap())
+    }
+
+    /// One request on a new connection to `addr`, answered in full.
+    async fn health_status_line(addr: SocketAddr) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /edge/v1/health HTTP/1.1\r\nHost: proxy\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer);
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("the connection is served")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        answer.lines().next().unwrap_or_default().to_string()
+    }
+
+    /// Listeners sharing a connection limit: a freed slot serves whichever
+    /// listener a connection arrives on next, not the one that took it.
+    #[tokio::test]
+    async fn listeners_sharing_the_connection_limit_serve_each_other_s_connections() {
+        let app = app_allowing_one_connection().await;
+        let slots = Arc::new(Semaphore::new(1));
+        let (stop, stopped) = watch::channel(false);
+        let mut addrs = Vec::new();
+        let mut served = Vec::new();
+        for _ in 0..2 {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addrs.push(listener.local_addr().unwrap());
+            served.push(tokio::spawn(serve(
+                listener,
+                app.clone(),
+                slots.clone(),
+                stopped.clone(),
+            )));
+        }
+        for addr in [addrs[0], addrs[0], addrs[1], addrs[1], addrs[0]] {
+            assert_eq!(health_status_line(addr).await, "HTTP/1.1 200 OK", "{addr}");
+        }
+        let _ = stop.send(true);
+        for task in served {
+            task.await.unwrap();
         }
     }
 }
