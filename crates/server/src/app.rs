@@ -67,7 +67,12 @@ impl App {
     /// Whether background work (refreshes, checks, last-seen writes,
     /// Realtime sockets) still holds the app or its sessions.
     pub fn in_use(self: &Arc<Self>) -> bool {
-        Arc::strong_count(self) > 1 || Arc::strong_count(&self.sessions) > 1
+        Arc::strong_count(self) > 1 || self.sessions_in_use()
+    }
+
+    /// Whether background work holds the session service.
+    pub fn sessions_in_use(&self) -> bool {
+        Arc::strong_count(&self.sessions) > 1
     }
 
     pub fn now(&self) -> UnixSeconds {

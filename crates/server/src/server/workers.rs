@@ -79,7 +79,13 @@ fn run(
 /// most the proxy's owner keeps it then. The runtime's remaining tasks
 /// (idle upstream connections) end with it.
 async fn background_done(app: &Weak<App>, deadline: Instant) {
-    while app.strong_count() > 1 && Instant::now() < deadline {
+    while held_beyond_owner(app) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Whether anyone but the proxy's owner holds the app, or background work
+/// (refreshes, checks, Realtime sockets) holds its session service.
+fn held_beyond_owner(app: &Weak<App>) -> bool {
+    app.strong_count() > 1 || app.upgrade().is_some_and(|app| app.sessions_in_use())
 }
