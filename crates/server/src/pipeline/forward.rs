@@ -4,13 +4,13 @@ use crate::body::{Body, IdleLimit, IdleTimeout, full, read_request_body, upload}
 use crate::pipeline::auth_answer::relay_auth;
 use crate::pipeline::context::Ctx;
 use crate::upstream::{
-    Forward, UpstreamResponse, bearer, drop_upstream_cookies, forward_request, make_private,
-    relay_response,
+    Forward, UpstreamResponse, bearer, drop_upstream_cookies, forward_request, relay_response,
 };
 use http::header::COOKIE;
 use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
+use sbp_core::http::make_private;
 use sbp_core::route::Service;
 use sbp_core::session::Session;
 use std::time::Duration;

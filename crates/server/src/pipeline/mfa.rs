@@ -13,12 +13,12 @@ use crate::pipeline::auth_answer::{read_answer, relay_answer};
 use crate::pipeline::context::{Ctx, Live, Presented, store_down};
 use crate::pipeline::forward::{send, session_bearer};
 use crate::pipeline::sign_in::{placeholder_body, token_answer};
-use crate::upstream::make_private;
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::auth::read_token_response;
 use sbp_core::config::TokenMode;
+use sbp_core::http::make_private;
 use sbp_core::session::{SessionKey, UserObject};
 use sbp_core::token::read_claims;
 

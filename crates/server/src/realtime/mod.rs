@@ -19,6 +19,7 @@ pub use sockets::SessionSockets;
 
 use crate::app::App;
 use crate::body::{Body, empty, full};
+use crate::connect::Connector;
 use http::header::{CONNECTION, CONTENT_TYPE, COOKIE, ORIGIN, SEC_WEBSOCKET_ACCEPT, UPGRADE};
 use http::{HeaderValue, Response, StatusCode, request};
 use hyper::upgrade::{OnUpgrade, Upgraded};
@@ -31,7 +32,6 @@ use sbp_core::session::{Session, SessionKey};
 use slots::{SocketSlot, SocketSlots};
 use std::net::IpAddr;
 use std::sync::Arc;
-use tokio_rustls::TlsConnector;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -63,7 +63,7 @@ pub struct Realtime {
     /// The count of relayed sockets, against `PROXY_MAX_SOCKETS`.
     slots: SocketSlots,
     /// For `wss://` upstreams.
-    tls: TlsConnector,
+    tls: Connector,
 }
 
 impl Realtime {
@@ -71,7 +71,7 @@ impl Realtime {
         Realtime {
             sockets: SessionSockets::default(),
             slots: SocketSlots::default(),
-            tls: TlsConnector::from(tls),
+            tls: Connector::from(tls),
         }
     }
 }
