@@ -2,7 +2,7 @@
 //! (decoded, when they are answers the proxy must understand).
 
 use crate::coarse_timer::{CoarseSleep, CoarseTimer};
-use crate::upstream::PooledBody;
+use crate::pool::PooledBody;
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -25,13 +25,15 @@ pin_project_lite::pin_project! {
     /// streamed through it. An enum rather than a boxed trait object, so
     /// no response or forwarded request needs an allocation for its body.
     #[project = BodyProjection]
+    #[derive(Default)]
     pub enum Body {
+        #[default]
         Empty,
         Full { data: Option<Bytes> },
         /// A browser's request body on its way to Supabase.
         Upload { #[pin] inner: IdleTimeout<Incoming> },
         /// Supabase's response body on its way to the browser.
-        Relay { #[pin] inner: IdleTimeout<PooledBody> },
+        Relay { #[pin] inner: IdleTimeout<PooledBody<Body>> },
     }
 }
 
@@ -67,7 +69,7 @@ pub fn upload(body: Incoming, limit: IdleLimit) -> Body {
 }
 
 /// Supabase's response body, failing after the idle limit without data.
-pub fn relay(body: PooledBody, limit: IdleLimit) -> Body {
+pub fn relay(body: PooledBody<Body>, limit: IdleLimit) -> Body {
     if body.is_end_stream() {
         return Body::Empty;
     }
@@ -252,10 +254,10 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_stalled_body_fails_after_its_idle_limit() {
         let never = StreamBody::new(stream::pending::<Result<Frame<Bytes>, Infallible>>());
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         let read = IdleTimeout::new(never, limit(500)).collect().await;
         let took = started.elapsed();
         let error = read.expect_err("a stalled body must fail");
@@ -264,7 +266,7 @@ mod tests {
         assert!(took < Duration::from_secs(2), "failed late: {took:?}");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn each_frame_restarts_the_idle_limit() {
         // Six frames 150 ms apart: 900 ms in all, never 500 ms without one.
         let frames = stream::unfold(0, |sent| async move {

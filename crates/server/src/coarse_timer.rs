@@ -8,6 +8,7 @@
 //! entry whose deadline is re-armed with an atomic store, and one task
 //! ticking four times a second wakes the connections whose deadline passed.
 //! A deadline therefore fires within one tick (250 ms) of when it is due.
+//! The clock is tokio's, so tests run it on paused time.
 
 use futures_util::task::AtomicWaker;
 use std::future::Future;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(250);
 
 struct Clock {
-    start: Instant,
+    start: tokio::time::Instant,
     /// Whole ticks since `start`, advanced by the ticking task.
     ticks: AtomicU64,
     entries: Mutex<Vec<Arc<Entry>>>,
@@ -39,13 +40,14 @@ struct Entry {
 impl Clock {
     fn ticks_at(&self, instant: Instant) -> u64 {
         // Rounded up: a deadline never fires early.
-        let nanos = instant.saturating_duration_since(self.start).as_nanos();
+        let since = tokio::time::Instant::from_std(instant).saturating_duration_since(self.start);
+        let nanos = since.as_nanos();
         u64::try_from(nanos.div_ceil(TICK.as_nanos())).unwrap_or(u64::MAX)
     }
 
     fn now(&self) -> Instant {
         let ticks = u32::try_from(self.ticks.load(Ordering::Acquire)).unwrap_or(u32::MAX);
-        self.start + TICK * ticks
+        (self.start + TICK * ticks).into_std()
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Entry>>> {
@@ -54,8 +56,8 @@ impl Clock {
 
     /// Advances the clock and wakes every sleep whose deadline passed.
     fn tick(&self) {
-        let now =
-            u64::try_from(self.start.elapsed().as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX);
+        let elapsed = self.start.elapsed();
+        let now = u64::try_from(elapsed.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX);
         self.ticks.store(now, Ordering::Release);
         self.entries().retain(|entry| {
             if entry.dropped.load(Ordering::Acquire) {
@@ -82,7 +84,7 @@ impl CoarseTimer {
     /// Must be called inside a tokio runtime (it spawns the ticking task).
     pub fn new() -> CoarseTimer {
         let clock = Arc::new(Clock {
-            start: Instant::now(),
+            start: tokio::time::Instant::now(),
             ticks: AtomicU64::new(0),
             entries: Mutex::new(Vec::new()),
         });
@@ -194,17 +196,17 @@ mod tests {
     use super::*;
     use hyper::rt::Timer;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn sleeps_end_within_a_tick_of_their_deadline() {
         let timer = CoarseTimer::new();
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         timer.sleep(Duration::from_millis(300)).await;
         let took = started.elapsed();
         assert!(took >= Duration::from_millis(300) - TICK, "{took:?}");
         assert!(took < Duration::from_millis(300) + TICK * 3, "{took:?}");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_reset_moves_the_deadline_and_dropped_sleeps_are_forgotten() {
         let timer = CoarseTimer::new();
         let mut sleep = timer.sleep(Duration::from_millis(100));

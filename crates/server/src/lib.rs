@@ -8,10 +8,12 @@ mod app;
 mod body;
 mod coarse_timer;
 pub mod config;
+mod connect;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod error;
 mod pipeline;
+mod pool;
 mod rate_limiter;
 mod realtime;
 mod runtime;

@@ -1,5 +1,6 @@
 //! The TLS client configuration for the upstream, built once at start and
-//! shared by the HTTP client and the Realtime `wss://` connections: the
+//! shared by the HTTP client and the Realtime `wss://` connections (both
+//! connect through `crate::connect`): the
 //! public roots (webpki-roots) and the CA certificates of
 //! `PROXY_UPSTREAM_CA`, certificates always verified.
 
@@ -28,8 +29,8 @@ pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, crate::Erro
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    // No ALPN: hyper-rustls refuses a configuration that has some, and
-    // without it servers speak HTTP/1.1, which both users need.
+    // No ALPN: without it servers speak HTTP/1.1, which both users (the
+    // HTTP/1.1 pool and Realtime's WebSocket) need.
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| crate::Error::Upstream(format!("TLS set-up failed: {e}")))?

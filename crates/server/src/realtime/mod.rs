@@ -20,6 +20,7 @@ pub use keeper::SessionLink;
 use sockets::SessionSockets;
 
 use crate::body::{Body, empty, full};
+use crate::connect::Connector;
 use crate::session::{AuthApi, SessionService};
 use crate::store::CachedStore;
 use framing::socket_config;
@@ -39,7 +40,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
-use tokio_rustls::TlsConnector;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -53,7 +53,7 @@ pub struct Realtime {
     /// The count of relayed sockets, against `PROXY_MAX_SOCKETS`.
     slots: SocketSlots,
     /// For `wss://` upstreams.
-    tls: TlsConnector,
+    tls: Connector,
 }
 
 impl Realtime {
@@ -68,7 +68,7 @@ impl Realtime {
             config,
             sockets: Arc::new(SessionSockets::following(ended)),
             slots: SocketSlots::default(),
-            tls: TlsConnector::from(tls),
+            tls: Connector::from(tls),
         }
     }
 }

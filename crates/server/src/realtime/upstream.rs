@@ -1,19 +1,17 @@
 //! Opening the WebSocket to Supabase Realtime for one browser socket:
-//! `ws://` or `wss://` from `SUPABASE_URL` (TLS with the shared client
-//! configuration of `crate::tls`), the browser's query string with `apikey`
+//! `ws://` or `wss://` from `SUPABASE_URL` (connected by [`crate::connect`],
+//! as the HTTP pool's connections are), the browser's query string with `apikey`
 //! set to the anon key, and a few of the browser's headers.
 
+use crate::connect::Connector;
 use crate::realtime::framing::socket_config;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use rustls::pki_types::ServerName;
 use sbp_core::config::Config;
 use sbp_core::realtime::handshake::upstream_query;
 use std::net::IpAddr;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Response;
@@ -53,7 +51,7 @@ pub struct BrowserSide<'a> {
 /// Opens the socket to Supabase.
 pub async fn connect(
     config: &Config,
-    tls: &TlsConnector,
+    connector: &Connector,
     from: BrowserSide<'_>,
 ) -> Result<UpstreamSocket, ConnectError> {
     let upstream = &config.supabase_url;
@@ -65,27 +63,16 @@ pub async fn connect(
         .map_err(|e| ConnectError::Unreachable(format!("bad upstream URL: {e}")))?;
     set_headers(request.headers_mut(), from.headers, config, from.client_ip);
     let uri = request.uri().clone();
-    let host = uri
-        .host()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
+    let host = uri.host().unwrap_or_default();
     let port = uri
         .port_u16()
         .unwrap_or(if upstream.is_https() { 443 } else { 80 });
     let handshake = async {
-        let tcp = TcpStream::connect((host, port)).await.map_err(|e| {
-            ConnectError::Unreachable(format!("cannot connect to {host}:{port}: {e}"))
-        })?;
-        let _ = tcp.set_nodelay(true);
-        let stream: Box<dyn Io> = if upstream.is_https() {
-            let name = ServerName::try_from(host.to_string())
-                .map_err(|e| ConnectError::Unreachable(format!("bad TLS name {host}: {e}")))?;
-            let tls = tls.connect(name, tcp).await;
-            Box::new(tls.map_err(|e| ConnectError::Unreachable(format!("TLS with {host}: {e}")))?)
-        } else {
-            Box::new(tcp)
-        };
+        let stream = connector
+            .open(host, port, upstream.is_https())
+            .await
+            .map_err(ConnectError::Unreachable)?;
+        let stream: Box<dyn Io> = Box::new(stream);
         let framing = socket_config(config.limits.max_socket_message);
         tokio_tungstenite::client_async_with_config(request, stream, Some(framing))
             .await

@@ -1,17 +1,17 @@
 //! The client to the Supabase project: a connection pool (TLS with the
-//! shared client configuration of [`crate::tls`]), the headers every
-//! upstream request carries, and the response timeout.
+//! shared client configuration of [`crate::tls`], through
+//! [`crate::connect`]), the headers every upstream request carries, and the
+//! response timeout.
 
-use super::lane::Lane;
-use super::pool::{Pool, PooledBody, SendError, describe};
+use super::Lane;
 use crate::body::{Body, read_decoded};
+use crate::connect::{Connector, Origin};
+use crate::pool::{Pool, PooledBody, SendError, describe};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Either;
 use http::header::{ACCEPT_ENCODING, HOST, HeaderValue};
-use http::{Request, Response, Uri};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
+use http::{Request, Response};
 use sbp_core::ProxyError;
 use sbp_core::config::UpstreamUrl;
 use sbp_core::token::ApiKeyKind;
@@ -19,13 +19,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A response from Supabase, its body streamed from a pooled connection.
-pub type UpstreamResponse = Response<PooledBody>;
+pub type UpstreamResponse = Response<PooledBody<Body>>;
 
 pub struct Upstream {
-    pool: Arc<Pool>,
+    pool: Arc<Pool<Body>>,
     url: UpstreamUrl,
     /// `Host` for every upstream request.
     host: HeaderValue,
@@ -37,6 +35,20 @@ pub struct Upstream {
     pub anon_key_kind: ApiKeyKind,
     /// How long Supabase may take to send response headers.
     response_timeout: Duration,
+}
+
+/// Where `url` points: its host, port (the scheme's by default) and
+/// whether it is TLS.
+fn origin(url: &UpstreamUrl, connector: Connector) -> Result<Origin, crate::Error> {
+    let invalid = || crate::Error::Upstream("SUPABASE_URL is not a valid URL".into());
+    let authority: http::uri::Authority = url.authority().parse().map_err(|_| invalid())?;
+    let tls = url.is_https();
+    Ok(Origin {
+        connector,
+        host: authority.host().to_string(),
+        port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+        tls,
+    })
 }
 
 fn header_value(what: &str, value: &str) -> Result<HeaderValue, crate::Error> {
@@ -51,16 +63,9 @@ impl Upstream {
         response_timeout: Duration,
         tls: Arc<rustls::ClientConfig>,
     ) -> Result<Upstream, crate::Error> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let https = HttpsConnector::from((http, tls));
-        let target: Uri = format!("{}://{}/", url.scheme(), url.authority())
-            .parse()
-            .map_err(|_| crate::Error::Upstream("SUPABASE_URL is not a valid URL".into()))?;
+        let origin = origin(&url, Connector::from(tls))?;
         Ok(Upstream {
-            pool: Pool::new(https, target),
+            pool: Pool::new(origin),
             host: header_value("SUPABASE_URL's host", url.authority())?,
             apikey: header_value("SUPABASE_ANON_KEY", anon_key)?,
             anon_bearer: header_value("SUPABASE_ANON_KEY", &format!("Bearer {anon_key}"))?,

@@ -1,14 +1,16 @@
-//! The upstream side: a pool of HTTP/1.1 connections to Supabase and the header
-//! rewriting of what goes to it and what comes back.
+//! The client to Supabase: the connection pool ([`crate::pool`]) with the
+//! proxy's body type, and the header rewriting of what goes to it and what
+//! comes back.
 
 mod client;
-mod lane;
-mod pool;
 mod request;
 mod response;
 
+use crate::body::Body;
+
 pub use client::{Upstream, UpstreamResponse};
-pub use lane::Lane;
-pub use pool::PooledBody;
+
+/// A browser connection's lane to Supabase.
+pub type Lane = crate::pool::Lane<Body>;
 pub use request::{Forward, X_FORWARDED_FOR, bearer, forward_request, forwarded_cookie};
-pub use response::{drop_upstream_cookies, make_private, relay_response, replace_body};
+pub use response::{drop_upstream_cookies, relay_response, replace_body};

@@ -3,11 +3,12 @@
 use crate::body::{Body, IdleTimeout, full, read_request_body, upload};
 use crate::pipeline::context::Ctx;
 use crate::pipeline::response::relay::{idle_limit, relay};
-use crate::upstream::{Forward, UpstreamResponse, bearer, forward_request, make_private};
+use crate::upstream::{Forward, UpstreamResponse, bearer, forward_request};
 use http::header::COOKIE;
 use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
+use sbp_core::http::make_private;
 use sbp_core::route::Service;
 use sbp_core::session::Session;
 

@@ -1,10 +1,12 @@
-//! Keep-alive HTTP/1.1 connections to the one upstream.
+//! Where a request goes: the browser connection's [`Lane`], a parked
+//! connection, an idle pooled one, or a new one.
 //!
 //! There is a single origin, so the pool is a stack of idle connections:
 //! no keyed lookup, no per-request URI parsing. A connection goes back on
 //! the stack once its response body has been read to the end; one whose
 //! body was abandoned is closed. The most recently used connection is
-//! reused first, and idle ones expire after [`IDLE_TIMEOUT`]. A request
+//! reused first, and idle ones expire after
+//! [`IDLE_TIMEOUT`](super::park::IDLE_TIMEOUT). A request
 //! from a browser connection goes first to that connection's [`Lane`]; a
 //! lane without a connection takes a parked one (a connection an idle lane
 //! gave back, not polled while parked) before it opens one.
@@ -13,97 +15,48 @@
 //! timeout, and that close can cross a request on its way. A request a
 //! reused connection could not take is sent again on another one; one it
 //! took and then closed without answering is sent once more, on a new
-//! connection, when that is safe: an idempotent method without a body
-//! (see [`replay_copy`]). This covers parked and pooled connections, the
+//! connection, when core's policy allows (`sbp_core::http::may_replay`,
+//! see [`replay_copy`]). This covers parked and pooled connections, the
 //! ones that sit idle; a lane's own connection, idle for at most its
 //! parking delay (two seconds), is not: that would copy every request.
 
-use super::lane::{Checkout, Lane, Seats, UpstreamConnection};
-use crate::body::Body;
+use super::dial::{Dial, SendError, dialer};
+use super::lane::{Checkout, Lane, Seats};
+use super::park::{IdleStack, Parking};
+use super::{Connect, RequestBody};
 use crate::sync::lock;
 use bytes::Bytes;
-use http::{Method, Request, Response, Uri};
-use hyper::body::{Body as _, Frame, Incoming, SizeHint};
+use http::{Request, Response};
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::client::conn::TrySendError;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use std::collections::VecDeque;
+use hyper::client::conn::http1::SendRequest;
+use sbp_core::http::may_replay;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
-use tower_service::Service;
+use std::task::{Context, Poll};
+use tokio::time::Instant;
 
-/// Idle connections older than this are closed.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// At most this many idle connections are kept.
 const MAX_IDLE: usize = 1024;
-/// At most this many parked connections are kept (a burst of closing
-/// browser connections must not leave as many idle ones to Supabase).
-const MAX_PARKED: usize = 256;
-/// Read buffer per upstream connection: bodies stream, so a small buffer
-/// keeps memory flat with many large transfers at once.
-const READ_BUFFER: usize = 64 * 1024;
 
-/// Why a request did not get a response.
-pub enum SendError {
-    Connect(String),
-    Http(hyper::Error),
-}
-
-/// An idle connection and since when it has been idle.
-struct Idle<T> {
-    connection: T,
-    since: Instant,
-}
-
-/// Pushes `connection` on top of `stack`, after dropping those idle for
-/// [`IDLE_TIMEOUT`] and, beyond `max`, the oldest.
-fn push_idle<T>(stack: &mut VecDeque<Idle<T>>, connection: T, max: usize) {
-    let now = Instant::now();
-    drop_expired(stack, now);
-    while stack.len() >= max {
-        stack.pop_front();
-    }
-    stack.push_back(Idle {
-        connection,
-        since: now,
-    });
-}
-
-/// Drops (closes) the connections of `stack` idle for [`IDLE_TIMEOUT`] at
-/// `now`: the oldest, at the bottom.
-fn drop_expired<T>(stack: &mut VecDeque<Idle<T>>, now: Instant) {
-    while stack
-        .front()
-        .is_some_and(|oldest| now.saturating_duration_since(oldest.since) >= IDLE_TIMEOUT)
-    {
-        stack.pop_front();
-    }
-}
-
-/// A lane's connection, given back while its browser connection is idle.
-type Parked = (Pin<Box<UpstreamConnection>>, SendRequest<Body>);
-
-pub struct Pool {
-    connector: HttpsConnector<HttpConnector>,
-    /// `scheme://authority/`, what the connector connects to.
-    target: Uri,
-    idle: Mutex<VecDeque<Idle<SendRequest<Body>>>>,
-    parked: Mutex<VecDeque<Idle<Parked>>>,
+/// The connections to the upstream: lanes', parked and pooled ones. `Send`
+/// and `Sync`: one pool may serve several runtimes.
+pub struct Pool<B> {
+    dial: Box<dyn Dial<B>>,
+    idle: Mutex<IdleStack<SendRequest<B>>>,
+    parked: Arc<Parking<B>>,
     /// Lanes that hold a connection.
     seats: Seats,
 }
 
-impl Pool {
-    pub fn new(connector: HttpsConnector<HttpConnector>, target: Uri) -> Arc<Pool> {
+impl<B: RequestBody> Pool<B> {
+    /// A pool of connections opened by `connector`.
+    pub fn new<C: Connect>(connector: C) -> Arc<Pool<B>> {
         Arc::new(Pool {
-            connector,
-            target,
-            idle: Mutex::new(VecDeque::new()),
-            parked: Mutex::new(VecDeque::new()),
+            dial: dialer(connector),
+            idle: Mutex::new(IdleStack::new(MAX_IDLE)),
+            parked: Arc::default(),
             seats: Seats::default(),
         })
     }
@@ -119,9 +72,9 @@ impl Pool {
     /// future (moved and initialised on every request) stays small.
     pub fn send<'a>(
         self: &'a Arc<Self>,
-        lane: Option<&'a Lane>,
-        request: Request<Body>,
-    ) -> Sending<'a, impl Future<Output = Answer> + Send + use<'a>> {
+        lane: Option<&'a Lane<B>>,
+        request: Request<B>,
+    ) -> Sending<'a, B, impl Future<Output = Answer<B>> + Send + use<'a, B>> {
         let Some(lane) = lane else {
             return Sending::Other {
                 future: Box::pin(self.send_pooled(request)),
@@ -147,15 +100,15 @@ impl Pool {
     /// or else uses the pool.
     async fn send_on_new_lane_connection(
         self: &Arc<Self>,
-        lane: &Lane,
-        request: Request<Body>,
-    ) -> Result<Response<PooledBody>, SendError> {
+        lane: &Lane<B>,
+        request: Request<B>,
+    ) -> Result<Response<PooledBody<B>>, SendError> {
         if !lane.claim_seat(&self.seats) {
             return self.send_pooled(request).await;
         }
         let mut request = request;
-        while let Some((connection, mut sender)) = self.unpark() {
-            lane.install(connection, self);
+        while let Some((connection, mut sender)) = self.parked.unpark() {
+            lane.install(connection, &self.parked);
             match send_reused(&mut sender, request).await? {
                 Reused::Answered(response) => {
                     return Ok(track(response, sender, Home::Lane(lane.clone())));
@@ -167,8 +120,8 @@ impl Pool {
                 }
             }
         }
-        let (sender, connection) = self.connect().await?;
-        lane.install(Box::pin(connection), self);
+        let (sender, connection) = self.dial.dial().await?;
+        lane.install(connection, &self.parked);
         send_first(sender, request, Home::Lane(lane.clone())).await
     }
 
@@ -177,38 +130,14 @@ impl Pool {
     /// this (called periodically) closes them.
     pub fn close_expired(&self) {
         let now = Instant::now();
-        drop_expired(&mut self.lock(), now);
-        drop_expired(&mut lock(&self.parked), now);
-    }
-
-    /// Keeps an idle lane's connection for the next lane that needs one.
-    pub(super) fn park(&self, connection: Pin<Box<UpstreamConnection>>, sender: SendRequest<Body>) {
-        push_idle(&mut lock(&self.parked), (connection, sender), MAX_PARKED);
-    }
-
-    /// The most recently parked connection that can take a request. Not
-    /// polled while parked, each is polled once first: that takes in what
-    /// happened meanwhile (the upstream closed it, say).
-    fn unpark(&self) -> Option<Parked> {
-        loop {
-            let Idle {
-                connection: (mut connection, sender),
-                since,
-            } = lock(&self.parked).pop_back()?;
-            let open = connection
-                .as_mut()
-                .poll(&mut Context::from_waker(Waker::noop()))
-                .is_pending();
-            if open && sender.is_ready() && since.elapsed() < IDLE_TIMEOUT {
-                return Some((connection, sender));
-            }
-        }
+        lock(&self.idle).close_expired(now);
+        self.parked.close_expired(now);
     }
 
     async fn send_pooled(
         self: &Arc<Self>,
-        request: Request<Body>,
-    ) -> Result<Response<PooledBody>, SendError> {
+        request: Request<B>,
+    ) -> Result<Response<PooledBody<B>>, SendError> {
         let mut request = request;
         if let Some(mut sender) = self.checkout() {
             match send_reused(&mut sender, request).await? {
@@ -220,7 +149,7 @@ impl Pool {
         }
         // Boxed: connecting is rare, and its future would otherwise make
         // every request's future larger.
-        let (sender, connection) = Box::pin(self.connect()).await?;
+        let (sender, connection) = self.dial.dial().await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "upstream connection ended with an error");
@@ -230,14 +159,10 @@ impl Pool {
     }
 
     /// The most recently used idle connection that is still open.
-    fn checkout(&self) -> Option<SendRequest<Body>> {
-        let mut idle = self.lock();
-        while let Some(Idle {
-            connection: sender,
-            since,
-        }) = idle.pop_back()
-        {
-            if sender.is_ready() && since.elapsed() < IDLE_TIMEOUT {
+    fn checkout(&self) -> Option<SendRequest<B>> {
+        let mut idle = lock(&self.idle);
+        while let Some(sender) = idle.pop() {
+            if sender.is_ready() {
                 return Some(sender);
             }
         }
@@ -247,7 +172,7 @@ impl Pool {
     /// Puts a connection whose response was read to the end back on the
     /// stack, once it can take a new request (at once, unless its request
     /// body is still being sent or it is still finishing the exchange).
-    fn checkin(self: Arc<Self>, mut sender: SendRequest<Body>) {
+    fn checkin(self: Arc<Self>, mut sender: SendRequest<B>) {
         if sender.is_ready() {
             self.push(sender);
         } else if !sender.is_closed() {
@@ -259,43 +184,26 @@ impl Pool {
         }
     }
 
-    fn push(&self, sender: SendRequest<Body>) {
-        push_idle(&mut self.lock(), sender, MAX_IDLE);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle<SendRequest<Body>>>> {
-        lock(&self.idle)
-    }
-
-    async fn connect(&self) -> Result<(SendRequest<Body>, UpstreamConnection), SendError> {
-        let mut connector = self.connector.clone();
-        let io = connector
-            .call(self.target.clone())
-            .await
-            .map_err(|e| SendError::Connect(describe(&*e)))?;
-        http1::Builder::new()
-            .max_buf_size(READ_BUFFER)
-            .handshake(io)
-            .await
-            .map_err(SendError::Http)
+    fn push(&self, sender: SendRequest<B>) {
+        lock(&self.idle).push(sender);
     }
 }
 
 /// What a connection that served before did with a request.
-enum Reused {
+enum Reused<B> {
     Answered(Response<Incoming>),
     /// It could not take the request (it closed meanwhile).
-    Unsent(Request<Body>),
+    Unsent(Request<B>),
     /// It took the request and closed without answering; this copy may be
     /// sent once more.
-    Replay(Request<Body>),
+    Replay(Request<B>),
 }
 
 /// Sends on a connection that served before (see [`Reused`]).
-async fn send_reused(
-    sender: &mut SendRequest<Body>,
-    request: Request<Body>,
-) -> Result<Reused, SendError> {
+async fn send_reused<B: RequestBody>(
+    sender: &mut SendRequest<B>,
+    request: Request<B>,
+) -> Result<Reused<B>, SendError> {
     let copy = replay_copy(&request);
     match sender.try_send_request(request).await {
         Ok(response) => Ok(Reused::Answered(response)),
@@ -311,17 +219,13 @@ async fn send_reused(
 }
 
 /// A copy of `request` if it may be sent again after a connection took it
-/// and closed without answering: an idempotent method (RFC 9110, section
-/// 9.2.2) and no body.
-fn replay_copy(request: &Request<Body>) -> Option<Request<Body>> {
-    let idempotent = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    );
-    if !idempotent || !request.body().is_end_stream() {
+/// and closed without answering (core's policy: an idempotent method and
+/// no body).
+fn replay_copy<B: RequestBody>(request: &Request<B>) -> Option<Request<B>> {
+    if !may_replay(request.method(), !request.body().is_end_stream()) {
         return None;
     }
-    let mut copy = Request::new(crate::body::empty());
+    let mut copy = Request::new(B::default());
     *copy.method_mut() = request.method().clone();
     *copy.uri_mut() = request.uri().clone();
     *copy.version_mut() = request.version();
@@ -340,11 +244,11 @@ fn closed_unanswered(error: &hyper::Error) -> bool {
 }
 
 /// Sends the first request on a new connection, which then goes `home`.
-async fn send_first(
-    mut sender: SendRequest<Body>,
-    request: Request<Body>,
-    home: Home,
-) -> Result<Response<PooledBody>, SendError> {
+async fn send_first<B: RequestBody>(
+    mut sender: SendRequest<B>,
+    request: Request<B>,
+    home: Home<B>,
+) -> Result<Response<PooledBody<B>>, SendError> {
     let response = sender
         .send_request(request)
         .await
@@ -352,41 +256,41 @@ async fn send_first(
     Ok(track(response, sender, home))
 }
 
-fn track(
+fn track<B: RequestBody>(
     response: Response<Incoming>,
-    sender: SendRequest<Body>,
-    home: Home,
-) -> Response<PooledBody> {
+    sender: SendRequest<B>,
+    home: Home<B>,
+) -> Response<PooledBody<B>> {
     response.map(|body| PooledBody::new(body, sender, home))
 }
 
 /// What a reused connection answers: the response, or the request it
 /// could not take.
-type Answer = Result<Response<Incoming>, TrySendError<Request<Body>>>;
+type Answer<B> = Result<Response<Incoming>, TrySendError<Request<B>>>;
 
-type Sent = Result<Response<PooledBody>, SendError>;
+type Sent<B> = Result<Response<PooledBody<B>>, SendError>;
 
 pin_project_lite::pin_project! {
     /// A request on its way upstream (see [`Pool::send`]).
     #[project = SendingProjection]
-    pub enum Sending<'a, A> {
+    pub enum Sending<'a, B, A> {
         /// Handed to the lane's idle connection: only the answer is awaited.
         OnLane {
             #[pin]
             answer: A,
-            sender: Option<SendRequest<Body>>,
-            lane: &'a Lane,
-            pool: &'a Arc<Pool>,
+            sender: Option<SendRequest<B>>,
+            lane: &'a Lane<B>,
+            pool: &'a Arc<Pool<B>>,
         },
         /// Any other way.
-        Other { future: Pin<Box<dyn Future<Output = Sent> + Send + 'a>> },
+        Other { future: Pin<Box<dyn Future<Output = Sent<B>> + Send + 'a>> },
     }
 }
 
-impl<A: Future<Output = Answer>> Future for Sending<'_, A> {
-    type Output = Sent;
+impl<B: RequestBody, A: Future<Output = Answer<B>>> Future for Sending<'_, B, A> {
+    type Output = Sent<B>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Sent> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Sent<B>> {
         let (unsent, lane, pool) = match self.as_mut().project() {
             SendingProjection::Other { future } => return future.as_mut().poll(cx),
             SendingProjection::OnLane {
@@ -415,13 +319,13 @@ impl<A: Future<Output = Answer>> Future for Sending<'_, A> {
 }
 
 /// Where a connection goes back once its response was read to the end.
-enum Home {
-    Pool(Arc<Pool>),
-    Lane(Lane),
+enum Home<B> {
+    Pool(Arc<Pool<B>>),
+    Lane(Lane<B>),
 }
 
-impl Home {
-    fn checkin(self, sender: SendRequest<Body>) {
+impl<B: RequestBody> Home<B> {
+    fn checkin(self, sender: SendRequest<B>) {
         match self {
             Home::Pool(pool) => pool.checkin(sender),
             Home::Lane(lane) => lane.checkin(sender),
@@ -444,15 +348,15 @@ pub fn describe(error: &dyn std::error::Error) -> String {
 pin_project_lite::pin_project! {
     /// An upstream response body that gives its connection back to its
     /// lane or the pool once read to the end.
-    pub struct PooledBody {
+    pub struct PooledBody<B> {
         #[pin]
         inner: Incoming,
-        owner: Option<(SendRequest<Body>, Home)>,
+        owner: Option<(SendRequest<B>, Home<B>)>,
     }
 }
 
-impl PooledBody {
-    fn new(inner: Incoming, sender: SendRequest<Body>, home: Home) -> PooledBody {
+impl<B: RequestBody> PooledBody<B> {
+    fn new(inner: Incoming, sender: SendRequest<B>, home: Home<B>) -> PooledBody<B> {
         let mut body = PooledBody {
             inner,
             owner: Some((sender, home)),
@@ -464,13 +368,13 @@ impl PooledBody {
     }
 }
 
-fn release(owner: &mut Option<(SendRequest<Body>, Home)>) {
+fn release<B: RequestBody>(owner: &mut Option<(SendRequest<B>, Home<B>)>) {
     if let Some((sender, home)) = owner.take() {
         home.checkin(sender);
     }
 }
 
-impl hyper::body::Body for PooledBody {
+impl<B: RequestBody> hyper::body::Body for PooledBody<B> {
     type Data = Bytes;
     type Error = hyper::Error;
 

@@ -100,3 +100,84 @@ impl Wake for SideWaker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The handshake step by step, on one thread: which wakes reach the
+    //! task and which only mark a side. (The orderings between threads rest
+    //! on `SeqCst`: each wake's store and `stop`'s store come before the
+    //! other's load in one total order.)
+
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A task waker that counts its wakes.
+    struct Task(AtomicUsize);
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn task() -> (Arc<Task>, Waker) {
+        let task = Arc::new(Task(AtomicUsize::new(0)));
+        (task.clone(), Waker::from(task))
+    }
+
+    fn wakes(task: &Task) -> usize {
+        task.0.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn both_sides_start_woken() {
+        let wakers = Wakers::new();
+        assert!(wakers.take(Side::Connection));
+        assert!(wakers.take(Side::Future));
+        assert!(!wakers.take(Side::Connection), "taking clears the mark");
+    }
+
+    #[test]
+    fn a_wake_while_polling_only_marks_its_side() {
+        let (task, waker) = task();
+        let wakers = Wakers::new();
+        wakers.start(&waker);
+        wakers.take(Side::Connection);
+        wakers.take(Side::Future);
+        wakers.future.wake_by_ref();
+        assert_eq!(wakes(&task), 0, "the task is not rescheduled");
+        assert!(wakers.take(Side::Future));
+        assert!(!wakers.take(Side::Connection));
+    }
+
+    #[test]
+    fn stop_goes_round_again_for_a_wake_it_has_not_taken() {
+        let (task, waker) = task();
+        let wakers = Wakers::new();
+        wakers.start(&waker);
+        wakers.take(Side::Connection);
+        wakers.take(Side::Future);
+        wakers.connection.wake_by_ref();
+        assert!(!wakers.stop(), "the wake is seen: poll again");
+        assert_eq!(wakes(&task), 0);
+        assert!(wakers.take(Side::Connection));
+        assert!(wakers.stop(), "nothing new: the poll may end");
+    }
+
+    #[test]
+    fn a_wake_after_stop_or_pause_wakes_the_task() {
+        let (task, waker) = task();
+        let wakers = Wakers::new();
+        wakers.start(&waker);
+        wakers.take(Side::Connection);
+        wakers.take(Side::Future);
+        assert!(wakers.stop());
+        wakers.connection.wake_by_ref();
+        assert_eq!(wakes(&task), 1, "a socket's wake after the poll");
+        assert!(wakers.take(Side::Connection), "and it marks its side");
+        wakers.start(&waker);
+        wakers.pause();
+        wakers.future.wake_by_ref();
+        assert_eq!(wakes(&task), 2, "paused: the task is rescheduled");
+    }
+}

@@ -20,20 +20,17 @@
 mod wakers;
 mod within;
 
-use super::pool::Pool;
-use crate::body::Body;
+use super::dial::Connection;
+use super::park::Parking;
 use crate::coarse_timer::{CoarseSleep, CoarseTimer};
 use crate::sync::lock;
-use hyper::client::conn::http1::{Connection, SendRequest};
-use hyper_rustls::MaybeHttpsStream;
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http1::SendRequest;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use wakers::{Side, Wakers};
 pub use within::Within;
 
@@ -44,14 +41,17 @@ pub const MAX_LANES: usize = 1024;
 /// A lane whose connection has been idle this long parks it with the pool.
 const PARK_AFTER: Duration = Duration::from_secs(2);
 
-pub type UpstreamConnection = Connection<MaybeHttpsStream<TokioIo<TcpStream>>, Body>;
-
 /// One browser connection's upstream connection; clones share it.
-#[derive(Clone)]
-pub struct Lane(Arc<State>);
+pub struct Lane<B>(Arc<State<B>>);
 
-struct State {
-    slot: Mutex<Slot>,
+impl<B> Clone for Lane<B> {
+    fn clone(&self) -> Self {
+        Lane(self.0.clone())
+    }
+}
+
+struct State<B> {
+    slot: Mutex<Slot<B>>,
     /// A connection was installed and not polled yet.
     fresh: AtomicBool,
     timer: CoarseTimer,
@@ -60,37 +60,48 @@ struct State {
     park_after: Duration,
 }
 
-#[derive(Default)]
-struct Slot {
+struct Slot<B> {
     /// Polled by [`Lane::drive`].
-    connection: Option<Pin<Box<UpstreamConnection>>>,
+    connection: Option<Connection>,
     /// The connection's sender while no request is on it.
-    sender: Option<SendRequest<Body>>,
+    sender: Option<SendRequest<B>>,
     /// Held while the lane has a connection.
     seat: Option<Seat>,
     /// Where the connection is parked once idle.
-    pool: Option<Arc<Pool>>,
+    parking: Option<Arc<Parking<B>>>,
     /// When the idle connection is parked; re-armed whenever it turns idle.
     park: Option<CoarseSleep>,
 }
 
-impl Slot {
+impl<B> Default for Slot<B> {
+    fn default() -> Self {
+        Slot {
+            connection: None,
+            sender: None,
+            seat: None,
+            parking: None,
+            park: None,
+        }
+    }
+}
+
+impl<B> Slot<B> {
     /// Gives an idle connection to the pool; one still in an exchange is closed.
     fn park(self) {
         if let Slot {
             connection: Some(connection),
             sender: Some(sender),
-            pool: Some(pool),
+            parking: Some(parking),
             ..
         } = self
             && sender.is_ready()
         {
-            pool.park(connection, sender);
+            parking.park(connection, sender);
         }
     }
 }
 
-impl Drop for State {
+impl<B> Drop for State<B> {
     /// A closed browser connection's idle upstream connection serves the next lane.
     fn drop(&mut self) {
         let slot = self.slot.get_mut().unwrap_or_else(PoisonError::into_inner);
@@ -99,21 +110,21 @@ impl Drop for State {
 }
 
 /// What a lane offers a new request.
-pub enum Checkout {
+pub enum Checkout<B> {
     /// Its idle connection.
-    Ready(SendRequest<Body>),
+    Ready(SendRequest<B>),
     /// No usable connection: one may be opened for the lane.
     Empty,
     /// Its connection is still finishing an exchange.
     Busy,
 }
 
-impl Lane {
-    pub fn new(timer: CoarseTimer) -> Lane {
+impl<B> Lane<B> {
+    pub fn new(timer: CoarseTimer) -> Lane<B> {
         Lane::parking_after(timer, PARK_AFTER)
     }
 
-    pub(super) fn parking_after(timer: CoarseTimer, park_after: Duration) -> Lane {
+    pub(in crate::pool) fn parking_after(timer: CoarseTimer, park_after: Duration) -> Lane<B> {
         Lane(Arc::new(State {
             slot: Mutex::default(),
             fresh: AtomicBool::new(false),
@@ -130,7 +141,7 @@ impl Lane {
 
     /// `future`'s output, or `None` if it takes longer than `limit` (give
     /// or take the coarse timer's tick).
-    pub fn within<F: Future>(&self, limit: Duration, future: F) -> Within<'_, F> {
+    pub fn within<F: Future>(&self, limit: Duration, future: F) -> Within<'_, B, F> {
         Within::new(self, limit, future)
     }
 
@@ -198,7 +209,7 @@ impl Lane {
         }
     }
 
-    pub fn checkout(&self) -> Checkout {
+    pub fn checkout(&self) -> Checkout<B> {
         let mut slot = self.lock();
         if let Some(sleep) = &slot.park {
             self.0.timer.disarm(sleep);
@@ -225,8 +236,8 @@ impl Lane {
     }
 
     /// Makes `connection` the lane's, replacing (and closing) any previous
-    /// one; it is parked with `pool` once idle.
-    pub fn install(&self, connection: Pin<Box<UpstreamConnection>>, pool: &Arc<Pool>) {
+    /// one; it is parked with `parking` once idle.
+    pub fn install(&self, connection: Connection, parking: &Arc<Parking<B>>) {
         let mut slot = self.lock();
         match &slot.park {
             Some(sleep) => self.0.timer.disarm(sleep),
@@ -238,14 +249,14 @@ impl Lane {
         }
         slot.connection = Some(connection);
         slot.sender = None;
-        slot.pool = Some(pool.clone());
+        slot.parking = Some(parking.clone());
         // Polled next with the connection's waker (so is the parking sleep).
         self.0.fresh.store(true, Ordering::SeqCst);
     }
 
     /// Takes back the sender once its response was read to the end; the
     /// connection is parked if no request comes within the parking time.
-    pub fn checkin(&self, sender: SendRequest<Body>) {
+    pub fn checkin(&self, sender: SendRequest<B>) {
         let mut slot = self.lock();
         if slot.connection.is_some() {
             slot.sender = Some(sender);
@@ -255,7 +266,7 @@ impl Lane {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slot<B>> {
         lock(&self.0.slot)
     }
 }
@@ -301,11 +312,11 @@ mod tests {
         assert!(seats.take().is_some(), "a dropped seat is free again");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn within_gives_up_after_the_limit_and_is_rearmed_per_request() {
-        let lane = Lane::new(CoarseTimer::new());
+        let lane: Lane<crate::body::Body> = Lane::new(CoarseTimer::new());
         let limit = Duration::from_millis(300);
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         assert!(
             lane.within(limit, std::future::pending::<()>())
                 .await

@@ -11,13 +11,13 @@ use std::time::Duration;
 
 pin_project_lite::pin_project! {
     /// `future`'s output, or `None` once the lane's deadline has passed.
-    pub struct Within<'a, F> {
+    pub struct Within<'a, B, F> {
         #[pin]
         future: F,
-        lane: &'a Lane,
+        lane: &'a Lane<B>,
     }
 
-    impl<F> PinnedDrop for Within<'_, F> {
+    impl<B, F> PinnedDrop for Within<'_, B, F> {
         // An idle connection is not woken by a deadline that no longer matters.
         fn drop(this: Pin<&mut Self>) {
             let lane = &this.lane.0;
@@ -28,9 +28,9 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<'a, F: Future> Within<'a, F> {
+impl<'a, B, F: Future> Within<'a, B, F> {
     /// Arms `lane`'s deadline `limit` from now.
-    pub fn new(lane: &'a Lane, limit: Duration, future: F) -> Self {
+    pub fn new(lane: &'a Lane<B>, limit: Duration, future: F) -> Self {
         let state = &lane.0;
         let mut deadline = lock(&state.deadline);
         match deadline.as_ref() {
@@ -41,7 +41,7 @@ impl<'a, F: Future> Within<'a, F> {
     }
 }
 
-impl<F: Future> Future for Within<'_, F> {
+impl<B, F: Future> Future for Within<'_, B, F> {
     type Output = Option<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

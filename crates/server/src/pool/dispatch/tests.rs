@@ -1,39 +1,96 @@
+//! The pool's connection lifecycle over in-memory pipes
+//! (`tokio::io::duplex`), with a hyper server, or a bare one that can close
+//! a connection unanswered, on the other end; on tokio's paused time.
+
 use super::*;
 use crate::coarse_timer::CoarseTimer;
+use crate::pool::park::IDLE_TIMEOUT;
+use http::Method;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::server::conn::http1 as server;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::net::TcpListener;
+use std::time::Duration;
+use tokio::io::DuplexStream;
+use tokio::sync::mpsc;
 
-/// A local upstream that counts the connections it accepted. `/big`
-/// streams 64 chunks of 64 KiB; anything else answers "ok". With
+type Pool = super::Pool<crate::body::Body>;
+type Lane = super::Lane<crate::body::Body>;
+
+/// The pipe's capacity each way.
+const PIPE: usize = 64 * 1024;
+
+/// A [`Connect`] whose streams are in-memory pipes; the other ends come
+/// out of the [`Listener`].
+struct Memory(mpsc::UnboundedSender<DuplexStream>);
+
+/// The upstream's ends of the pipes the pool opened.
+struct Listener(mpsc::UnboundedReceiver<DuplexStream>);
+
+impl Connect for Memory {
+    type Io = DuplexStream;
+
+    async fn connect(&self) -> Result<DuplexStream, String> {
+        let (ours, theirs) = tokio::io::duplex(PIPE);
+        self.0
+            .send(theirs)
+            .map_err(|_| "the upstream is gone".to_string())?;
+        Ok(ours)
+    }
+}
+
+impl Listener {
+    async fn accept(&mut self) -> Option<DuplexStream> {
+        self.0.recv().await
+    }
+}
+
+/// A pool to an in-memory upstream, and that upstream's listener.
+fn pool_and_listener() -> (Arc<Pool>, Listener) {
+    let (connect, accept) = mpsc::unbounded_channel();
+    (Pool::new(Memory(connect)), Listener(accept))
+}
+
+/// An upstream that counts the connections it accepted. `/big` streams 64
+/// chunks of 64 KiB; `/broken` breaks the connection after a first chunk;
+/// anything else answers "ok". With
 /// `keep_alive: false` it closes every connection after one response.
 /// Also gives the upstream's connections, to close them all at once.
 async fn upstream(keep_alive: bool) -> (Arc<Pool>, Arc<AtomicUsize>, Served) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (pool, mut listener) = pool_and_listener();
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
     let served = Served::default();
     let connections = served.clone();
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        while let Some(stream) = listener.accept().await {
             counter.fetch_add(1, Ordering::SeqCst);
             let service = service_fn(|request: Request<Incoming>| async move {
-                let body = if request.uri().path() == "/big" {
-                    let chunks = (0..64).map(|_| {
-                        Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(vec![
-                            7u8;
-                            64 * 1024
-                        ])))
-                    });
-                    StreamBody::new(futures_util::stream::iter(chunks)).boxed()
-                } else {
-                    http_body_util::Full::new(Bytes::from_static(b"ok"))
+                let body = match request.uri().path() {
+                    "/big" => {
+                        let chunks = (0..64).map(|_| {
+                            Ok::<_, std::io::Error>(Frame::data(Bytes::from(vec![7u8; 64 * 1024])))
+                        });
+                        StreamBody::new(futures_util::stream::iter(chunks)).boxed()
+                    }
+                    // Half an answer, then the upstream breaks the connection.
+                    "/broken" => {
+                        let half = Ok(Frame::data(Bytes::from_static(b"half")));
+                        // Once the head and the first chunk are on their way.
+                        let broken = async {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            Err(std::io::Error::other("the upstream went away"))
+                        };
+                        let frames = futures_util::StreamExt::chain(
+                            futures_util::stream::iter([half]),
+                            futures_util::stream::once(broken),
+                        );
+                        StreamBody::new(Box::pin(frames)).boxed()
+                    }
+                    _ => http_body_util::Full::new(Bytes::from_static(b"ok"))
                         .map_err(|never| match never {})
-                        .boxed()
+                        .boxed(),
                 };
                 Ok::<_, std::convert::Infallible>(Response::new(body))
             });
@@ -43,18 +100,7 @@ async fn upstream(keep_alive: bool) -> (Arc<Pool>, Arc<AtomicUsize>, Served) {
             lock(&connections).push(tokio::spawn(connection).abort_handle());
         }
     });
-    (pool_for(addr), accepted, served)
-}
-
-fn pool_for(addr: std::net::SocketAddr) -> Arc<Pool> {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Pool::new(https, format!("http://{addr}/").parse().unwrap())
+    (pool, accepted, served)
 }
 
 /// [`closing_upstream`] answers every request.
@@ -76,14 +122,13 @@ struct Closing {
     ended: Arc<AtomicUsize>,
 }
 
-/// A bare TCP upstream that can read a request and close its connection
+/// A bare upstream that can read a request and close its connection
 /// without answering, as when an upstream's idle close crosses a
 /// request; otherwise answers "ok". Requests must have no body.
 async fn closing_upstream() -> Closing {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (pool, mut listener) = pool_and_listener();
     let upstream = Closing {
-        pool: pool_for(addr),
+        pool,
         mode: Arc::new(AtomicUsize::new(ANSWER)),
         seen: Arc::default(),
         accepted: Arc::default(),
@@ -92,7 +137,7 @@ async fn closing_upstream() -> Closing {
     let (mode, seen) = (upstream.mode.clone(), upstream.seen.clone());
     let (accepted, ended) = (upstream.accepted.clone(), upstream.ended.clone());
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        while let Some(stream) = listener.accept().await {
             accepted.fetch_add(1, Ordering::SeqCst);
             let (mode, seen, ended) = (mode.clone(), seen.clone(), ended.clone());
             tokio::spawn(async move {
@@ -105,11 +150,7 @@ async fn closing_upstream() -> Closing {
 }
 
 /// One connection of [`closing_upstream`], until it or the client closes it.
-async fn serve_or_close(
-    stream: tokio::net::TcpStream,
-    mode: &AtomicUsize,
-    seen: &Mutex<Vec<String>>,
-) {
+async fn serve_or_close(stream: DuplexStream, mode: &AtomicUsize, seen: &Mutex<Vec<String>>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let mut stream = BufReader::new(stream);
     for answered in 0.. {
@@ -193,11 +234,11 @@ async fn park(pool: &Arc<Pool>, count: usize) {
 }
 
 fn idle_in_pool(pool: &Pool) -> usize {
-    pool.lock().len()
+    lock(&pool.idle).len()
 }
 
 fn parked(pool: &Pool) -> usize {
-    lock(&pool.parked).len()
+    pool.parked.len()
 }
 
 /// A lane that parks after 100 ms, used once and then idle for a while
@@ -211,7 +252,7 @@ async fn used_then_idle(pool: &Arc<Pool>) -> Lane {
     lane
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_idle_lane_parks_its_connection_for_the_next_lane() {
     let (pool, accepted, _) = upstream(true).await;
     let lane = used_then_idle(&pool).await;
@@ -231,7 +272,7 @@ async fn an_idle_lane_parks_its_connection_for_the_next_lane() {
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_parked_connection_the_upstream_closed_is_not_taken() {
     let (pool, accepted, served) = upstream(true).await;
     let _lane = used_then_idle(&pool).await;
@@ -239,7 +280,7 @@ async fn a_parked_connection_the_upstream_closed_is_not_taken() {
     for connection in lock(&served).drain(..) {
         connection.abort();
     }
-    // The close reaches the parked connection's socket.
+    // The close reaches the parked connection's pipe.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let other = Lane::new(CoarseTimer::new());
     assert_eq!(get_on(&pool, Some(&other), "/small").await, "ok");
@@ -247,7 +288,7 @@ async fn a_parked_connection_the_upstream_closed_is_not_taken() {
     assert_eq!(parked(&pool), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_get_a_reused_connection_closed_unanswered_is_sent_once_more_on_a_new_one() {
     let Closing {
         pool,
@@ -275,7 +316,7 @@ async fn a_get_a_reused_connection_closed_unanswered_is_sent_once_more_on_a_new_
     assert_eq!(accepted.load(Ordering::SeqCst), 4);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_post_a_reused_connection_closed_unanswered_is_not_sent_again() {
     let Closing {
         pool, mode, seen, ..
@@ -288,7 +329,7 @@ async fn a_post_a_reused_connection_closed_unanswered_is_not_sent_again() {
     assert_eq!(times(&seen, "POST /rpc HTTP/1.1"), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_request_is_sent_again_at_most_once() {
     let Closing {
         pool, mode, seen, ..
@@ -305,20 +346,22 @@ async fn a_request_is_sent_again_at_most_once() {
     assert_eq!(parked(&pool), 2, "the other parked ones were not tried");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn expired_idle_and_parked_connections_are_closed_when_swept() {
     let Closing { pool, ended, .. } = closing_upstream().await;
-    park(&pool, 2).await;
+    let (first, second) = (Lane::new(CoarseTimer::new()), Lane::new(CoarseTimer::new()));
+    assert_eq!(get_on(&pool, Some(&first), "/first").await, "ok");
+    assert_eq!(get_on(&pool, Some(&second), "/first").await, "ok");
     assert_eq!(get(&pool, "/pooled").await, "ok");
+    drop(first);
+    // The second lane's connection is parked half the idle timeout later.
+    tokio::time::advance(IDLE_TIMEOUT / 2).await;
+    drop(second);
     pool.close_expired();
     assert_eq!((parked(&pool), idle_in_pool(&pool)), (2, 1), "none expired");
-    // The oldest parked connection and the pooled one were idle for the
+    // The first parked connection and the pooled one were idle for the
     // whole timeout.
-    let long_ago = Instant::now()
-        .checked_sub(IDLE_TIMEOUT)
-        .expect("the clock has run for longer than the idle timeout");
-    lock(&pool.parked)[0].since = long_ago;
-    pool.lock()[0].since = long_ago;
+    tokio::time::advance(IDLE_TIMEOUT / 2).await;
     pool.close_expired();
     assert_eq!((parked(&pool), idle_in_pool(&pool)), (1, 0));
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -331,7 +374,7 @@ async fn expired_idle_and_parked_connections_are_closed_when_swept() {
     assert_eq!(ended.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lane_keeps_its_own_connection_off_the_pool() {
     let (pool, accepted, _) = upstream(true).await;
     let lane = Lane::new(CoarseTimer::new());
@@ -366,7 +409,7 @@ async fn a_lane_keeps_its_own_connection_off_the_pool() {
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lane_replaces_a_connection_the_upstream_closed() {
     let (pool, accepted, _) = upstream(false).await;
     let lane = Lane::new(CoarseTimer::new());
@@ -394,7 +437,7 @@ async fn abandon_a_body(pool: &Arc<Pool>, lane: &Lane) {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lane_whose_body_was_abandoned_opens_a_new_connection() {
     let (pool, accepted, _) = upstream(true).await;
     let lane = Lane::new(CoarseTimer::new());
@@ -411,7 +454,7 @@ async fn a_lane_whose_body_was_abandoned_opens_a_new_connection() {
     assert_eq!(parked(&pool), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn sequential_requests_share_one_connection() {
     let (pool, accepted, _) = upstream(true).await;
     for _ in 0..20 {
@@ -422,7 +465,7 @@ async fn sequential_requests_share_one_connection() {
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn concurrent_requests_open_connections_that_are_then_reused() {
     let (pool, accepted, _) = upstream(true).await;
     let batch = (0..8).map(|_| get(&pool, "/big"));
@@ -443,7 +486,7 @@ async fn concurrent_requests_open_connections_that_are_then_reused() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_connection_the_upstream_closed_is_replaced() {
     let (pool, accepted, _) = upstream(false).await;
     for _ in 0..5 {
@@ -454,7 +497,7 @@ async fn a_connection_the_upstream_closed_is_replaced() {
     assert_eq!(accepted.load(Ordering::SeqCst), 5);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_abandoned_body_closes_its_connection() {
     let (pool, accepted, _) = upstream(true).await;
     let request = Request::builder()
@@ -476,4 +519,47 @@ async fn an_abandoned_body_closes_its_connection() {
     );
     assert_eq!(get(&pool, "/small").await, "ok");
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+/// `/broken` on `lane` (when given): the response came, its body failed.
+async fn read_a_broken_body(pool: &Arc<Pool>, lane: Option<&Lane>) {
+    let request = Request::builder()
+        .uri("/broken")
+        .header("host", "upstream")
+        .body(crate::body::empty())
+        .unwrap();
+    let exchange = async {
+        let Ok(response) = pool.send(lane, request).await else {
+            panic!("no response");
+        };
+        response.into_body().collect().await.map(|_| ())
+    };
+    let read = match lane {
+        Some(lane) => lane.drive(exchange).await,
+        None => exchange.await,
+    };
+    assert!(read.is_err(), "a body cut off by the upstream fails");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_the_upstream_closed_mid_answer_is_not_reused() {
+    let (pool, accepted, _) = upstream(true).await;
+    read_a_broken_body(&pool, None).await;
+    assert_eq!(get(&pool, "/small").await, "ok");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "a new pooled connection"
+    );
+    assert_eq!(idle_in_pool(&pool), 1);
+    let lane = Lane::new(CoarseTimer::new());
+    read_a_broken_body(&pool, Some(&lane)).await;
+    assert_eq!(get_on(&pool, Some(&lane), "/small").await, "ok");
+    assert_eq!(accepted.load(Ordering::SeqCst), 4, "a new lane connection");
+    drop(lane);
+    assert_eq!(
+        parked(&pool),
+        1,
+        "the new one is parked, the broken one is gone"
+    );
 }
