@@ -93,51 +93,72 @@ fn is_config_error(e: &sb_cookie_proxy::Error) -> bool {
 
 async fn serve(config: sbp_core::config::Config) -> anyhow::Result<()> {
     let proxy = sb_cookie_proxy::start(config).await?;
+    let signals = StopSignals::install()?;
     println!("sb-cookie-proxy listening on http://{}", proxy.addr);
-    run_until_signal(proxy).await;
+    run_until(signals, proxy).await;
     Ok(())
 }
 
 #[cfg(feature = "demo")]
 async fn demo(file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let demo = sb_cookie_proxy::demo::start(file).await?;
+    let signals = StopSignals::install()?;
     println!("{}", sb_cookie_proxy::demo::instructions(&demo));
     println!("sb-cookie-proxy listening on http://{}", demo.proxy.addr);
     let sb_cookie_proxy::demo::Demo { stub, proxy } = demo;
-    run_until_signal(proxy).await;
+    run_until(signals, proxy).await;
     stub.shutdown().await;
     Ok(())
 }
 
-async fn run_until_signal(proxy: sb_cookie_proxy::RunningProxy) {
+async fn run_until(signals: StopSignals, proxy: sb_cookie_proxy::RunningProxy) {
     let stop = proxy.stopper();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.wait().await;
         tracing::info!("shutting down");
         let _ = stop.send(true);
     });
     proxy.wait().await;
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
+/// SIGTERM and SIGINT (Ctrl-C), listened for from the moment they are
+/// installed: before the proxy says it is listening, so that a signal sent
+/// as soon as that line is read stops it gracefully.
+#[cfg(unix)]
+struct StopSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+        Ok(StopSignals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+}
+
+/// Ctrl-C.
+#[cfg(not(unix))]
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        Ok(StopSignals)
+    }
+
+    async fn wait(self) {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

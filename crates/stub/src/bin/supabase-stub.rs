@@ -8,6 +8,7 @@ use std::io::Write;
 use clap::Parser;
 use sbp_stub::{Stub, StubConfig};
 use serde::Serialize;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,6 +58,9 @@ async fn main() -> std::io::Result<()> {
         ..defaults
     };
     let stub = Stub::start_on(config, args.port).await?;
+    // The handlers are in place before the start line is printed, so that
+    // a signal sent as soon as it is read stops the stand-in gracefully.
+    let stop = StopSignals::install()?;
     let started = Started {
         url: stub.url(),
         anon_key: stub.anon_key(),
@@ -68,15 +72,29 @@ async fn main() -> std::io::Result<()> {
     writeln!(stdout)?;
     stdout.flush()?;
     drop(stdout);
-    wait_for_stop_signal().await?;
+    stop.wait().await;
     stub.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_stop_signal() -> std::io::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        interrupted = tokio::signal::ctrl_c() => interrupted,
-        _ = terminate.recv() => Ok(()),
+/// SIGTERM and SIGINT, listened for from the moment they are installed.
+struct StopSignals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        Ok(StopSignals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
     }
 }
