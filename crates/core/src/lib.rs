@@ -56,7 +56,7 @@
 //! - **Single-flight refresh**: one refresh of a session at a time in the
 //!   process and, through the store's lock, across processes; the answer
 //!   read by [`auth::read_refresh_answer`] and the request's course decided
-//!   by [`session::after_refresh`]. In mint mode, signing with
+//!   by [`token::after_refresh`]. In mint mode, signing with
 //!   [`token::MintKey`] instead, and background checks with Auth
 //!   (`GET /auth/v1/user`, at most once per `PROXY_MINT_CHECK`) whose
 //!   session-ending answers ([`auth::session_gone`]) end the session.

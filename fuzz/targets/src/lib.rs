@@ -15,11 +15,11 @@ use sbp_core::auth::{
     BrowserBody, SECRET_FIELDS, SignIn, browser_body, browser_token_response, carries_token,
     read_token_response, upstream_cookie_allowed,
 };
-use sbp_core::config::{Config, ConfigSource, Origin, UpstreamUrl, parse_duration, parse_size};
-use sbp_core::env::RandomSource;
-use sbp_core::guard::{
-    Bucket, CsrfVerdict, RateLimit, TrustedProxies, check_csrf, client_ip, is_unsafe,
+use sbp_core::config::{
+    Config, ConfigSource, Origin, UpstreamUrl, parse_duration, parse_rate_limit, parse_size,
 };
+use sbp_core::env::RandomSource;
+use sbp_core::guard::{Bucket, CsrfVerdict, TrustedProxies, check_csrf, client_ip, is_unsafe};
 use sbp_core::http::{decode_body, find_session_secret, has_cookie, set_cookie, strip_cookie};
 use sbp_core::realtime::{Channels, ClientFrame, PUSH_REF_PREFIX, ServerFrame};
 use sbp_core::route::{Route, Service, classify, query_param, takes_secrets};
@@ -427,7 +427,7 @@ pub fn config_source(source: &HashMap<String, String>) {
     assert_eq!(c.listen.to_string().parse().ok(), Some(c.listen));
     if let Some(rate) = c.auth_rate_limit {
         let text = format!("{}/{}s", rate.burst, rate.period);
-        assert_eq!(RateLimit::parse(&text), Ok(rate));
+        assert_eq!(parse_rate_limit(&text), Ok(rate));
     }
     assert!(c.limits.max_header_bytes >= 8192 && c.limits.max_url_bytes >= 256);
 
@@ -491,7 +491,7 @@ pub fn guard(data: &[u8]) {
         .split(',')
         .filter_map(|o| Origin::parse(o).ok())
         .collect();
-    let rate = RateLimit::parse(next());
+    let rate = parse_rate_limit(next());
     let step: u64 = next().trim().parse().unwrap_or(1000);
 
     let client = client_ip(peer, [forwarded], &trusted);
@@ -506,7 +506,9 @@ pub fn guard(data: &[u8]) {
     }
 
     for (cookie, sign_in) in [(false, false), (true, false), (false, true)] {
-        let verdict = check_csrf(&method, cookie, sign_in, origin, referer, &allowed);
+        let verdict = check_csrf(&method, cookie, sign_in, origin, referer, |o| {
+            allowed.iter().any(|a| a.matches(o))
+        });
         if !is_unsafe(&method) || !(cookie || sign_in) {
             assert_eq!(verdict, CsrfVerdict::Allowed);
         } else if verdict == CsrfVerdict::Allowed {

@@ -1,9 +1,10 @@
 //! Reading and validating every setting, reporting all problems at once.
 
 use super::limits::load_limits;
+use super::rate::parse_rate_limit;
 use super::reader::{ConfigProblems, ConfigSource, Reader};
 use super::{Config, Origin, PublicUrl, StoreSpec, TokenMode, UpstreamUrl, parse_duration};
-use crate::guard::{RateLimit, TrustedProxies};
+use crate::guard::TrustedProxies;
 use crate::session::StoreKeys;
 use crate::token::MintKey;
 use std::path::PathBuf;
@@ -183,7 +184,7 @@ impl Config {
         let trusted_proxies = r.parsed("PROXY_TRUSTED_PROXIES", Some(""), TrustedProxies::parse);
         let auth_rate_limit = r.parsed("PROXY_AUTH_RATE_LIMIT", Some("30/1m"), |s| match s {
             "off" => Ok(None),
-            rate => RateLimit::parse(rate).map(Some),
+            rate => parse_rate_limit(rate).map(Some),
         });
         let limits = load_limits(&mut r);
         let store_grace = r.parsed("PROXY_STORE_GRACE", Some("60s"), parse_duration);

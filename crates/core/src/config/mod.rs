@@ -7,12 +7,14 @@
 mod duration;
 mod limits;
 mod load;
+mod rate;
 mod reader;
 mod url;
 
 pub use duration::parse_duration;
 pub use limits::{Limits, parse_size};
 pub use load::KEYS;
+pub use rate::parse_rate_limit;
 pub use reader::{ConfigProblem, ConfigProblems, ConfigSource};
 pub use url::{Origin, PublicUrl, UpstreamUrl};
 

@@ -1,7 +1,6 @@
 //! Token-bucket rate limits, as pure arithmetic, and which bucket a
 //! client's calls count against (the runtime keeps the buckets).
 
-use crate::config::parse_duration;
 use std::net::IpAddr;
 
 /// `burst` calls per `period` seconds, refilled continuously.
@@ -9,26 +8,6 @@ use std::net::IpAddr;
 pub struct RateLimit {
     pub burst: u32,
     pub period: u64,
-}
-
-impl RateLimit {
-    /// Parses `N/PERIOD`, e.g. `30/1m`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (count, period) = text
-            .split_once('/')
-            .ok_or_else(|| format!("`{text}` is not a rate; write e.g. 30/1m"))?;
-        let burst: u32 = count
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("`{count}` is not a positive count"))?;
-        let period = parse_duration(period)?;
-        if period == 0 {
-            return Err("the period must be longer than 0s".into());
-        }
-        Ok(RateLimit { burst, period })
-    }
 }
 
 /// One client's bucket; time in milliseconds.
@@ -106,20 +85,6 @@ mod tests {
         assert_eq!(bucket_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")), key);
         assert_ne!(bucket_key(ip("2001:db8:1:3::1")), key, "another /64");
         assert_ne!(bucket_key(ip("2001:db9:1:2::1")), key);
-    }
-
-    #[test]
-    fn parses_rates() {
-        assert_eq!(
-            RateLimit::parse("30/1m"),
-            Ok(RateLimit {
-                burst: 30,
-                period: 60
-            })
-        );
-        for bad in ["30", "0/1m", "x/1m", "5/0s", "5/soon"] {
-            assert!(RateLimit::parse(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -1,13 +1,11 @@
 //! Sessions: the secret in the cookie, what is stored for it, and the store trait.
 
-mod freshness;
 mod model;
 mod seal;
 mod secret;
 mod store;
 mod user;
 
-pub use freshness::{AfterRefresh, Refreshed, after_refresh};
 pub use model::{NewSession, Session, UpstreamTokens};
 pub use seal::{SealError, StoreKeys, TokenSeal, is_sealed};
 pub use secret::{SessionKey, SessionSecret};

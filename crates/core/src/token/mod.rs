@@ -3,12 +3,14 @@
 
 mod api_key;
 mod claims;
+mod freshness;
 mod mint;
 mod placeholder;
 mod policy;
 
 pub use api_key::ApiKeyKind;
 pub use claims::{AccessClaims, read_claims, session_claims};
+pub use freshness::{AfterRefresh, Refreshed, after_refresh};
 pub use mint::{MintKey, claims_for_user};
 pub use placeholder::{PLACEHOLDER_TTL, PlaceholderKey, placeholder_refresh_token};
 pub use policy::{effective_margin, needs_refresh, usable};

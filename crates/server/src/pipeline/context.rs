@@ -9,8 +9,8 @@ use http::request;
 use sbp_core::ProxyError;
 use sbp_core::guard::client_ip;
 use sbp_core::route::strip_base;
-use sbp_core::session::{AfterRefresh, Session, SessionKey, SessionSecret, after_refresh};
-use sbp_core::token::needs_refresh;
+use sbp_core::session::{Session, SessionKey, SessionSecret};
+use sbp_core::token::{AfterRefresh, after_refresh, needs_refresh};
 use std::sync::Arc;
 
 /// A live session the request presented.

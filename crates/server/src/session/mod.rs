@@ -21,7 +21,7 @@ pub(crate) mod testing;
 mod tests;
 
 pub use auth::AuthApi;
-pub use sbp_core::session::Refreshed;
+pub use sbp_core::token::Refreshed;
 
 use crate::store::{CachedStore, SessionCache, Store};
 use crate::upstream::Upstream;

@@ -36,7 +36,7 @@ pub fn check(ctx: &Ctx, route: &Route) -> Result<(), ProxyError> {
         matches!(route, Route::SignIn | Route::MfaVerify),
         ctx.header(ORIGIN),
         ctx.header(REFERER),
-        &config.allowed_origins,
+        |origin| config.origin_allowed(origin),
     );
     if let CsrfVerdict::Refused(why) = verdict {
         tracing::info!(path = %ctx.path(), %why, "cross-site request refused");

@@ -3,9 +3,9 @@
 //! the refreshed session, with the current one while its token is still
 //! valid, without a session, or not at all.
 
-use super::model::Session;
+use super::policy::usable;
 use crate::env::UnixSeconds;
-use crate::token::usable;
+use crate::session::Session;
 use std::sync::Arc;
 
 /// How a refresh (or, in mint mode, a re-mint) of a session ended.
