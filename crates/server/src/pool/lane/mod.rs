@@ -17,6 +17,7 @@
 //! The lane also keeps the connection's response deadline on the coarse
 //! timer ([`Lane::within`]).
 
+mod atomics;
 mod wakers;
 mod within;
 
