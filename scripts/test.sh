@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the core's wasm build, every Rust
-# test (unit, store conformance, end-to-end, the replay of every fuzz corpus
+# test (unit, store conformance, end-to-end, the model checking of the
+# lane's waker handshake, crates/server/loom, the replay of every fuzz corpus
 # and fixed crash input), and the official supabase-js client driving the
 # proxy; the end-to-end and client suites run twice, the second time behind
 # a compressing stand-in. Installs what it needs when it is missing.

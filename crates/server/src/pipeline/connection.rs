@@ -1,4 +1,4 @@
-//! A browser connection: where it comes from, its upstream lane, and what
+//! A browser connection: where it comes from, and what
 //! its requests have in common, worked out once. A keep-alive connection
 //! sends the same `Cookie` header with every request, so what it means is
 //! remembered with a copy of the header: the session key derived from it (a
@@ -9,7 +9,6 @@
 //! object serialised).
 
 use crate::sync::lock;
-use crate::upstream::Lane;
 use crate::upstream::{bearer, forwarded_cookie};
 use bytes::Bytes;
 use http::header::{GetAll, HeaderValue};
@@ -46,7 +45,6 @@ struct SeenCookies {
 
 pub struct Connection {
     pub peer: SocketAddr,
-    pub lane: Lane,
     seen_cookies: Mutex<Option<SeenCookies>>,
     /// The last client address and its `X-Forwarded-For` value.
     forwarded_for: Mutex<Option<(IpAddr, HeaderValue)>>,
@@ -85,10 +83,9 @@ impl<T: Clone> PerSession<T> {
 }
 
 impl Connection {
-    pub fn new(peer: SocketAddr, lane: Lane) -> Arc<Connection> {
+    pub fn new(peer: SocketAddr) -> Arc<Connection> {
         Arc::new(Connection {
             peer,
-            lane,
             seen_cookies: Mutex::new(None),
             forwarded_for: Mutex::new(None),
             bearer: PerSession::new(),
@@ -181,7 +178,6 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coarse_timer::CoarseTimer;
     use crate::runtime::OsRandom;
     use http::HeaderMap;
     use http::header::COOKIE;
@@ -197,10 +193,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_session_key_is_the_cookies_whether_remembered_or_not() {
-        let connection = Connection::new(
-            "127.0.0.1:1".parse().unwrap(),
-            Lane::new(CoarseTimer::new()),
-        );
+        let connection = Connection::new("127.0.0.1:1".parse().unwrap());
         let (one, two) = (
             SessionSecret::generate(&OsRandom),
             SessionSecret::generate(&OsRandom),
@@ -236,10 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_forwarded_cookie_follows_the_header_whether_remembered_or_not() {
-        let connection = Connection::new(
-            "127.0.0.1:1".parse().unwrap(),
-            Lane::new(CoarseTimer::new()),
-        );
+        let connection = Connection::new("127.0.0.1:1".parse().unwrap());
         let forwarded = |values: &[&str], name: &str| {
             connection.forwarded_cookie(cookies(values).get_all(COOKIE), name)
         };
@@ -282,10 +272,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_bearer_is_the_presented_sessions_token() {
-        let connection = Connection::new(
-            "127.0.0.1:1".parse().unwrap(),
-            Lane::new(CoarseTimer::new()),
-        );
+        let connection = Connection::new("127.0.0.1:1".parse().unwrap());
         let first = session("token-1");
         assert_eq!(connection.bearer(&first).unwrap(), "Bearer token-1");
         assert_eq!(connection.bearer(&first).unwrap(), "Bearer token-1");
@@ -301,10 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_session_body_is_made_once_per_session() {
-        let connection = Connection::new(
-            "127.0.0.1:1".parse().unwrap(),
-            Lane::new(CoarseTimer::new()),
-        );
+        let connection = Connection::new("127.0.0.1:1".parse().unwrap());
         let made = std::cell::Cell::new(0);
         let body = |session: &Arc<Session>, text: &'static str| {
             connection
@@ -326,10 +310,7 @@ mod tests {
 
     #[tokio::test]
     async fn forwarded_for_follows_the_client_address() {
-        let connection = Connection::new(
-            "127.0.0.1:1".parse().unwrap(),
-            Lane::new(CoarseTimer::new()),
-        );
+        let connection = Connection::new("127.0.0.1:1".parse().unwrap());
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "2001:db8::1".parse().unwrap();
         assert_eq!(connection.forwarded_for(a).unwrap(), "10.0.0.1");

@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::pipeline::connection::Connection;
-use crate::upstream::X_FORWARDED_FOR;
+use crate::upstream::{OnLane, X_FORWARDED_FOR};
 use http::header::{COOKIE, USER_AGENT};
 use http::request;
 use sbp_core::ProxyError;
@@ -40,22 +40,31 @@ pub enum CookieChange {
     Clear,
 }
 
-pub struct Ctx {
+pub struct Ctx<'a> {
     pub app: Arc<App>,
     pub parts: request::Parts,
     /// The browser connection the request came on.
     pub connection: Arc<Connection>,
+    /// That connection's lane to Supabase (the request is handled inside
+    /// its `Lane::drive`).
+    pub lane: OnLane<'a>,
     pub presented: Presented,
     /// What becomes of the cookie on the way out.
     pub cookie: CookieChange,
 }
 
-impl Ctx {
-    pub fn new(app: Arc<App>, parts: request::Parts, connection: Arc<Connection>) -> Ctx {
+impl<'a> Ctx<'a> {
+    pub fn new(
+        app: Arc<App>,
+        parts: request::Parts,
+        connection: Arc<Connection>,
+        lane: OnLane<'a>,
+    ) -> Ctx<'a> {
         Ctx {
             app,
             parts,
             connection,
+            lane,
             presented: Presented::Anonymous,
             cookie: CookieChange::None,
         }

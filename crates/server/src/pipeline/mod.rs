@@ -19,6 +19,7 @@ mod response;
 
 use crate::app::App;
 use crate::body::Body;
+use crate::upstream::OnLane;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use std::sync::Arc;
@@ -30,11 +31,12 @@ pub async fn handle(
     app: Arc<App>,
     request: Request<Incoming>,
     connection: Arc<Connection>,
+    lane: OnLane<'_>,
 ) -> Response<Body> {
     if let Some(preflight) = response::cors::preflight(&app.config, &request) {
         return preflight;
     }
-    let (mut ctx, route, body) = request::classify(app, request, connection);
+    let (mut ctx, route, body) = request::classify(app, request, connection, lane);
     let answer = match request::admit(&mut ctx, &route).await {
         Ok(()) => handlers::handle(&mut ctx, route, body).await,
         Err(e) => Err(e),

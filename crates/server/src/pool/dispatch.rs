@@ -21,7 +21,7 @@
 //! parking delay (two seconds), is not: that would copy every request.
 
 use super::dial::{Dial, SendError, dialer};
-use super::lane::{Checkout, Lane, Seats};
+use super::lane::{Checkout, Lane, OnLane, Seats};
 use super::park::{IdleStack, Parking};
 use super::{Connect, RequestBody};
 use crate::sync::lock;
@@ -72,10 +72,10 @@ impl<B: RequestBody> Pool<B> {
     /// future (moved and initialised on every request) stays small.
     pub fn send<'a>(
         self: &'a Arc<Self>,
-        lane: Option<&'a Lane<B>>,
+        lane: Option<OnLane<'a, B>>,
         request: Request<B>,
     ) -> Sending<'a, B, impl Future<Output = Answer<B>> + Send + use<'a, B>> {
-        let Some(lane) = lane else {
+        let Some(lane) = lane.map(OnLane::lane) else {
             return Sending::Other {
                 future: Box::pin(self.send_pooled(request)),
             };
@@ -111,7 +111,7 @@ impl<B: RequestBody> Pool<B> {
             lane.install(connection, &self.parked);
             match send_reused(&mut sender, request).await? {
                 Reused::Answered(response) => {
-                    return Ok(track(response, sender, Home::Lane(lane.clone())));
+                    return Ok(track(response, sender, Home::Lane(lane.share())));
                 }
                 Reused::Unsent(unsent) => request = unsent,
                 Reused::Replay(copy) => {
@@ -122,7 +122,7 @@ impl<B: RequestBody> Pool<B> {
         }
         let (sender, connection) = self.dial.dial().await?;
         lane.install(connection, &self.parked);
-        send_first(sender, request, Home::Lane(lane.clone())).await
+        send_first(sender, request, Home::Lane(lane.share())).await
     }
 
     /// Closes the idle and parked connections that expired. They are also
@@ -301,7 +301,7 @@ impl<B: RequestBody, A: Future<Output = Answer<B>>> Future for Sending<'_, B, A>
             } => match std::task::ready!(answer.poll(cx)) {
                 Ok(response) => {
                     let sender = sender.take().expect("a request is answered once");
-                    return Poll::Ready(Ok(track(response, sender, Home::Lane((*lane).clone()))));
+                    return Poll::Ready(Ok(track(response, sender, Home::Lane(lane.share()))));
                 }
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => (unsent, *lane, *pool),

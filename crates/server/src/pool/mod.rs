@@ -20,7 +20,7 @@ mod park;
 
 pub use dial::SendError;
 pub use dispatch::{Pool, PooledBody, describe};
-pub use lane::Lane;
+pub use lane::{Lane, OnLane};
 
 use bytes::Bytes;
 use std::future::Future;

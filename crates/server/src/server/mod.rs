@@ -191,32 +191,38 @@ async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let browser = Connection::new(peer, Lane::new(timer.clone()));
-        let lane = browser.lane.clone();
-        let service = service_fn(move |request| {
-            let (app, browser) = (app.clone(), browser.clone());
-            async move {
-                let response = pipeline::handle(app, request, browser).await;
-                Ok::<_, std::convert::Infallible>(response)
-            }
-        });
-        let connection = http
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
+        let browser = Connection::new(peer);
         let (open, mut stopped) = (open.clone(), stopped.clone());
+        let (http, timer) = (http.clone(), timer.clone());
         tokio::spawn(async move {
-            let mut connection = pin!(connection);
-            // The connection's lane is polled with it, in this task; the
-            // shutdown signal only when it fired.
-            let stop = WhenWoken::new(stopped.changed());
-            let ended = tokio::select! {
-                biased;
-                ended = lane.drive(connection.as_mut()) => ended,
-                _ = stop => {
-                    connection.as_mut().graceful_shutdown();
-                    lane.drive(connection).await
-                }
-            };
+            // The connection's lane is polled with it, in this task; only
+            // requests made inside `drive` can use it (`OnLane`).
+            let lane = Lane::new(timer);
+            let ended = lane
+                .drive(async move |on_lane| {
+                    let service = service_fn(move |request| {
+                        let (app, browser) = (app.clone(), browser.clone());
+                        async move {
+                            let response = pipeline::handle(app, request, browser, on_lane).await;
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    });
+                    let connection = http
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades();
+                    let mut connection = pin!(connection);
+                    // The shutdown signal is polled only when it fired.
+                    let stop = WhenWoken::new(stopped.changed());
+                    tokio::select! {
+                        biased;
+                        ended = connection.as_mut() => ended,
+                        _ = stop => {
+                            connection.as_mut().graceful_shutdown();
+                            connection.await
+                        }
+                    }
+                })
+                .await;
             if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }

@@ -3,7 +3,7 @@
 //! [`crate::connect`]), the headers every upstream request carries, and the
 //! response timeout.
 
-use super::Lane;
+use super::OnLane;
 use crate::body::{Body, read_decoded};
 use crate::connect::{Connector, Origin};
 use crate::pool::{Pool, PooledBody, SendError, describe};
@@ -85,13 +85,13 @@ impl Upstream {
     }
 
     /// Sends a request whose URI is a path and query, on a browser
-    /// connection's `lane` when given (then awaited inside [`Lane::drive`]);
+    /// connection's `lane` when given (so awaited inside `Lane::drive`);
     /// an unreachable or silent upstream is a proxy error, never a hang.
     /// Not an `async fn`: the future holds the request's future once,
     /// rather than beside a copy of its arguments.
     pub fn send<'a>(
         &'a self,
-        lane: Option<&'a Lane>,
+        lane: Option<OnLane<'a>>,
         mut request: Request<Body>,
     ) -> impl Future<Output = Result<UpstreamResponse, ProxyError>> + Send + 'a {
         request.headers_mut().insert(HOST, self.host.clone());

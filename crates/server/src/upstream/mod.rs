@@ -12,5 +12,7 @@ pub use client::{Upstream, UpstreamResponse};
 
 /// A browser connection's lane to Supabase.
 pub type Lane = crate::pool::Lane<Body>;
+/// Sends on a lane, inside its [`crate::pool::Lane::drive`].
+pub type OnLane<'a> = crate::pool::OnLane<'a, Body>;
 pub use request::{Forward, X_FORWARDED_FOR, bearer, forward_request, forwarded_cookie};
 pub use response::{drop_upstream_cookies, relay_response, replace_body};

@@ -28,7 +28,7 @@ pub fn no_session(ctx: &Ctx) -> Response<Body> {
 }
 
 /// `GET`/`PUT /auth/v1/user` with the session's token.
-pub async fn user(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
+pub async fn user(ctx: &mut Ctx<'_>, body: Incoming) -> Result<Response<Body>, ProxyError> {
     let Some(session) = ctx.fresh_session().await? else {
         return Ok(no_session(ctx));
     };
@@ -47,7 +47,7 @@ pub async fn user(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Proxy
 /// Mint mode: Auth's answer to `/user` is the user as it is now; the
 /// session keeps it, and tokens minted from now on carry its claims.
 async fn remember_user(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     mint: &MintKey,
     session: &Session,
     response: Response<Body>,
@@ -76,7 +76,7 @@ async fn remember_user(
 
 /// `POST /auth/v1/logout?scope=…`: Auth first, then the matching proxy sessions.
 pub async fn logout(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     scope: LogoutScope,
     body: Incoming,
 ) -> Result<Response<Body>, ProxyError> {

@@ -29,7 +29,7 @@ pub fn session(ctx: &Ctx) -> Result<Response<Body>, ProxyError> {
 }
 
 /// `GET /edge/v1/sessions`: the user's live sessions, newest first.
-pub async fn sessions(ctx: &Ctx) -> Result<Response<Body>, ProxyError> {
+pub async fn sessions(ctx: &Ctx<'_>) -> Result<Response<Body>, ProxyError> {
     let live = ctx.live().ok_or(ProxyError::Unauthenticated)?;
     let now = ctx.app.now();
     let mut all = ctx
@@ -48,7 +48,7 @@ pub async fn sessions(ctx: &Ctx) -> Result<Response<Body>, ProxyError> {
 }
 
 /// `DELETE /edge/v1/sessions/{id}`: revoke one of the caller's own sessions.
-pub async fn revoke(ctx: &mut Ctx, id: &str) -> Result<Response<Body>, ProxyError> {
+pub async fn revoke(ctx: &mut Ctx<'_>, id: &str) -> Result<Response<Body>, ProxyError> {
     let live = ctx.live().ok_or(ProxyError::Unauthenticated)?;
     let current = live.key.clone();
     let all = ctx
@@ -109,7 +109,7 @@ pub fn jwks(ctx: &Ctx) -> Response<Body> {
 }
 
 /// `GET /edge/v1/health`: 200 when the store answers.
-pub async fn health(ctx: &Ctx) -> Response<Body> {
+pub async fn health(ctx: &Ctx<'_>) -> Response<Body> {
     match ctx.app.sessions.store().ping().await {
         Ok(()) => respond::json(200, &json!({"status": "ok"})),
         Err(e) => {

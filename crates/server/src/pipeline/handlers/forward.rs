@@ -15,7 +15,7 @@ use sbp_core::session::Session;
 /// Sends the request to `service` with `bearer` (`Bearer <token>`) and
 /// returns the raw response.
 pub async fn send(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     body: Incoming,
     bearer: HeaderValue,
     service: Service,
@@ -42,7 +42,7 @@ pub async fn send(
         read_answer: to_auth,
     };
     let request = forward_request(&ctx.parts, body, forward, &app.upstream);
-    app.upstream.send(Some(&ctx.connection.lane), request).await
+    app.upstream.send(Some(ctx.lane), request).await
 }
 
 /// `Bearer <access token>` for a session; an access token that is not a
@@ -54,7 +54,7 @@ pub fn session_bearer(session: &Session) -> Result<HeaderValue, ProxyError> {
 /// The default policy: the session's fresh token, streamed both ways
 /// (Auth's answers are read whole, to remove any token from them).
 pub async fn forward(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     body: Incoming,
     service: Service,
 ) -> Result<Response<Body>, ProxyError> {

@@ -25,7 +25,7 @@ use sbp_core::token::read_claims;
 
 /// Forwards the verification with the session's token; its tokens replace
 /// the session's.
-pub async fn verify(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
+pub async fn verify(ctx: &mut Ctx<'_>, body: Incoming) -> Result<Response<Body>, ProxyError> {
     let Some(session) = ctx.fresh_session().await? else {
         return Ok(no_session(ctx));
     };
@@ -79,7 +79,7 @@ pub async fn verify(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, Pro
 /// Ends the user's other sessions whose upstream token is below aal2, as
 /// Auth did when it verified the factor.
 async fn end_sessions_below_aal2(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     current: &SessionKey,
     user_id: &str,
 ) -> Result<(), ProxyError> {

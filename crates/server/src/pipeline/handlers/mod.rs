@@ -19,7 +19,7 @@ use sbp_core::route::Route;
 
 /// Runs the handler of `route`.
 pub async fn handle(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     route: Route,
     body: Incoming,
 ) -> Result<Response<Body>, ProxyError> {

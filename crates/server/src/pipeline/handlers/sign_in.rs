@@ -25,7 +25,7 @@ use sbp_core::token::{placeholder_refresh_token, session_claims};
 use serde_json::{Map, Value};
 
 /// Forwards a sign-in; a token response creates the session.
-pub async fn sign_in(ctx: &mut Ctx, body: Incoming) -> Result<Response<Body>, ProxyError> {
+pub async fn sign_in(ctx: &mut Ctx<'_>, body: Incoming) -> Result<Response<Body>, ProxyError> {
     let anon_bearer = ctx.app.upstream.anon_bearer.clone();
     let upstream = send(ctx, body, anon_bearer, Service::Auth).await?;
     let answer = read_answer(ctx, upstream).await?;
@@ -70,7 +70,7 @@ pub fn token_answer(
 
 /// Stores a new session for `grant` (replacing the browser's old one) and
 /// returns the body for the browser.
-async fn start_session(ctx: &mut Ctx, grant: SignIn) -> Result<Vec<u8>, ProxyError> {
+async fn start_session(ctx: &mut Ctx<'_>, grant: SignIn) -> Result<Vec<u8>, ProxyError> {
     let app = ctx.app.clone();
     let now = app.now();
     if let Some(old) = ctx.presented_key().cloned() {

@@ -7,6 +7,7 @@ mod guard;
 use crate::app::App;
 use crate::pipeline::connection::Connection;
 use crate::pipeline::context::Ctx;
+use crate::upstream::OnLane;
 use http::Request;
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
@@ -14,11 +15,12 @@ use sbp_core::route::Route;
 use std::sync::Arc;
 
 /// The request's context and its route.
-pub fn classify(
+pub fn classify<'a>(
     app: Arc<App>,
     request: Request<Incoming>,
     connection: Arc<Connection>,
-) -> (Ctx, Route, Incoming) {
+    lane: OnLane<'a>,
+) -> (Ctx<'a>, Route, Incoming) {
     let (parts, body) = request.into_parts();
     let classified = sbp_core::route::classify(
         &parts.method,
@@ -27,13 +29,13 @@ pub fn classify(
         app.config.public_url.base_path(),
     );
     let route = classified.route;
-    (Ctx::new(app, parts, connection), route, body)
+    (Ctx::new(app, parts, connection, lane), route, body)
 }
 
 /// Applies the guards, then loads the session for every route that may use
 /// one (not the health check, the public keys, or a request that is refused
 /// anyway).
-pub async fn admit(ctx: &mut Ctx, route: &Route) -> Result<(), ProxyError> {
+pub async fn admit(ctx: &mut Ctx<'_>, route: &Route) -> Result<(), ProxyError> {
     guard::check(ctx, route)?;
     match route {
         Route::Health

@@ -24,7 +24,10 @@ pub struct AuthAnswer {
 
 /// Reads an Auth answer whole and undoes any content coding, within
 /// `PROXY_MAX_AUTH_RESPONSE` of decoded size.
-pub async fn read_answer(ctx: &Ctx, upstream: UpstreamResponse) -> Result<AuthAnswer, ProxyError> {
+pub async fn read_answer(
+    ctx: &Ctx<'_>,
+    upstream: UpstreamResponse,
+) -> Result<AuthAnswer, ProxyError> {
     let (mut parts, body) = upstream.into_parts();
     let limit = ctx.app.config.limits.max_auth_response;
     let body = read_decoded(&mut parts, body, limit).await?;
@@ -80,7 +83,7 @@ pub fn relay_answer(ctx: &Ctx, answer: AuthAnswer) -> Result<Response<Body>, Pro
 
 /// Reads and relays an answer from Auth with every token removed.
 pub async fn relay_auth(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     upstream: UpstreamResponse,
 ) -> Result<Response<Body>, ProxyError> {
     let answer = read_answer(ctx, upstream).await?;

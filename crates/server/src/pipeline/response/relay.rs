@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// The browser's copy of an answer from `service`.
 pub async fn relay(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     service: Service,
     upstream: UpstreamResponse,
 ) -> Result<Response<Body>, ProxyError> {
@@ -32,6 +32,6 @@ pub async fn relay(
 pub fn idle_limit(ctx: &Ctx) -> IdleLimit {
     IdleLimit {
         timeout: Duration::from_secs(ctx.app.config.limits.idle_timeout),
-        timer: ctx.connection.lane.timer().clone(),
+        timer: ctx.lane.timer().clone(),
     }
 }

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 type Pool = super::Pool<crate::body::Body>;
 type Lane = super::Lane<crate::body::Body>;
+type OnLane<'a> = super::OnLane<'a, crate::body::Body>;
 
 /// The pipe's capacity each way.
 const PIPE: usize = 64 * 1024;
@@ -210,13 +211,16 @@ async fn send_on(
         .header("host", "upstream")
         .body(crate::body::empty())
         .unwrap();
-    let exchange = async {
+    let exchange = async |lane: Option<OnLane<'_>>| {
         let response = pool.send(lane, request).await.ok()?;
         Some(response.into_body().collect().await.unwrap().to_bytes())
     };
     match lane {
-        Some(lane) => lane.drive(exchange).await,
-        None => exchange.await,
+        Some(lane) => {
+            lane.drive(async |on_lane| exchange(Some(on_lane)).await)
+                .await
+        }
+        None => exchange(None).await,
     }
 }
 
@@ -247,7 +251,7 @@ async fn used_then_idle(pool: &Arc<Pool>) -> Lane {
     let lane = Lane::parking_after(CoarseTimer::new(), Duration::from_millis(100));
     assert_eq!(get_on(pool, Some(&lane), "/small").await, "ok");
     assert_eq!(parked(pool), 0, "a lane in use keeps its connection");
-    lane.drive(tokio::time::sleep(Duration::from_millis(800)))
+    lane.drive(async |_| tokio::time::sleep(Duration::from_millis(800)).await)
         .await;
     lane
 }
@@ -427,8 +431,8 @@ async fn abandon_a_body(pool: &Arc<Pool>, lane: &Lane) {
         .header("host", "upstream")
         .body(crate::body::empty())
         .unwrap();
-    lane.drive(async {
-        let Ok(response) = pool.send(Some(lane), request).await else {
+    lane.drive(async |on_lane| {
+        let Ok(response) = pool.send(Some(on_lane), request).await else {
             panic!("request failed");
         };
         let mut body = response.into_body();
@@ -528,15 +532,18 @@ async fn read_a_broken_body(pool: &Arc<Pool>, lane: Option<&Lane>) {
         .header("host", "upstream")
         .body(crate::body::empty())
         .unwrap();
-    let exchange = async {
+    let exchange = async |lane: Option<OnLane<'_>>| {
         let Ok(response) = pool.send(lane, request).await else {
             panic!("no response");
         };
         response.into_body().collect().await.map(|_| ())
     };
     let read = match lane {
-        Some(lane) => lane.drive(exchange).await,
-        None => exchange.await,
+        Some(lane) => {
+            lane.drive(async |on_lane| exchange(Some(on_lane)).await)
+                .await
+        }
+        None => exchange(None).await,
     };
     assert!(read.is_err(), "a body cut off by the upstream fails");
 }

@@ -6,7 +6,10 @@
 //! wakes the first one again with the response. A lane keeps one upstream
 //! connection per browser connection and drives it from the browser
 //! connection's task ([`Lane::drive`]), so a request and its response
-//! are read and written in one pass, as an event-loop proxy does. HTTP/1.1
+//! are read and written in one pass, as an event-loop proxy does. A
+//! request is sent on a lane only through the [`OnLane`] that `drive` hands
+//! to the future it drives: it borrows the lane, so it cannot go into a
+//! spawned task, where nothing would poll the lane's connection. HTTP/1.1
 //! serves one request at a time per connection, so one upstream connection
 //! is all a lane needs; when it is busy, or when [`MAX_LANES`] lanes already
 //! hold a connection, requests go through the shared pool. When its
@@ -17,6 +20,7 @@
 //! The lane also keeps the connection's response deadline on the coarse
 //! timer ([`Lane::within`]).
 
+mod atomics;
 mod wakers;
 mod within;
 
@@ -41,12 +45,41 @@ pub const MAX_LANES: usize = 1024;
 /// A lane whose connection has been idle this long parks it with the pool.
 const PARK_AFTER: Duration = Duration::from_secs(2);
 
-/// One browser connection's upstream connection; clones share it.
+/// One browser connection's upstream connection, owned by that
+/// connection's task. Requests are sent on it only through [`OnLane`],
+/// which [`Lane::drive`] hands out.
 pub struct Lane<B>(Arc<State<B>>);
 
-impl<B> Clone for Lane<B> {
+/// Sends on a lane: handed out by [`Lane::drive`] to the future it drives,
+/// and valid only while it drives it. It borrows the lane, so it cannot be
+/// moved into a spawned task (`'static`), where the lane's connection
+/// would not be polled and the request would wait for nothing. (A
+/// response body stays `'static`, as hyper's server wants it: the pipeline
+/// hands it to hyper, which reads it in the same task, inside `drive`.)
+pub struct OnLane<'a, B>(&'a Lane<B>);
+
+impl<B> Clone for OnLane<'_, B> {
     fn clone(&self) -> Self {
-        Lane(self.0.clone())
+        *self
+    }
+}
+
+impl<B> Copy for OnLane<'_, B> {}
+
+impl<'a, B> OnLane<'a, B> {
+    /// The coarse timer the lane's deadlines are on.
+    pub fn timer(self) -> &'a CoarseTimer {
+        &self.0.0.timer
+    }
+
+    /// `future`'s output, or `None` if it takes longer than `limit` (give
+    /// or take the coarse timer's tick).
+    pub fn within<F: Future>(self, limit: Duration, future: F) -> Within<'a, B, F> {
+        Within::new(self.0, limit, future)
+    }
+
+    pub(in crate::pool) fn lane(self) -> &'a Lane<B> {
+        self.0
     }
 }
 
@@ -134,21 +167,18 @@ impl<B> Lane<B> {
         }))
     }
 
-    /// The coarse timer the lane's deadlines are on.
-    pub fn timer(&self) -> &CoarseTimer {
-        &self.0.timer
+    /// Another handle on the same lane, for a response body that gives
+    /// the connection back.
+    pub(in crate::pool) fn share(&self) -> Lane<B> {
+        Lane(self.0.clone())
     }
 
-    /// `future`'s output, or `None` if it takes longer than `limit` (give
-    /// or take the coarse timer's tick).
-    pub fn within<F: Future>(&self, limit: Duration, future: F) -> Within<'_, B, F> {
-        Within::new(self, limit, future)
-    }
-
-    /// Polls `future` and the lane's connection together, until `future`
-    /// is done, each only when woken (see [`wakers`]).
-    pub async fn drive<F: Future>(&self, future: F) -> F::Output {
-        let mut future = pin!(future);
+    /// Polls the future `run` makes and the lane's connection together,
+    /// until that future is done, each only when woken (see [`wakers`]).
+    /// Only that future can send on the lane ([`OnLane`]), so every request
+    /// sent on it is awaited here.
+    pub async fn drive<R>(&self, run: impl AsyncFnOnce(OnLane<'_, B>) -> R) -> R {
+        let mut future = pin!(run(OnLane(self)));
         let wakers = Wakers::new();
         poll_fn(|cx| {
             wakers.start(cx.waker());
@@ -316,20 +346,24 @@ mod tests {
     async fn within_gives_up_after_the_limit_and_is_rearmed_per_request() {
         let lane: Lane<crate::body::Body> = Lane::new(CoarseTimer::new());
         let limit = Duration::from_millis(300);
-        let started = tokio::time::Instant::now();
-        assert!(
-            lane.within(limit, std::future::pending::<()>())
-                .await
-                .is_none()
-        );
-        let took = started.elapsed();
-        assert!(took >= Duration::from_millis(50), "gave up early: {took:?}");
-        assert!(took < Duration::from_secs(2), "gave up late: {took:?}");
-        // The same lane, a new request: a fresh deadline, not the passed one.
-        let answer = lane.within(limit, async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            7
-        });
-        assert_eq!(answer.await, Some(7));
+        lane.drive(async |on_lane| {
+            let started = tokio::time::Instant::now();
+            assert!(
+                on_lane
+                    .within(limit, std::future::pending::<()>())
+                    .await
+                    .is_none()
+            );
+            let took = started.elapsed();
+            assert!(took >= Duration::from_millis(50), "gave up early: {took:?}");
+            assert!(took < Duration::from_secs(2), "gave up late: {took:?}");
+            // The same lane, a new request: a fresh deadline, not the passed one.
+            let answer = on_lane.within(limit, async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                7
+            });
+            assert_eq!(answer.await, Some(7));
+        })
+        .await;
     }
 }

@@ -6,11 +6,25 @@
 //! current poll goes round again for it alone; waking the task instead
 //! would poll both once more. A wake from anywhere else (a socket, a timer)
 //! marks the one woken and wakes the task.
+//!
+//! The handshake: a wake marks its side, then looks at `polling`; the task
+//! clears `polling` in [`Wakers::stop`], then looks at the marks. A
+//! `fence(SeqCst)` between each side's store and its load means at least
+//! one of the two sees the other's store, so a wake is never lost: either
+//! the wake sees the poll over and wakes the task, or `stop` sees the mark
+//! and the poll goes round again. A mark is stored with `Release` and taken
+//! with `Acquire`, so whatever the waker wrote before waking is seen by the
+//! poll that takes the mark. (On x86 each fence is one `mfence` where the
+//! `SeqCst` stores were one `xchg`: one full barrier per wake and per
+//! `stop` either way, and none in `start` now.)
+//!
+//! The model-checking tests (loom) compile this file against loom's atomics
+//! (`atomics` is std's here) and explore every interleaving of wakes from
+//! either side with the task's poll, `stop` and `pause`:
+//! `cargo test -p sbp-wakers-loom --release` (the models are in
+//! `crates/server/loom/tests`; `cargo test --workspace` runs them too).
 
-use futures_util::task::AtomicWaker;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Wake, Waker};
+use super::atomics::{Arc, AtomicBool, AtomicWaker, Ordering, Wake, Waker, fence};
 
 /// Which of the two was woken.
 #[derive(Clone, Copy)]
@@ -61,22 +75,29 @@ impl Wakers {
     /// The task starts polling; wakes from now on only mark.
     pub fn start(&self, task: &Waker) {
         self.shared.task.register(task);
-        self.shared.polling.store(true, Ordering::SeqCst);
+        self.shared.polling.store(true, Ordering::Relaxed);
     }
 
     /// Whether `side` was woken since it was last asked (and clears it).
     pub fn take(&self, side: Side) -> bool {
-        self.shared.woken[side as usize].swap(false, Ordering::SeqCst)
+        // A compare-exchange rather than a swap: the same for a bool, one
+        // locked instruction either way on x86, and one the model checker
+        // models right (loom lets a concurrent store fall between a swap's
+        // read and write, tokio-rs/loom#254).
+        self.shared.woken[side as usize]
+            .compare_exchange(true, false, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// The task stops polling, unless a wake came meanwhile (then `false`:
     /// go round again).
     pub fn stop(&self) -> bool {
-        self.shared.polling.store(false, Ordering::SeqCst);
-        // Paired with `wake_by_ref`: a wake either sees `polling` cleared
-        // and wakes the task, or is seen here.
-        if self.shared.woken.iter().any(|w| w.load(Ordering::SeqCst)) {
-            self.shared.polling.store(true, Ordering::SeqCst);
+        self.shared.polling.store(false, Ordering::Relaxed);
+        // Paired with the fence in `wake_by_ref`: a wake either sees
+        // `polling` cleared and wakes the task, or is seen here.
+        fence(Ordering::SeqCst);
+        if self.shared.woken.iter().any(|w| w.load(Ordering::Relaxed)) {
+            self.shared.polling.store(true, Ordering::Relaxed);
             return false;
         }
         true
@@ -84,7 +105,7 @@ impl Wakers {
 
     /// Stops polling without looking for wakes (the task is rescheduled anyway).
     pub fn pause(&self) {
-        self.shared.polling.store(false, Ordering::SeqCst);
+        self.shared.polling.store(false, Ordering::Relaxed);
     }
 }
 
@@ -94,8 +115,10 @@ impl Wake for SideWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.shared.woken[self.side as usize].store(true, Ordering::SeqCst);
-        if !self.shared.polling.load(Ordering::SeqCst) {
+        self.shared.woken[self.side as usize].store(true, Ordering::Release);
+        // Paired with the fence in `stop`.
+        fence(Ordering::SeqCst);
+        if !self.shared.polling.load(Ordering::Relaxed) {
             self.shared.task.wake();
         }
     }
@@ -104,9 +127,8 @@ impl Wake for SideWaker {
 #[cfg(test)]
 mod tests {
     //! The handshake step by step, on one thread: which wakes reach the
-    //! task and which only mark a side. (The orderings between threads rest
-    //! on `SeqCst`: each wake's store and `stop`'s store come before the
-    //! other's load in one total order.)
+    //! task and which only mark a side. (The races between threads are the
+    //! model-checking tests', in `crates/server/loom`.)
 
     use super::*;
     use std::sync::atomic::AtomicUsize;
