@@ -12,7 +12,8 @@ use crate::upstream::Upstream;
 use sbp_core::config::Config;
 use sbp_core::env::UnixSeconds;
 use sbp_core::token::PlaceholderKey;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 /// How many sessions the in-process cache holds.
 pub const SESSION_CACHE_CAPACITY: usize = 100_000;
@@ -64,15 +65,13 @@ impl App {
         })
     }
 
-    /// Whether background work (refreshes, checks, last-seen writes,
-    /// Realtime sockets) still holds the app or its sessions.
-    pub fn in_use(self: &Arc<Self>) -> bool {
-        Arc::strong_count(self) > 1 || self.sessions_in_use()
-    }
-
-    /// Whether background work holds the session service.
-    pub fn sessions_in_use(&self) -> bool {
-        Arc::strong_count(&self.sessions) > 1
+    /// Waits, until `deadline`, for background work (refreshes, checks,
+    /// last-seen writes, Realtime sockets) to let go of the app and of its
+    /// session service: then at most the proxy's owner holds the app.
+    pub async fn background_done(app: &Weak<App>, deadline: Instant) {
+        while held_beyond_owner(app) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub fn now(&self) -> UnixSeconds {
@@ -82,4 +81,13 @@ impl App {
     pub fn random<const N: usize>(&self) -> [u8; N] {
         self.sessions.random()
     }
+}
+
+/// Whether anyone but the proxy's owner holds the app, or background work
+/// holds its session service.
+fn held_beyond_owner(app: &Weak<App>) -> bool {
+    app.strong_count() > 1
+        || app
+            .upgrade()
+            .is_some_and(|app| Arc::strong_count(&app.sessions) > 1)
 }

@@ -58,9 +58,7 @@ impl RunningProxy {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
-        while self.app.in_use() && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        App::background_done(&Arc::downgrade(&self.app), deadline).await;
     }
 
     /// Resolves when the proxy stopped on its own (it does not, unless it panicked).

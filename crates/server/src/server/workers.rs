@@ -6,8 +6,8 @@
 
 use super::{DRAIN_TIMEOUT, serve};
 use crate::app::App;
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot, watch};
 
@@ -69,23 +69,8 @@ fn run(
                 drop(app);
             }
         }
-        let deadline = Instant::now() + DRAIN_TIMEOUT;
-        background_done(&app_left, deadline).await;
+        // The runtime's remaining tasks (idle upstream connections) end
+        // with it, once the work it runs for the app let go of it.
+        App::background_done(&app_left, Instant::now() + DRAIN_TIMEOUT).await;
     });
-}
-
-/// Waits (until `deadline`) for the work this runtime still runs for the
-/// app (refreshes, last-seen writes, Realtime relays) to let go of it: at
-/// most the proxy's owner keeps it then. The runtime's remaining tasks
-/// (idle upstream connections) end with it.
-async fn background_done(app: &Weak<App>, deadline: Instant) {
-    while held_beyond_owner(app) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Whether anyone but the proxy's owner holds the app, or background work
-/// (refreshes, checks, Realtime sockets) holds its session service.
-fn held_beyond_owner(app: &Weak<App>) -> bool {
-    app.strong_count() > 1 || app.upgrade().is_some_and(|app| app.sessions_in_use())
 }
