@@ -27,6 +27,7 @@
 //! - [`realtime`]: Phoenix frames and the token written into them, channel
 //!   tracking, the upgrade decision, the close code of an ended session.
 //! - [`edge`]: the JSON of the `/edge/v1` endpoints.
+//! - [`hooks`]: the Standard Webhooks signature of `/edge/v1/hooks/auth` calls.
 //! - [`env`](mod@env): the [`env::Clock`] and [`env::RandomSource`] traits.
 //! - [`error`]: [`ProxyError`] and its one mapping to a status and a body.
 //!
@@ -80,6 +81,7 @@ pub mod edge;
 pub mod env;
 pub mod error;
 pub mod guard;
+pub mod hooks;
 pub mod http;
 pub mod realtime;
 pub mod route;

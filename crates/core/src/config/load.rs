@@ -5,6 +5,7 @@ use super::rate::parse_rate_limit;
 use super::reader::{ConfigProblems, ConfigSource, Reader};
 use super::{Config, Origin, PublicUrl, StoreSpec, TokenMode, UpstreamUrl, parse_duration};
 use crate::guard::TrustedProxies;
+use crate::hooks::HookSecrets;
 use crate::session::StoreKeys;
 use crate::token::MintKey;
 use std::path::PathBuf;
@@ -47,6 +48,7 @@ pub const KEYS: &[&str] = &[
     "PROXY_JWT_KEY_ID",
     "PROXY_MINT_CHECK",
     "PROXY_UPSTREAM_CA",
+    "PROXY_HOOK_SECRET",
 ];
 
 fn parse_store(text: &str) -> Result<StoreSpec, String> {
@@ -192,6 +194,10 @@ impl Config {
             "" => Ok(None),
             keys => StoreKeys::parse(keys).map(Some),
         });
+        let hook_secrets = r.parsed("PROXY_HOOK_SECRET", Some(""), |s| match s {
+            "" => Ok(None),
+            secrets => HookSecrets::parse(secrets).map(Some),
+        });
         let Some(mint_check) = r.parsed("PROXY_MINT_CHECK", Some("60s"), positive) else {
             return Err(r.into_problems());
         };
@@ -208,7 +214,7 @@ impl Config {
             cookie_name,
             (session_ttl, session_idle_ttl, mint_ttl, refresh_margin),
             (trusted_proxies, auth_rate_limit, limits, store_grace),
-            store_keys,
+            (store_keys, hook_secrets),
         ) {
             (
                 Some(supabase_url),
@@ -221,7 +227,7 @@ impl Config {
                 Some(cookie_name),
                 (Some(session_ttl), Some(session_idle_ttl), Some(mint_ttl), Some(refresh_margin)),
                 (Some(trusted_proxies), Some(auth_rate_limit), Some(limits), Some(store_grace)),
-                Some(store_keys),
+                (Some(store_keys), Some(hook_secrets)),
             ) if r.is_clean() => Ok(Config {
                 supabase_url,
                 anon_key,
@@ -244,6 +250,7 @@ impl Config {
                 store_keys,
                 mint_check,
                 upstream_ca,
+                hook_secrets,
             }),
             _ => Err(r.into_problems()),
         }
@@ -342,6 +349,25 @@ mod tests {
             assert_eq!(err.0.len(), 1, "{err}");
             assert!(err.to_string().starts_with("PROXY_MINT_CHECK: "), "{err}");
         }
+    }
+
+    #[test]
+    fn the_hook_is_off_by_default_and_a_bad_secret_names_the_key() {
+        let base = [
+            ("SUPABASE_URL", "http://127.0.0.1:54321"),
+            ("SUPABASE_ANON_KEY", "anon"),
+        ];
+        assert!(Config::load(&source(&base)).unwrap().hook_secrets.is_none());
+        let with = |secret| {
+            let mut pairs = base.to_vec();
+            pairs.push(("PROXY_HOOK_SECRET", secret));
+            Config::load(&source(&pairs))
+        };
+        let two = "v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw v1,whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0";
+        assert!(with(two).unwrap().hook_secrets.is_some());
+        let err = with("hunter2").unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert!(err.to_string().starts_with("PROXY_HOOK_SECRET: "), "{err}");
     }
 
     #[test]

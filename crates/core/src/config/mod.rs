@@ -82,6 +82,9 @@ pub struct Config {
     /// public roots (a self-hosted Supabase behind a private CA); the
     /// server reads it at start.
     pub upstream_ca: Option<PathBuf>,
+    /// The secrets `POST /edge/v1/hooks/auth` calls are signed with
+    /// (`PROXY_HOOK_SECRET`); without them the hook is off.
+    pub hook_secrets: Option<crate::hooks::HookSecrets>,
 }
 
 impl Config {
