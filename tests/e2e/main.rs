@@ -9,6 +9,7 @@ mod support;
 mod attacks;
 mod cli;
 mod cluster;
+mod database;
 mod endpoints;
 mod fail_closed;
 mod forwarding;

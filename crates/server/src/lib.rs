@@ -19,6 +19,7 @@ mod realtime;
 mod runtime;
 mod server;
 mod session;
+mod sessions_table;
 pub mod store;
 mod sync;
 #[cfg(test)]

@@ -36,6 +36,11 @@ pub struct Faults {
     pub refresh_answer: Mutex<Option<CannedAnswer>>,
     /// When set, `GET /auth/v1/user` answers exactly this.
     pub user_answer: Mutex<Option<CannedAnswer>>,
+    /// When set, every `/rest/v1` request gets exactly this (PostgREST, or
+    /// the gateway in front of it, down), after `rest_delay_ms`.
+    pub rest_answer: Mutex<Option<CannedAnswer>>,
+    /// Sleep this long before answering a `/rest/v1` request.
+    pub rest_delay_ms: AtomicU64,
 }
 
 impl Faults {
@@ -64,6 +69,23 @@ impl Faults {
 
     pub(crate) fn user_answer(&self) -> Option<CannedAnswer> {
         self.user_answer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Faults {
+    /// Makes every `/rest/v1` request answer `answer` (`None`: normally again).
+    pub fn set_rest_answer(&self, answer: Option<CannedAnswer>) {
+        *self
+            .rest_answer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = answer;
+    }
+
+    pub(crate) fn rest_answer(&self) -> Option<CannedAnswer> {
+        self.rest_answer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()

@@ -115,7 +115,7 @@ async fn route(shared: &Arc<Shared>, req: &mut Req) -> Response<StubBody> {
     if under(path, "/auth/v1") {
         auth::handle(shared, req).await
     } else if under(path, "/rest/v1") {
-        services::rest::handle(shared, req)
+        services::rest::handle_with_faults(shared, req).await
     } else if under(path, "/storage/v1") {
         services::storage::handle(shared, req).await
     } else if under(path, "/functions/v1") {

@@ -5,6 +5,7 @@
 mod browser;
 pub mod clock;
 pub mod http;
+pub mod postgres;
 mod process;
 mod redis;
 pub mod websocket;

@@ -49,6 +49,7 @@ pub const KEYS: &[&str] = &[
     "PROXY_MINT_CHECK",
     "PROXY_UPSTREAM_CA",
     "PROXY_HOOK_SECRET",
+    "PROXY_SESSIONS_TABLE",
 ];
 
 fn parse_store(text: &str) -> Result<StoreSpec, String> {
@@ -104,6 +105,26 @@ fn mint_key(r: &mut Reader<'_>) -> Option<TokenMode> {
         .map(|k| TokenMode::Mint(Arc::new(k)))
         .map_err(|e| r.problem(key, e))
         .ok()
+}
+
+/// `PROXY_SESSIONS_TABLE`: `on` needs the service role key (PostgREST
+/// writes to `public.sessions` as `service_role`). A bad value is recorded
+/// as a problem (and `false` returned).
+fn sessions_table(r: &mut Reader<'_>, has_service_key: bool) -> bool {
+    let on = r
+        .parsed("PROXY_SESSIONS_TABLE", Some("off"), |s| match s {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            other => Err(format!("`{other}` is not on or off")),
+        })
+        .unwrap_or(false);
+    if on && !has_service_key {
+        r.problem(
+            "PROXY_SESSIONS_TABLE",
+            "on needs SUPABASE_SERVICE_ROLE_KEY (the proxy writes public.sessions as service_role)",
+        );
+    }
+    on
 }
 
 fn parse_origins(text: &str) -> Result<Vec<Origin>, String> {
@@ -202,6 +223,7 @@ impl Config {
             return Err(r.into_problems());
         };
         let upstream_ca = r.raw("PROXY_UPSTREAM_CA").map(PathBuf::from);
+        let sessions_table = sessions_table(&mut r, service_role_key.is_some());
 
         match (
             supabase_url,
@@ -251,6 +273,7 @@ impl Config {
                 mint_check,
                 upstream_ca,
                 hook_secrets,
+                sessions_table,
             }),
             _ => Err(r.into_problems()),
         }
@@ -368,6 +391,32 @@ mod tests {
         let err = with("hunter2").unwrap_err();
         assert_eq!(err.0.len(), 1, "{err}");
         assert!(err.to_string().starts_with("PROXY_HOOK_SECRET: "), "{err}");
+    }
+
+    #[test]
+    fn the_sessions_table_is_off_by_default_and_on_needs_the_service_key() {
+        let base = [
+            ("SUPABASE_URL", "http://127.0.0.1:54321"),
+            ("SUPABASE_ANON_KEY", "anon"),
+        ];
+        assert!(!Config::load(&source(&base)).unwrap().sessions_table);
+        let with = |extra: &[(&'static str, &'static str)]| {
+            Config::load(&source(&[&base[..], extra].concat()))
+        };
+        let err = with(&[("PROXY_SESSIONS_TABLE", "on")]).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("PROXY_SESSIONS_TABLE: on needs SUPABASE_SERVICE_ROLE_KEY"),
+            "{err}"
+        );
+        let on = [
+            ("PROXY_SESSIONS_TABLE", "on"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service"),
+        ];
+        assert!(with(&on).unwrap().sessions_table);
+        let err = with(&[("PROXY_SESSIONS_TABLE", "yes")]).unwrap_err();
+        assert_eq!(err.0[0].key, "PROXY_SESSIONS_TABLE", "{err}");
     }
 
     #[test]

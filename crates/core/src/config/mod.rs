@@ -85,6 +85,10 @@ pub struct Config {
     /// The secrets `POST /edge/v1/hooks/auth` calls are signed with
     /// (`PROXY_HOOK_SECRET`); without them the hook is off.
     pub hook_secrets: Option<crate::hooks::HookSecrets>,
+    /// Whether the proxy keeps `public.sessions` (the repository's
+    /// `schema.sql`) in step through PostgREST (`PROXY_SESSIONS_TABLE=on`,
+    /// which needs `SUPABASE_SERVICE_ROLE_KEY`).
+    pub sessions_table: bool,
 }
 
 impl Config {

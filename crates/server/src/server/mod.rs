@@ -96,6 +96,7 @@ pub async fn start_with_store(config: Config, store: Store) -> Result<RunningPro
     let addr = listeners[0].local_addr().map_err(cannot_listen)?;
     let app = Arc::new(App::new(config, store)?);
     let (stop, stopped) = watch::channel(false);
+    crate::sessions_table::start(&app, stopped.clone())?;
     // One limit on connections for all listeners.
     let slots = Arc::new(Semaphore::new(app.config.limits.max_connections));
     let first = listeners.remove(0);

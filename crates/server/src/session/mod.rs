@@ -5,6 +5,8 @@
 //! and across processes ([`refresh`]), checks minted-for sessions with Auth
 //! ([`mint`]), and ends sessions: each ended session is announced on
 //! [`SessionService::ended`], which Realtime follows to close its sockets.
+//! Sessions stored and ended are also announced, with their public fields,
+//! on [`SessionService::changes`] (the sessions table mirror follows it).
 //!
 //! What it needs from outside comes in through its constructor: the store
 //! (any [`CachedStore`]), Auth ([`AuthApi`], the upstream client in the
@@ -39,6 +41,15 @@ use tokio::sync::broadcast;
 /// [`SessionService::ended`]; one that falls further behind misses some
 /// (and Realtime's periodic look-ups catch those sockets instead).
 const ENDED_BACKLOG: usize = 1024;
+
+/// A session stored or ended on this instance (see [`SessionService::changes`]).
+#[derive(Clone, Debug)]
+pub enum SessionChange {
+    /// Stored new, or its last-seen (and idle expiry) written again.
+    Stored(Arc<Session>),
+    /// Deleted: the session as it was.
+    Ended(Arc<Session>),
+}
 
 /// The configuration the service works with.
 #[derive(Clone, Debug)]
@@ -88,6 +99,8 @@ pub struct SessionService<S = Store, A = Upstream> {
     mint_checks: MintChecks,
     /// Announces each ended session (see [`SessionService::ended`]).
     ended: broadcast::Sender<SessionKey>,
+    /// Announces sessions stored and ended (see [`SessionService::changes`]).
+    changes: broadcast::Sender<SessionChange>,
 }
 
 impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
@@ -105,6 +118,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
             in_flight: Mutex::default(),
             mint_checks: MintChecks::default(),
             ended: broadcast::channel(ENDED_BACKLOG).0,
+            changes: broadcast::channel(ENDED_BACKLOG).0,
         }
     }
 
@@ -130,12 +144,27 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         self.ended.subscribe()
     }
 
+    /// Every session stored or ended from now on, on this instance.
+    pub fn changes(&self) -> broadcast::Receiver<SessionChange> {
+        self.changes.subscribe()
+    }
+
+    /// Announces `change` to the followers of [`SessionService::changes`], if any.
+    fn announce(&self, change: impl FnOnce() -> SessionChange) {
+        if self.changes.receiver_count() > 0 {
+            let _ = self.changes.send(change());
+        }
+    }
+
     /// Deletes a session and announces its end (announced even when the
     /// store fails to delete it).
     pub async fn end(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
         let removed = self.cache.remove(key).await;
         // Nobody following is not an error: no socket is open.
         let _ = self.ended.send(key.clone());
+        if let Ok(Some(session)) = &removed {
+            self.announce(|| SessionChange::Ended(Arc::new(session.clone())));
+        }
         removed
     }
 
@@ -150,7 +179,9 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         key: &SessionKey,
         session: Session,
     ) -> Result<Arc<Session>, StoreError> {
-        self.cache.insert(key, session).await
+        let stored = self.cache.insert(key, session).await?;
+        self.announce(|| SessionChange::Stored(stored.clone()));
+        Ok(stored)
     }
 
     /// Stores new tokens; `None` when the session is gone.
@@ -172,7 +203,11 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         now: UnixSeconds,
     ) -> Result<Option<Arc<Session>>, StoreError> {
         let idle_ttl = self.settings.idle_ttl;
-        self.cache.touch(key, session, now, idle_ttl).await
+        let touched = self.cache.touch(key, session, now, idle_ttl).await?;
+        if let Some(touched) = &touched {
+            self.announce(|| SessionChange::Stored(touched.clone()));
+        }
+        Ok(touched)
     }
 
     /// Every stored session of a user.

@@ -1,8 +1,11 @@
 //! PostgREST under `/rest/v1`: verifies the bearer (30 s clock skew), answers
-//! `GET /rest/v1/todos` with a row and everything else with an echo.
+//! `GET /rest/v1/todos` with a row and everything else with an echo; the
+//! `rest_*` faults make it slow or down.
 
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::{Identity, echo};
 use crate::jwt::JwtError;
@@ -12,6 +15,18 @@ use crate::state::Shared;
 
 /// PostgREST's allowed clock skew for `exp`, `nbf` and `iat`.
 const CLOCK_SKEW_SECS: u64 = 30;
+
+/// [`handle`], after the `rest_delay_ms` fault, or the `rest_answer` fault instead.
+pub(crate) async fn handle_with_faults(shared: &Shared, req: &Req) -> Response<StubBody> {
+    let delay = shared.faults.rest_delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    match shared.faults.rest_answer() {
+        Some(answer) => answer.into_response(),
+        None => handle(shared, req),
+    }
+}
 
 pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<StubBody> {
     let who = match identify(shared, req) {
