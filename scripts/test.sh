@@ -47,6 +47,8 @@ fi
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_apt nodejs npm
 # The Redis store's tests start their own redis-server on a free loopback port.
 command -v redis-server >/dev/null 2>&1 || need_apt redis-server
+# schema.sql's tests start their own PostgreSQL cluster (pgcrypto included) on a free loopback port.
+{ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && command -v psql >/dev/null 2>&1; } || need_apt postgresql
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

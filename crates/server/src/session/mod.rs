@@ -14,6 +14,8 @@
 //! [`RandomSource`]), so its tests run on paused time with a fake Auth.
 
 mod auth;
+#[cfg(test)]
+mod changes_tests;
 mod mint;
 mod mint_checks;
 mod refresh;

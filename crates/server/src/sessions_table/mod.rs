@@ -16,6 +16,8 @@
 mod postgrest;
 mod queue;
 mod row;
+#[cfg(test)]
+mod tests;
 
 use crate::app::App;
 use crate::runtime::SystemClock;
