@@ -74,8 +74,9 @@ impl Postgrest {
         })
     }
 
-    /// The request for `job`.
-    pub fn request(&self, job: &Job) -> Request<Body> {
+    /// The request for `job`; an error when an id cannot be put in a URL
+    /// (not a session id this proxy made).
+    pub fn request(&self, job: &Job) -> Result<Request<Body>, String> {
         let (method, uri, body) = match job {
             Job::Write(Batch::Upsert(rows)) => {
                 let rows: Vec<_> = rows.iter().map(|(_, row)| row.to_json()).collect();
@@ -106,7 +107,7 @@ impl Postgrest {
         *request.method_mut() = method;
         *request.uri_mut() = uri
             .parse()
-            .expect("uuids and RFC 3339 times make a valid path");
+            .map_err(|_| format!("`{uri}` is not a valid path"))?;
         let headers = request.headers_mut();
         headers.insert("apikey", self.apikey.clone());
         if let Some(bearer) = &self.bearer {
@@ -118,12 +119,16 @@ impl Postgrest {
             HeaderValue::from_static("resolution=merge-duplicates,return=minimal"),
         );
         headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-        request
+        Ok(request)
     }
 
     /// Sends `job` and says how it went.
     pub async fn send(&self, job: &Job) -> Outcome {
-        let sent = self.upstream.send(None, self.request(job));
+        let request = match self.request(job) {
+            Ok(request) => request,
+            Err(why) => return Outcome::Refused(why),
+        };
+        let sent = self.upstream.send(None, request);
         let response = match tokio::time::timeout(self.timeout, sent).await {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => return Outcome::Retry(e.to_string()),
@@ -184,7 +189,9 @@ mod tests {
     #[test]
     fn a_legacy_service_key_is_the_apikey_and_the_bearer_a_secret_key_only_the_apikey() {
         let job = Job::Write(Batch::Delete(vec![(0, "a".into())]));
-        let legacy = postgrest("eyJhbGciOiJIUzI1NiJ9.e30.sig").request(&job);
+        let legacy = postgrest("eyJhbGciOiJIUzI1NiJ9.e30.sig")
+            .request(&job)
+            .unwrap();
         assert_eq!(
             header(&legacy, "apikey"),
             Some("eyJhbGciOiJIUzI1NiJ9.e30.sig")
@@ -193,7 +200,7 @@ mod tests {
             header(&legacy, "authorization"),
             Some("Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig")
         );
-        let new = postgrest("sb_secret_abc").request(&job);
+        let new = postgrest("sb_secret_abc").request(&job).unwrap();
         assert_eq!(header(&new, "apikey"), Some("sb_secret_abc"));
         assert_eq!(header(&new, "authorization"), None);
     }
@@ -205,6 +212,7 @@ mod tests {
             (0, row("a")),
             (1, row("b")),
         ])));
+        let upsert = upsert.unwrap();
         assert_eq!(upsert.method(), Method::POST);
         assert_eq!(upsert.uri(), "/rest/v1/sessions?on_conflict=id");
         assert_eq!(
@@ -212,11 +220,17 @@ mod tests {
             Some("resolution=merge-duplicates,return=minimal")
         );
         let one = client.request(&Job::Write(Batch::Delete(vec![(0, "a".into())])));
+        let one = one.unwrap();
         assert_eq!(one.method(), Method::DELETE);
         assert_eq!(one.uri(), "/rest/v1/sessions?id=eq.a");
         let two = Job::Write(Batch::Delete(vec![(0, "a".into()), (1, "b".into())]));
-        assert_eq!(client.request(&two).uri(), "/rest/v1/sessions?id=in.(a,b)");
-        let expired = client.request(&Job::DeleteExpired(1_700_000_000));
+        assert_eq!(
+            client.request(&two).unwrap().uri(),
+            "/rest/v1/sessions?id=in.(a,b)"
+        );
+        let expired = client.request(&Job::DeleteExpired(1_700_000_000)).unwrap();
+        let odd = Job::Write(Batch::Delete(vec![(0, "not a uuid".into())]));
+        assert!(client.request(&odd).is_err(), "refused, not a panic");
         assert_eq!(
             expired.uri(),
             "/rest/v1/sessions?expires_at=lt.2023-11-14T22:13:20Z"
