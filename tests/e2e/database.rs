@@ -436,6 +436,16 @@ async fn sign_in_upserts_the_row_as_service_role_and_sign_out_deletes_it() {
         id
     );
 
+    // Rows past their expiry are deleted at start and then once a minute.
+    eventually("the expired rows are deleted", || {
+        table_requests(&env, "DELETE").iter().any(|r| {
+            r.query
+                .as_deref()
+                .is_some_and(|q| q.starts_with("expires_at=lt.20"))
+        })
+    })
+    .await;
+
     let out = browser
         .post_json("/auth/v1/logout?scope=local", json!({}))
         .await;
