@@ -47,6 +47,8 @@ fi
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_apt nodejs npm
 # The Redis store's tests start their own redis-server on a free loopback port.
 command -v redis-server >/dev/null 2>&1 || need_apt redis-server
+# The redirect flows run in headless Chromium (tests/client/browser.test.js).
+command -v chromium >/dev/null 2>&1 || need_apt chromium
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -27,6 +27,8 @@
 //! - [`realtime`]: Phoenix frames and the token written into them, channel
 //!   tracking, the upgrade decision, the close code of an ended session.
 //! - [`edge`]: the JSON of the `/edge/v1` endpoints.
+//! - [`redirect`]: where the redirect flows may send the browser (`next`).
+//! - [`flow`]: server-side PKCE: the verifier, its sealed cookie, Auth's URLs.
 //! - [`env`](mod@env): the [`env::Clock`] and [`env::RandomSource`] traits.
 //! - [`error`]: [`ProxyError`] and its one mapping to a status and a body.
 //!
@@ -79,9 +81,11 @@ pub mod cors;
 pub mod edge;
 pub mod env;
 pub mod error;
+pub mod flow;
 pub mod guard;
 pub mod http;
 pub mod realtime;
+pub mod redirect;
 pub mod route;
 pub mod session;
 pub mod token;
