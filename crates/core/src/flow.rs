@@ -156,8 +156,16 @@ pub fn authorize_path<'a>(
 }
 
 /// The query parameters of `/edge/v1/authorize` that the proxy does not
-/// read itself, and so passes on to Auth (which passes them to the provider).
-pub fn is_passed_on(name: &str) -> bool {
+/// read itself, and so passes on to Auth (which passes them to the
+/// provider), decoded, in their order.
+pub fn passed_on(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(name, _)| is_passed_on(name))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
+}
+
+fn is_passed_on(name: &str) -> bool {
     !matches!(
         name,
         "provider"
@@ -291,9 +299,15 @@ mod tests {
             path,
             "/auth/v1/authorize?provider=github&redirect_to=http%3A%2F%2F127.0.0.1%3A8787%2Fedge%2Fv1%2Fcallback&scopes=repo+gist&code_challenge=abc&code_challenge_method=s256&prompt=consent&login_hint=a%40b.c"
         );
-        assert!(is_passed_on("prompt"));
-        assert!(!is_passed_on("redirect_to"));
-        assert!(!is_passed_on("next"));
+        assert_eq!(
+            passed_on(Some(
+                "provider=github&next=%2Fa&prompt=consent&redirect_to=x&scopes=s&hd=a%20b&domain=d"
+            )),
+            [
+                ("prompt".into(), "consent".into()),
+                ("hd".into(), "a b".into())
+            ]
+        );
     }
 
     #[test]

@@ -59,19 +59,25 @@ fn resolve(next: &str, public: &PublicUrl, allowed: &[Origin]) -> Option<String>
     Some(url.into())
 }
 
-/// `target` with `error` and `error_description` added to its query (the
-/// way the redirect flows report a failure to the app).
-pub fn with_error(target: &str, error: &str, description: &str) -> String {
+/// `target` with `params` added to its query.
+pub fn with_params(target: &str, params: &[(&str, &str)]) -> String {
     match Url::parse(target) {
         Ok(mut url) => {
-            url.query_pairs_mut()
-                .append_pair("error", error)
-                .append_pair("error_description", description);
+            url.query_pairs_mut().extend_pairs(params);
             url.into()
         }
         // Every target comes from `safe_next`, which only returns URLs.
         Err(_) => target.to_string(),
     }
+}
+
+/// `target` with `error` and `error_description` added to its query (the
+/// way the redirect flows report a failure to the app).
+pub fn with_error(target: &str, error: &str, description: &str) -> String {
+    with_params(
+        target,
+        &[("error", error), ("error_description", description)],
+    )
 }
 
 #[cfg(test)]
