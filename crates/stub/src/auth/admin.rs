@@ -161,8 +161,8 @@ pub(super) async fn generate_link(
             if store.user_id_by_email(&new_email).is_some() {
                 return Err(email_exists());
             }
-            let address = email_change_links(&mut store, id, &email, &new_email, &body.kind);
-            let token = LinkToken::EmailChange { new_email };
+            let (address, token) =
+                email_change_links(&mut store, id, &email, &new_email, &body.kind);
             (id, address, token, "email_change".to_owned())
         }
         _ => {
@@ -198,30 +198,38 @@ pub(super) async fn generate_link(
     Ok(json(StatusCode::OK, &answer))
 }
 
-/// Starts a secure email change: both halves pending, the link of the
-/// other half made too (its hash is not returned: that mail goes to the
-/// other address). Returns the address of the half asked for.
+/// Starts (or continues) a secure email change to `new_email`: the half
+/// asked for gets a new link, whose address is returned with its token;
+/// the other half keeps its link, or gets one when the change is new (its
+/// hash is not returned: that mail goes to the other address).
 fn email_change_links(
     store: &mut AuthStore,
     user_id: Uuid,
     current: &str,
     new_email: &str,
     kind: &str,
-) -> String {
-    store.links.drop_email_changes(user_id);
-    let (asked, other) = if kind == "email_change_current" {
-        (current, new_email)
-    } else {
-        (new_email, current)
-    };
+) -> (String, LinkToken) {
+    let asked_current = kind == "email_change_current";
+    store.links.drop_email_changes(user_id, |pending, half| {
+        pending == new_email && half != asked_current
+    });
+    if !store.links.has_half(user_id, new_email, !asked_current) {
+        let other = if asked_current { new_email } else { current };
+        let token = LinkToken::EmailChange {
+            new_email: new_email.to_owned(),
+            current: !asked_current,
+        };
+        store.links.insert(
+            hashed_token(other, &new_otp()),
+            EmailLink { user_id, token },
+        );
+    }
+    let address = if asked_current { current } else { new_email };
     let token = LinkToken::EmailChange {
         new_email: new_email.to_owned(),
+        current: asked_current,
     };
-    store.links.insert(
-        hashed_token(other, &new_otp()),
-        EmailLink { user_id, token },
-    );
-    asked.to_owned()
+    (address.to_owned(), token)
 }
 
 /// `POST /verify` with the hash of a generated link: `None` when no
@@ -253,7 +261,7 @@ fn redeem(
     link: EmailLink,
     kind: &str,
 ) -> Result<Response<StubBody>, AuthError> {
-    if let LinkToken::EmailChange { new_email } = &link.token {
+    if let LinkToken::EmailChange { new_email, .. } = &link.token {
         if store.links.has_email_change(link.user_id) {
             return Ok(json(StatusCode::OK, &json!({ "msg": OTHER_ADDRESS })));
         }

@@ -13,8 +13,9 @@ pub(crate) enum LinkToken {
     Confirmation,
     /// `recovery_token`: magic links and recovery links.
     Recovery,
-    /// `email_change_token_current` or `_new`: one half of an email change to `new_email`.
-    EmailChange { new_email: String },
+    /// `email_change_token_current` (`current`) or `_new`: one half of an
+    /// email change to `new_email`.
+    EmailChange { new_email: String, current: bool },
 }
 
 /// One pending email link.
@@ -46,10 +47,25 @@ impl EmailLinks {
         })
     }
 
-    /// Drops every email-change link of a user (a new change replaces them).
-    pub fn drop_email_changes(&mut self, user_id: Uuid) {
-        self.by_hash.retain(|_, link| {
-            link.user_id != user_id || !matches!(link.token, LinkToken::EmailChange { .. })
+    /// Drops a user's email-change links that `keep` does not keep.
+    pub fn drop_email_changes(&mut self, user_id: Uuid, keep: impl Fn(&str, bool) -> bool) {
+        self.by_hash.retain(|_, link| match &link.token {
+            LinkToken::EmailChange { new_email, current } if link.user_id == user_id => {
+                keep(new_email, *current)
+            }
+            _ => true,
         });
+    }
+
+    /// Whether a user has the half (`current` or new) of a change to `new_email` pending.
+    pub fn has_half(&self, user_id: Uuid, new_email: &str, current: bool) -> bool {
+        self.by_hash.values().any(|link| {
+            link.user_id == user_id
+                && link.token
+                    == LinkToken::EmailChange {
+                        new_email: new_email.to_owned(),
+                        current,
+                    }
+        })
     }
 }
