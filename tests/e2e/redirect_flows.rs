@@ -228,12 +228,24 @@ async fn errors_from_auth_reach_next_as_query_parameters() {
     );
     assert!(reply.set_cookies().is_empty());
 
-    // SSO: Auth's /sso error (this project has no SSO provider) reaches next.
+    // SSO: Auth's /sso error (SAML is off in this project) reaches next.
     let reply = browser
         .get("/edge/v1/authorize?domain=example.org&next=/after")
         .await;
     let to = location(&reply);
-    assert!(to.starts_with(&format!("{PUBLIC}/after?error=")), "{to}");
+    assert!(to.starts_with(&format!("{PUBLIC}/after?")), "{to}");
+    assert_eq!(
+        param(&to, "error").as_deref(),
+        Some("saml_provider_disabled")
+    );
+    assert_eq!(
+        param(&to, "error_description").as_deref(),
+        Some("SAML 2.0 is disabled")
+    );
+    assert!(
+        reply.set_cookies().is_empty(),
+        "no flow cookie for a flow that did not start"
+    );
     let sso = env
         .stub
         .recorded()

@@ -83,6 +83,12 @@ async fn dispatch(shared: &Shared, req: &mut Req) -> Result<Response<StubBody>, 
         }
         ("POST", "/factors") => mfa::enroll(shared, req).await,
         ("POST", "/admin/generate_link") => admin::generate_link(shared, req).await,
+        // GoTrue's `requireSAMLEnabled` on a project without SAML (`saml_enabled: false`).
+        ("POST", "/sso") => Err(AuthError::new(
+            StatusCode::NOT_FOUND,
+            "saml_provider_disabled",
+            "SAML 2.0 is disabled",
+        )),
         ("POST", "/passkeys/authentication/options") => Ok(passkey::options(shared)),
         ("POST", "/passkeys/authentication/verify") => passkey::verify(shared, req).await,
         _ => Err(not_found()),
