@@ -241,12 +241,12 @@ pub(super) fn verify_hash(
     kind: &str,
 ) -> Option<Result<Response<StubBody>, AuthError>> {
     let link = store.links.take(hash)?;
-    let fits = match (&link.token, kind) {
-        (LinkToken::Confirmation, "signup" | "invite" | "email") => true,
-        (LinkToken::Recovery, "magiclink" | "recovery" | "email") => true,
-        (LinkToken::EmailChange { .. }, "email_change") => true,
-        _ => false,
-    };
+    let fits = matches!(
+        (&link.token, kind),
+        (LinkToken::Confirmation, "signup" | "invite" | "email")
+            | (LinkToken::Recovery, "magiclink" | "recovery" | "email")
+            | (LinkToken::EmailChange { .. }, "email_change")
+    );
     if !fits {
         // A wrong type finds nothing in the column it names; the link stays.
         store.links.insert(hash.to_ascii_lowercase(), link);

@@ -47,7 +47,10 @@ pub(super) fn provider_sign_in(
         .to_ascii_lowercase();
     let challenge = pkce_params(req)?;
     let target = checked_target(shared, req);
-    let provider_error = match req.query_param("error") {
+    // A provider's error reaches Auth's callback; `/authorize` would pass
+    // an `error` parameter on to the provider, which ignores it.
+    let at_callback = req.path.trim_end_matches('/').ends_with("/callback");
+    let provider_error = match req.query_param("error").filter(|_| at_callback) {
         Some(error) => Some((
             error,
             req.query_param("error_description").unwrap_or_default(),

@@ -164,9 +164,14 @@ pub async fn session_from(
         .map_err(unavailable)
 }
 
-/// What the app is told when the proxy could not finish the flow.
+/// What the app is told when the proxy could not finish the flow (Auth
+/// or the store unreachable): the cause is logged, not put in the URL.
 pub fn unavailable(error: ProxyError) -> (String, String) {
-    ("server_error".into(), error.to_string())
+    tracing::warn!(error = %error, "a redirect flow could not be finished");
+    (
+        "server_error".into(),
+        "The sign-in could not be finished; try again".into(),
+    )
 }
 
 /// A JSON call the proxy makes to Auth for the browser (anon key, the
