@@ -462,3 +462,80 @@ async fn an_email_change_updates_the_current_session() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_unreachable_auth_is_reported_to_the_app_not_a_blank_page() {
+    // A port nobody listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let stub = sbp_stub::Stub::start(sbp_stub::StubConfig::default())
+        .await
+        .unwrap();
+    let mut settings = crate::support::settings_for(&stub, vec![]);
+    settings.insert("SUPABASE_URL".into(), url);
+    let proxy = crate::support::start_proxy(&settings).await;
+    let mut browser = Browser::new(
+        &format!("http://{}", proxy.addr),
+        &stub.anon_key(),
+        "sb-session",
+    );
+
+    let reply = browser
+        .get("/edge/v1/confirm?token_hash=abc&type=signup&next=/welcome")
+        .await;
+    let to = location(&reply);
+    assert!(
+        to.starts_with(&format!("{PUBLIC}/welcome?error=server_error&")),
+        "{to}"
+    );
+
+    let started = browser
+        .get("/edge/v1/authorize?provider=github&next=/after")
+        .await;
+    let cookie = flow_cookie(&started);
+    let done = callback(&mut browser, "/edge/v1/callback?code=abc", Some(&cookie)).await;
+    let to = location(&done);
+    assert!(
+        to.starts_with(&format!("{PUBLIC}/after?error=server_error&")),
+        "{to}"
+    );
+    assert!(browser.cookie.is_none());
+}
+
+#[tokio::test]
+async fn with_a_store_key_a_flow_started_on_one_instance_ends_on_another() {
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string();
+    let env = Env::with(Setup {
+        settings: vec![("PROXY_STORE_KEY", key)],
+        ..Setup::default()
+    })
+    .await;
+    let second = crate::support::start_proxy(&env.settings).await;
+    let mut first = env.browser();
+    let (path, cookie) = start(&mut first, "provider=github&next=/after").await;
+    let mut on_second = Browser::new(
+        &format!("http://{}", second.addr),
+        &env.stub.anon_key(),
+        "sb-session",
+    );
+    let done = callback(&mut on_second, &path, Some(&cookie)).await;
+    assert_eq!(location(&done), format!("{PUBLIC}/after"));
+    assert!(on_second.cookie.is_some());
+
+    // Without the key, each instance has its own: the other refuses.
+    let plain = Env::start().await;
+    let other = crate::support::start_proxy(&plain.settings).await;
+    let mut first = plain.browser();
+    let (path, cookie) = start(&mut first, "provider=github&next=/after").await;
+    let mut elsewhere = Browser::new(
+        &format!("http://{}", other.addr),
+        &plain.stub.anon_key(),
+        "sb-session",
+    );
+    let refused = callback(&mut elsewhere, &path, Some(&cookie)).await;
+    assert_eq!(
+        param(&location(&refused), "error").as_deref(),
+        Some("invalid_request")
+    );
+}
