@@ -228,6 +228,21 @@ async fn errors_from_auth_reach_next_as_query_parameters() {
     );
     assert!(reply.set_cookies().is_empty());
 
+    // Both kinds of SSO provider at once, or a provider and SSO: refused here.
+    for both in [
+        "domain=example.org&provider_id=p1",
+        "provider=github&domain=example.org",
+    ] {
+        let reply = browser
+            .get(&format!("/edge/v1/authorize?{both}&next=/after"))
+            .await;
+        assert_eq!(
+            param(&location(&reply), "error").as_deref(),
+            Some("invalid_request")
+        );
+    }
+    assert!(env.stub.recorded().iter().all(|r| r.path != "/auth/v1/sso"));
+
     // SSO: Auth's /sso error (SAML is off in this project) reaches next.
     let reply = browser
         .get("/edge/v1/authorize?domain=example.org&next=/after")
@@ -538,4 +553,44 @@ async fn with_a_store_key_a_flow_started_on_one_instance_ends_on_another() {
         param(&location(&refused), "error").as_deref(),
         Some("invalid_request")
     );
+}
+
+#[tokio::test]
+async fn under_a_base_path_the_callback_the_cookie_and_next_are_under_it() {
+    let env = Env::with(Setup {
+        settings: vec![("PROXY_PUBLIC_URL", format!("{PUBLIC}/supabase"))],
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = env.browser();
+    let reply = browser
+        .get("/supabase/edge/v1/authorize?provider=github&next=/after")
+        .await;
+    let to_auth = location(&reply);
+    assert!(
+        to_auth.starts_with(&format!("{PUBLIC}/supabase/auth/v1/authorize?")),
+        "{to_auth}"
+    );
+    assert_eq!(
+        param(&to_auth, "redirect_to").as_deref(),
+        Some("http://127.0.0.1:8787/supabase/edge/v1/callback")
+    );
+    assert!(
+        reply
+            .set_cookies()
+            .join("\n")
+            .contains("Path=/supabase/edge/v1/callback"),
+        "{:?}",
+        reply.set_cookies()
+    );
+    let cookie = flow_cookie(&reply);
+    let back = browser.get(&on_proxy(&to_auth)).await;
+    let path = on_proxy(back.header("location").unwrap());
+    let done = callback(&mut browser, &path, Some(&cookie)).await;
+    assert_eq!(location(&done), format!("{PUBLIC}/supabase/after"));
+    assert!(browser.cookie.is_some());
+    let fallback = browser
+        .get("/supabase/edge/v1/confirm?next=//evil.example")
+        .await;
+    assert!(location(&fallback).starts_with(&format!("{PUBLIC}/supabase/?error=")));
 }

@@ -54,20 +54,10 @@ pub async fn authorize(ctx: &mut Ctx<'_>) -> Response<Body> {
                 public.base_path()
             ))
         }
-        (None, domain, provider_id) if domain.is_some() != provider_id.is_some() => {
-            let mut body = serde_json::json!({
-                "redirect_to": redirect_to,
-                "skip_http_redirect": true,
-                "code_challenge": challenge,
-                "code_challenge_method": "s256",
-            });
-            match (domain, provider_id) {
-                (Some(domain), _) => body["domain"] = domain.into(),
-                (_, Some(id)) => body["provider_id"] = id.into(),
-                _ => {}
-            }
-            sso_url(ctx, body).await
+        (None, Some(domain), None) => {
+            sso_url(ctx, "domain", &domain, &redirect_to, &challenge).await
         }
+        (None, None, Some(id)) => sso_url(ctx, "provider_id", &id, &redirect_to, &challenge).await,
         _ => Err((
             "invalid_request".to_string(),
             "Say how to sign in: provider=NAME, or domain= or provider_id= for SSO".to_string(),
@@ -87,9 +77,23 @@ pub async fn authorize(ctx: &mut Ctx<'_>) -> Response<Body> {
     }
 }
 
-/// The identity provider's URL from `POST /auth/v1/sso` (which answers
-/// `{url}` with `skip_http_redirect`), or the error to report.
-async fn sso_url(ctx: &Ctx<'_>, body: Value) -> Result<String, (String, String)> {
+/// The identity provider's URL from `POST /auth/v1/sso` for the provider
+/// `key` (`domain` or `provider_id`) names: with `skip_http_redirect` Auth
+/// answers `{url}` rather than 303. Otherwise the error to report.
+async fn sso_url(
+    ctx: &Ctx<'_>,
+    key: &str,
+    value: &str,
+    redirect_to: &str,
+    challenge: &str,
+) -> Result<String, (String, String)> {
+    let mut body = serde_json::json!({
+        "redirect_to": redirect_to,
+        "skip_http_redirect": true,
+        "code_challenge": challenge,
+        "code_challenge_method": "s256",
+    });
+    body[key] = value.into();
     let (status, answer) = call_auth(ctx, "/auth/v1/sso", &body).await?;
     let url = serde_json::from_slice::<Value>(&answer)
         .ok()
