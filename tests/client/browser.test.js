@@ -34,7 +34,12 @@ function startFront(proxyUrl) {
     const url = new URL(req.url, 'http://app.localhost');
     if (!PROXY_PATHS.test(url.pathname)) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(`<!doctype html><title>app</title><h1 id="page">${url.pathname}</h1>`);
+      // The app's page: its path, and who /edge/v1/session says is signed in.
+      res.end(
+        `<!doctype html><title>app</title><h1 id="page">${url.pathname}</h1><p id="who"></p>` +
+          `<script>fetch('/edge/v1/session').then((r) => r.json())` +
+          `.then((s) => { document.getElementById('who').textContent = s.user ? s.user.email : 'signed out'; });</script>`,
+      );
       return;
     }
     const upstream = http.request(
@@ -77,7 +82,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (shots) process.stdout.write(`# screenshots in ${shots}\n`);
+  if (shots) process.stdout.write(`screenshots in ${shots}\n`);
   await browser?.close();
   front?.close();
   await env?.stop();
@@ -122,6 +127,8 @@ test('OAuth with server-side PKCE: authorize, Auth, callback, the app page, sign
     [],
     'the flow cookie is gone after the callback',
   );
+  await page.waitForFunction(() => document.getElementById('who').textContent !== '');
+  assert.equal(await page.textContent('#who'), 'github-user@example.com');
   await page.screenshot({ path: path.join(shots, 'oauth.png') });
   await context.close();
 });
@@ -170,6 +177,8 @@ test('an email confirmation link signs in and leads to next', async () => {
   assert.equal(session.status, 200, JSON.stringify(session.body));
   assert.equal(session.body.user.email, 'browser-confirm@example.com');
   assert.equal(cookies.find((c) => c.name === 'sb-session')?.httpOnly, true);
+  await page.waitForFunction(() => document.getElementById('who').textContent !== '');
+  assert.equal(await page.textContent('#who'), 'browser-confirm@example.com');
   await page.screenshot({ path: path.join(shots, 'confirm.png') });
 
   // The same link again: used, so the app gets the error and no new session.
