@@ -49,6 +49,8 @@ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_apt no
 command -v redis-server >/dev/null 2>&1 || need_apt redis-server
 # schema.sql's tests start their own PostgreSQL cluster (pgcrypto included) on a free loopback port.
 { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && command -v psql >/dev/null 2>&1; } || need_apt postgresql
+# The redirect flows run in headless Chromium (tests/client/browser.test.js).
+command -v chromium >/dev/null 2>&1 || need_apt chromium
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

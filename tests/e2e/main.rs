@@ -16,6 +16,7 @@ mod forwarding;
 mod mint;
 mod persistence;
 mod realtime;
+mod redirect_flows;
 mod refresh;
 mod sign_in;
 mod store_conformance;

@@ -28,6 +28,8 @@
 //!   tracking, the upgrade decision, the close code of an ended session.
 //! - [`edge`]: the JSON of the `/edge/v1` endpoints.
 //! - [`hooks`]: the Standard Webhooks signature of `/edge/v1/hooks/auth` calls.
+//! - [`redirect`]: where the redirect flows may send the browser (`next`).
+//! - [`flow`]: server-side PKCE: the verifier, its sealed cookie, Auth's URLs.
 //! - [`env`](mod@env): the [`env::Clock`] and [`env::RandomSource`] traits.
 //! - [`error`]: [`ProxyError`] and its one mapping to a status and a body.
 //!
@@ -80,10 +82,12 @@ pub mod cors;
 pub mod edge;
 pub mod env;
 pub mod error;
+pub mod flow;
 pub mod guard;
 pub mod hooks;
 pub mod http;
 pub mod realtime;
+pub mod redirect;
 pub mod route;
 pub mod session;
 pub mod token;

@@ -39,6 +39,12 @@ pub enum Route {
     Health,
     /// `GET /edge/v1/.well-known/jwks.json`: public keys of mint mode.
     Jwks,
+    /// `GET /edge/v1/authorize`: starts an OAuth or SSO sign-in (server-side PKCE).
+    Authorize,
+    /// `GET /edge/v1/callback`: Auth comes back with the code.
+    Callback,
+    /// `GET /edge/v1/confirm`: an email link (token hash) becomes a session.
+    Confirm,
     /// A call to Auth whose token response creates a session.
     SignIn,
     /// `POST /auth/v1/factors/{id}/verify`: an MFA verification, whose
@@ -121,6 +127,9 @@ fn edge_route(method: &Method, rest: &str) -> Route {
         "sessions" => expect(Method::GET, Route::Sessions),
         "health" => expect(Method::GET, Route::Health),
         ".well-known/jwks.json" => expect(Method::GET, Route::Jwks),
+        "authorize" => expect(Method::GET, Route::Authorize),
+        "callback" => expect(Method::GET, Route::Callback),
+        "confirm" => expect(Method::GET, Route::Confirm),
         _ => match rest.strip_prefix("sessions/") {
             Some(id) if !id.is_empty() && !id.contains('/') => {
                 expect(Method::DELETE, Route::RevokeSession(id.to_string()))
@@ -182,6 +191,13 @@ fn auth_route(method: &Method, rest: &str, query: Option<&str>) -> Route {
 /// that reaches Auth, sign-up, OTP, magic link, recovery, resending, reauthentication,
 /// verification, MFA challenges and verifications, passkey sign-in and SSO.
 pub fn takes_secrets(path: &str, query: Option<&str>) -> bool {
+    // The redirect flows call `/sso`, `/token` and `/verify` for the browser.
+    if matches!(
+        path,
+        "/edge/v1/authorize" | "/edge/v1/callback" | "/edge/v1/confirm"
+    ) {
+        return true;
+    }
     let Some(rest) = path.strip_prefix("/auth/v1") else {
         return false;
     };
@@ -324,6 +340,30 @@ mod tests {
             route(Method::GET, "/edge/v1/.well-known/jwks.json", None),
             Route::Jwks
         );
+        assert_eq!(
+            route(
+                Method::GET,
+                "/supabase/edge/v1/authorize",
+                Some("provider=github")
+            ),
+            Route::Authorize
+        );
+        assert_eq!(
+            route(Method::GET, "/edge/v1/callback", None),
+            Route::Callback
+        );
+        assert_eq!(route(Method::GET, "/edge/v1/confirm", None), Route::Confirm);
+        assert_eq!(
+            route(Method::POST, "/edge/v1/confirm", None),
+            Route::MethodNotAllowed
+        );
+        for flow in [
+            "/edge/v1/authorize",
+            "/edge/v1/callback",
+            "/edge/v1/confirm",
+        ] {
+            assert!(takes_secrets(flow, None), "{flow}");
+        }
     }
 
     #[test]

@@ -11,6 +11,8 @@ use crate::store::{SessionCache, Store};
 use crate::upstream::Upstream;
 use sbp_core::config::Config;
 use sbp_core::env::UnixSeconds;
+use sbp_core::flow::FLOW_KEY_PURPOSE;
+use sbp_core::session::StoreKeys;
 use sbp_core::token::PlaceholderKey;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -28,6 +30,9 @@ pub struct App {
     /// Present when `PROXY_AUTH_RATE_LIMIT` is not `off`.
     pub rate_limiter: Option<RateLimiter>,
     pub rng: OsRandom,
+    /// Seal the redirect flows' cookies: derived from `PROXY_STORE_KEY`
+    /// (so every instance opens them), else random for this process.
+    pub flow_keys: StoreKeys,
 }
 
 impl App {
@@ -54,7 +59,12 @@ impl App {
         };
         let settings = SessionSettings::from_config(&config);
         let sessions = Arc::new(SessionService::new(cache, upstream.clone(), settings, env));
+        let flow_keys = match &config.store_keys {
+            Some(keys) => keys.derive(FLOW_KEY_PURPOSE),
+            None => StoreKeys::random(&rng),
+        };
         Ok(App {
+            flow_keys,
             rate_limiter: config.auth_rate_limit.map(RateLimiter::new),
             placeholder_key: PlaceholderKey::generate(&rng),
             realtime: Realtime::new(config.clone(), tls, sessions.ended()),

@@ -27,6 +27,13 @@ pub struct StubConfig {
     /// A new-style `sb_publishable_...` API key the project accepts as
     /// `apikey`, standing for the anon role (not a JWT).
     pub publishable_key: Option<String>,
+    /// Auth's Site URL (`GOTRUE_SITE_URL`), where a refused `redirect_to`
+    /// falls back to; `None`: the stub's own URL.
+    pub site_url: Option<String>,
+    /// Auth's redirect allow list (`GOTRUE_URI_ALLOW_LIST`), globs as
+    /// `auth/redirects.rs` applies them. Default `["**"]`: a development
+    /// project that allows every URL; tests of the list set their own.
+    pub uri_allow_list: Vec<String>,
 }
 
 impl Default for StubConfig {
@@ -40,6 +47,8 @@ impl Default for StubConfig {
             compress: false,
             legacy_cookies: true,
             publishable_key: None,
+            site_url: None,
+            uri_allow_list: vec!["**".to_owned()],
         }
     }
 }

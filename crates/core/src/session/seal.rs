@@ -80,6 +80,28 @@ impl StoreKeys {
         Ok(StoreKeys(keys.into()))
     }
 
+    /// Keys for another use than sealing tokens (`purpose` names it): each
+    /// key derived from one of these with HKDF-SHA256, in the same order,
+    /// so rotating the store keys rotates them too.
+    pub fn derive(&self, purpose: &[u8]) -> StoreKeys {
+        let derived: Vec<[u8; 32]> = self
+            .0
+            .iter()
+            .map(|key| {
+                let mut out = [0u8; 32];
+                // 32 bytes is far below HKDF-SHA256's output limit.
+                let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, key).expand(purpose, &mut out);
+                out
+            })
+            .collect();
+        StoreKeys(derived.into())
+    }
+
+    /// One random key, for a process that has no configured one.
+    pub fn random(rng: &dyn RandomSource) -> StoreKeys {
+        StoreKeys([crate::env::random_array::<32>(rng)].into())
+    }
+
     fn cipher(key: &[u8; 32]) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(&(*key).into())
     }
@@ -280,6 +302,36 @@ mod tests {
         seal_with(KEY_B).open(&key, &mut clear).unwrap();
         assert_eq!(clear, tokens(), "tokens stored in clear read as they are");
         assert_eq!(TokenSeal::none().seal(&key, &tokens()), tokens());
+    }
+
+    #[test]
+    fn derived_keys_open_only_their_own_seals() {
+        let keys = StoreKeys::parse(KEY_A).unwrap();
+        let rng = Counting::default();
+        let flow = keys.derive(b"flow");
+        let sealed = flow.seal(&rng, b"ctx", "secret");
+        assert_eq!(flow.open(b"ctx", &sealed).as_deref(), Ok("secret"));
+        assert_eq!(
+            StoreKeys::parse(KEY_A)
+                .unwrap()
+                .derive(b"flow")
+                .open(b"ctx", &sealed)
+                .as_deref(),
+            Ok("secret"),
+            "the same store key derives the same key"
+        );
+        assert_eq!(keys.open(b"ctx", &sealed), Err(SealError::UnknownKey));
+        assert_eq!(
+            keys.derive(b"other").open(b"ctx", &sealed),
+            Err(SealError::UnknownKey)
+        );
+        let rotated = StoreKeys::parse(&format!("{KEY_B},{KEY_A}")).unwrap();
+        assert_eq!(
+            rotated.derive(b"flow").open(b"ctx", &sealed).as_deref(),
+            Ok("secret")
+        );
+        let random = StoreKeys::random(&rng);
+        assert_eq!(random.open(b"ctx", &sealed), Err(SealError::UnknownKey));
     }
 
     #[test]

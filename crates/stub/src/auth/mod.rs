@@ -5,16 +5,19 @@
 //! tokens and which of them the stub implements.
 
 mod account;
+mod admin;
 mod cookies;
 mod error;
 pub(crate) mod factors;
 mod grants;
 mod issue;
+mod links;
 mod mfa;
 mod oauth;
 mod otp;
 mod passkey;
 mod pkce;
+mod redirects;
 mod signup;
 pub(crate) mod store;
 mod user;
@@ -79,6 +82,13 @@ async fn dispatch(shared: &Shared, req: &mut Req) -> Result<Response<StubBody>, 
             oauth::provider_sign_in(shared, req)
         }
         ("POST", "/factors") => mfa::enroll(shared, req).await,
+        ("POST", "/admin/generate_link") => admin::generate_link(shared, req).await,
+        // GoTrue's `requireSAMLEnabled` on a project without SAML (`saml_enabled: false`).
+        ("POST", "/sso") => Err(AuthError::new(
+            StatusCode::NOT_FOUND,
+            "saml_provider_disabled",
+            "SAML 2.0 is disabled",
+        )),
         ("POST", "/passkeys/authentication/options") => Ok(passkey::options(shared)),
         ("POST", "/passkeys/authentication/verify") => passkey::verify(shared, req).await,
         _ => Err(not_found()),

@@ -4,7 +4,16 @@
 //! challenge, with the tokens in the `#fragment` (implicit flow).
 //!
 //! `/authorize` skips the round trip through the provider (the real one
-//! answers 302 to the provider, which comes back to `/callback`).
+//! answers 302 to the provider, which comes back to `/callback`). Like
+//! GoTrue it checks `redirect_to` against the allow list (a refused one
+//! falls back to the Site URL, see `redirects.rs`), wants both
+//! `code_challenge` (43 to 128 characters) and `code_challenge_method` or
+//! neither (400 `validation_failed`), and passes the other query
+//! parameters to the provider. The stand-in provider has nobody signed in:
+//! `prompt=none` gets its `login_required` error, and a `/callback` that
+//! carries a provider's `error` (and `error_description`) is answered as
+//! GoTrue answers it: 302 to `redirect_to` with both in the query and
+//! again in the fragment.
 //! `/callback` takes the same query parameters (`provider`, `redirect_to`,
 //! `code_challenge`, `code_challenge_method`) where the real one reads them
 //! from the flow state its signed `state` parameter names; both write
@@ -18,8 +27,9 @@ use super::cookies::add_legacy_cookies;
 use super::error::AuthError;
 use super::issue::{fragment, sign_in};
 use super::pkce::Challenge;
+use super::redirects::{checked_target, error_redirect};
 use super::user::User;
-use super::{redirect_target, with_fragment, with_query_param};
+use super::{with_fragment, with_query_param};
 use crate::request::Req;
 use crate::response::{StubBody, redirect};
 use crate::state::Shared;
@@ -35,11 +45,25 @@ pub(super) fn provider_sign_in(
             AuthError::validation("Unsupported provider: provider is missing or invalid")
         })?
         .to_ascii_lowercase();
-    let challenge = Challenge::parse(
-        req.query_param("code_challenge").as_deref(),
-        req.query_param("code_challenge_method").as_deref(),
-    )?;
-    let target = redirect_target(shared, req);
+    let challenge = pkce_params(req)?;
+    let target = checked_target(shared, req);
+    // A provider's error reaches Auth's callback; `/authorize` would pass
+    // an `error` parameter on to the provider, which ignores it.
+    let at_callback = req.path.trim_end_matches('/').ends_with("/callback");
+    let provider_error = match req.query_param("error").filter(|_| at_callback) {
+        Some(error) => Some((
+            error,
+            req.query_param("error_description").unwrap_or_default(),
+        )),
+        None if req.query_param("prompt").as_deref() == Some("none") => Some((
+            "login_required".to_owned(),
+            format!("Nobody is signed in at {provider}"),
+        )),
+        None => None,
+    };
+    if let Some((error, description)) = provider_error {
+        return Ok(error_redirect(req, &target, &error, None, &description));
+    }
     let email = format!("{provider}-user@example.com");
 
     let mut store = shared.auth();
@@ -73,6 +97,24 @@ pub(super) fn provider_sign_in(
     );
     add_legacy_cookies(shared, &mut response, &tokens);
     Ok(response)
+}
+
+/// GoTrue's `validatePKCEParams`: both `code_challenge` and
+/// `code_challenge_method`, or neither; a challenge of 43 to 128 characters.
+fn pkce_params(req: &Req) -> Result<Option<Challenge>, AuthError> {
+    let challenge = req.query_param("code_challenge").unwrap_or_default();
+    let method = req.query_param("code_challenge_method").unwrap_or_default();
+    if challenge.is_empty() != method.is_empty() {
+        return Err(AuthError::validation(
+            "PKCE flow requires code_challenge_method and code_challenge",
+        ));
+    }
+    if !challenge.is_empty() && !(43..=128).contains(&challenge.len()) {
+        return Err(AuthError::validation(
+            "code challenge has to be between 43 and 128 characters",
+        ));
+    }
+    Challenge::parse(Some(&challenge), Some(&method))
 }
 
 /// Adds the provider's own (fake) tokens, as Auth does after an OAuth sign-in.

@@ -137,6 +137,11 @@ pub(super) async fn verify(
     let kind = body.kind.as_deref().unwrap_or("email");
     let token = present(body.token.as_deref()).unwrap_or_default();
     let mut store = shared.auth();
+    if let Some(hash) = present(body.token_hash.as_deref())
+        && let Some(answer) = super::admin::verify_hash(shared, &mut store, hash, kind)
+    {
+        return answer;
+    }
     let identifier = match (
         present(body.email.as_deref()),
         present(body.phone.as_deref()),

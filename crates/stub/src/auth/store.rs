@@ -70,6 +70,8 @@ pub(crate) struct AuthStore {
     pub challenges: HashMap<Uuid, MfaChallenge>,
     /// Passkey sign-in challenges: id to expiry (Unix seconds).
     pub passkey_challenges: HashMap<Uuid, u64>,
+    /// Email links made by `POST /admin/generate_link`.
+    pub links: super::links::EmailLinks,
     issued: Vec<String>,
 }
 

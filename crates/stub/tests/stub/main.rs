@@ -11,6 +11,7 @@ mod compression;
 mod conformance;
 mod mfa;
 mod realtime;
+mod redirect_flows;
 mod refresh;
 mod revocation;
 mod services;

@@ -4,9 +4,11 @@
 //! the cookie; the response stage does the rest.
 
 mod account;
+mod confirm;
 mod edge;
 mod forward;
 mod mfa;
+mod oauth;
 mod realtime;
 mod sign_in;
 
@@ -28,6 +30,9 @@ pub async fn handle(
     match route {
         Route::Health => Ok(Box::pin(edge::health(ctx)).await),
         Route::Jwks => Ok(edge::jwks(ctx)),
+        Route::Authorize => Ok(Box::pin(oauth::authorize(ctx)).await),
+        Route::Callback => Ok(Box::pin(oauth::callback(ctx)).await),
+        Route::Confirm => Ok(Box::pin(confirm::confirm(ctx)).await),
         Route::NotFound => Err(ProxyError::NotFound),
         Route::MethodNotAllowed => Err(ProxyError::MethodNotAllowed),
         Route::DotSegments => Err(ProxyError::BadRequest("the path has dot segments".into())),

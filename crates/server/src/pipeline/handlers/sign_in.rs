@@ -70,7 +70,7 @@ pub fn token_answer(
 
 /// Stores a new session for `grant` (replacing the browser's old one) and
 /// returns the body for the browser.
-async fn start_session(ctx: &mut Ctx<'_>, grant: SignIn) -> Result<Vec<u8>, ProxyError> {
+pub async fn start_session(ctx: &mut Ctx<'_>, grant: SignIn) -> Result<Vec<u8>, ProxyError> {
     let app = ctx.app.clone();
     let now = app.now();
     if let Some(old) = ctx.presented_key().cloned() {

@@ -53,3 +53,23 @@ pub fn auth_error(error: AuthError, versioned: bool) -> Response<Body> {
     }
     response
 }
+
+/// `303 See Other` to `location` (the redirect flows' every answer): never
+/// cached, and the page it leads to gets no `Referer` naming the code or
+/// token hash. A location that is not a valid header value (none that
+/// `redirect::safe_next` returns) is a 500.
+pub fn see_other(location: &str) -> Response<Body> {
+    let Ok(value) = HeaderValue::from_str(location) else {
+        return error(&ProxyError::Internal);
+    };
+    let mut response = Response::new(full(""));
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    let headers = response.headers_mut();
+    headers.insert(http::header::LOCATION, value);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
