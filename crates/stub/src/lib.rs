@@ -58,6 +58,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use auth::outbox::Message;
 pub use config::StubConfig;
 pub use faults::{CannedAnswer, ErrorShape, Faults};
 pub use realtime::{FrameData, ReceivedFrame};
@@ -165,6 +166,17 @@ impl Stub {
     /// Every access token and refresh token the stub ever issued.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.shared.auth().issued_tokens().to_vec()
+    }
+
+    /// The mails and text messages Auth sent to `to` (an address or a phone number), oldest first.
+    pub fn messages(&self, to: &str) -> Vec<Message> {
+        let to = to.to_ascii_lowercase();
+        let auth = self.shared.auth();
+        auth.outbox()
+            .iter()
+            .filter(|m| m.to == to)
+            .cloned()
+            .collect()
     }
 
     /// Switches that make the stub misbehave; tests flip them at any time.
