@@ -16,7 +16,8 @@ use http::{Response, StatusCode};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::auth::{
-    AuthError, SignIn, browser_token_response, read_token_response, wants_versioned_errors,
+    AuthError, SignIn, browser_token_response, continued_session, continues, read_token_response,
+    wants_versioned_errors,
 };
 use sbp_core::config::TokenMode;
 use sbp_core::route::Service;
@@ -68,15 +69,22 @@ pub fn token_answer(
     response
 }
 
-/// Stores a new session for `grant` (replacing the browser's old one) and
-/// returns the body for the browser.
+/// Stores the session for `grant` and returns the body for the browser.
+/// A sign-in of the user whose session the browser holds continues that
+/// session (same cookie, same public id); any other replaces the browser's
+/// old session with a new one.
 async fn start_session(ctx: &mut Ctx<'_>, grant: SignIn) -> Result<Vec<u8>, ProxyError> {
     let app = ctx.app.clone();
     let now = app.now();
-    if let Some(old) = ctx.presented_key().cloned() {
+    let continued = ctx
+        .live()
+        .filter(|live| continues(&live.session, &grant.claims.sub))
+        .map(|live| (live.key.clone(), live.session.clone()));
+    if continued.is_none()
+        && let Some(old) = ctx.presented_key().cloned()
+    {
         app.sessions.end(&old).await.map_err(store_down)?;
     }
-    let secret = SessionSecret::generate(&app.rng);
     let new = NewSession {
         id: uuid::Builder::from_random_bytes(app.random())
             .into_uuid()
@@ -96,12 +104,24 @@ async fn start_session(ctx: &mut Ctx<'_>, grant: SignIn) -> Result<Vec<u8>, Prox
             .sessions
             .first_tokens(mint, &grant.claims.all, &new.tokens)?;
     }
-    let session = Session::new(new, now, config.session_ttl, config.session_idle_ttl);
-    app.sessions
-        .insert(&secret.key(), session)
-        .await
-        .map_err(store_down)?;
-    ctx.cookie = CookieChange::Set(secret);
+    match continued {
+        Some((key, current)) => {
+            let session = continued_session(&current, new, now, config.session_idle_ttl);
+            app.sessions
+                .insert(&key, session)
+                .await
+                .map_err(store_down)?;
+        }
+        None => {
+            let secret = SessionSecret::generate(&app.rng);
+            let session = Session::new(new, now, config.session_ttl, config.session_idle_ttl);
+            app.sessions
+                .insert(&secret.key(), session)
+                .await
+                .map_err(store_down)?;
+            ctx.cookie = CookieChange::Set(secret);
+        }
+    }
     Ok(placeholder_body(
         &app,
         &grant.claims.all,
