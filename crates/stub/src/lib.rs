@@ -16,6 +16,10 @@
 //! - `grant_type=id_token` accepts `id_token: "stub:<email>"`;
 //! - `GET /auth/v1/authorize?provider=P` signs in `P-user@example.com` at
 //!   once; `GET`/`POST /auth/v1/callback` takes the same parameters;
+//!   `GET /auth/v1/user/identities/authorize?provider=P` links the account
+//!   `login_hint` (or `P-user@example.com`) through `/callback?state=`;
+//! - the codes and links Auth would mail or text are in the outbox:
+//!   [`Stub::messages`] or `GET /__stub/messages?to=`;
 //! - a passkey credential whose `id` is `stub:<email>` signs that user in
 //!   (`POST /auth/v1/passkeys/authentication/verify`);
 //! - MFA TOTP codes are real RFC 6238 codes of the factor's secret: get the
