@@ -84,11 +84,18 @@ async function followToApp(app, url) {
   return landing;
 }
 
+/** Fails if an app URL carries a token in its query or its fragment. */
+function assertNoToken(landing) {
+  for (const field of ['access_token', 'refresh_token']) {
+    assert.equal(landing.searchParams.has(field), false, `${landing} has ${field}`);
+    assert.equal(new URLSearchParams(landing.hash.slice(1)).has(field), false, `${landing} has ${field}`);
+  }
+}
+
 /** The `?code=` of an app URL, after checking it carries no token. */
 function codeOf(landing) {
-  for (const field of ['access_token', 'refresh_token', 'error']) {
-    assert.equal(landing.searchParams.has(field), false, `${landing} has ${field}`);
-  }
+  assertNoToken(landing);
+  assert.equal(landing.searchParams.has('error'), false, `${landing} has an error`);
   assert.equal(landing.hash, '', `${landing} has a fragment`);
   const code = landing.searchParams.get('code');
   assert.ok(code, `${landing} has no code`);
@@ -354,5 +361,32 @@ describe('an anonymous user turned permanent keeps its session', () => {
       got.data.user.identities.some((i) => i.provider === 'github' && i.identity_data.email === account),
       'the github identity is not linked',
     );
+  });
+  test('linkIdentity of a provider account another user has: an error back at the app, the session stays anonymous', async () => {
+    const account = freshEmail('taken');
+    const first = await anonymous(env, { flowType: 'pkce' });
+    const redirectTo = new URL(APP_PAGE, env.publicUrl).href;
+    const linked = await first.client.auth.linkIdentity({
+      provider: 'github',
+      options: { redirectTo, queryParams: { login_hint: account } },
+    });
+    const code = codeOf(await followToApp(first, linked.data.url));
+    assert.equal((await first.client.auth.exchangeCodeForSession(code)).error, null);
+
+    const second = await anonymous(env, { flowType: 'pkce' });
+    const { data, error } = await second.client.auth.linkIdentity({
+      provider: 'github',
+      options: { redirectTo, queryParams: { login_hint: account } },
+    });
+    assert.equal(error, null, error?.message);
+    const landing = await followToApp(second, data.url);
+    assertNoToken(landing);
+    assert.equal(landing.searchParams.has('code'), false);
+    assert.equal(landing.searchParams.get('error_code'), 'identity_already_exists');
+    const me = await assertSameSession(second);
+    assert.equal(me.user.is_anonymous, true);
+    const got = await second.client.auth.getUser();
+    assert.equal(got.data.user.is_anonymous, true);
+    assert.equal(got.data.user.identities.some((i) => i.provider === 'github'), false);
   });
 });

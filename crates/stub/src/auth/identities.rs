@@ -3,8 +3,9 @@
 //! provider's URL (JSON `{url}` with `skip_http_redirect=true`, else 302);
 //! the provider comes back to `/callback?state=...`, which links the
 //! provider account to that user and redirects to `redirect_to` with
-//! `?code=` (PKCE) or the tokens in the fragment (implicit), as GoTrue's
-//! `LinkIdentity` and `linkIdentityToUser` do.
+//! `?code=` (PKCE) or the tokens in the fragment (implicit), or with the
+//! error in the query and the fragment, as GoTrue's `LinkIdentity`,
+//! `linkIdentityToUser` and `redirectErrors` do.
 //!
 //! The stub plays the provider: its URL is the stub's own `/callback`, and
 //! the provider account that signs in is `login_hint` (a query parameter
@@ -86,7 +87,6 @@ pub(super) fn callback(shared: &Shared, req: &Req) -> Response<StubBody> {
         let error = AuthError::bad_request("bad_oauth_state", "OAuth state parameter missing");
         return error.into_response(false);
     };
-    let pkce = link.challenge.is_some();
     let result = link_account(&mut store, &link).and_then(|()| match &link.challenge {
         Some(challenge) => {
             let code = store.insert_flow(
@@ -113,24 +113,39 @@ pub(super) fn callback(shared: &Shared, req: &Req) -> Response<StubBody> {
             response
         }
         Err(error) => {
-            let details = form_urlencoded::Serializer::new(String::new())
-                .append_pair("error", "server_error")
-                .append_pair("error_code", error.code)
-                .append_pair("error_description", &error.msg)
-                .finish();
-            let location = if pkce {
-                let separator = if link.redirect_to.contains('?') {
-                    '&'
-                } else {
-                    '?'
-                };
-                format!("{}{separator}{details}", link.redirect_to)
-            } else {
-                with_fragment(&link.redirect_to, &details)
-            };
+            let location = error_location(&link.redirect_to, &error);
             redirect(&req.method, StatusCode::FOUND, &location)
         }
     }
+}
+
+/// `redirect_to` with an error as GoTrue's `redirectErrors` writes it: in
+/// the query and again in the fragment (with GoTrue's `sb` marker).
+fn error_location(redirect_to: &str, error: &AuthError) -> String {
+    let kind = match error.status.as_u16() {
+        400 => "invalid_request",
+        401 => "unauthorized_client",
+        403 => "access_denied",
+        503 => "temporarily_unavailable",
+        _ => "server_error",
+    };
+    let details = [
+        ("error", kind),
+        ("error_description", error.msg.as_str()),
+        ("error_code", error.code),
+    ];
+    let mut location = redirect_to
+        .split_once('#')
+        .map_or(redirect_to, |(b, _)| b)
+        .to_owned();
+    for (name, value) in details {
+        location = with_query_param(&location, name, value);
+    }
+    let fragment = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(details)
+        .append_pair("sb", "")
+        .finish();
+    with_fragment(&location, &fragment)
 }
 
 /// Links the provider account to the user, as `linkIdentityToUser`: an
@@ -169,4 +184,27 @@ fn identity_exists(message: &str) -> AuthError {
         "identity_already_exists",
         message,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_go_in_the_query_and_again_in_the_fragment() {
+        let error = identity_exists("Identity is already linked to another user");
+        let location = error_location("http://app.test/cb?next=1#old", &error);
+        let (base, fragment) = location.split_once('#').expect("a fragment");
+        assert_eq!(
+            base,
+            "http://app.test/cb?next=1&error=server_error\
+             &error_description=Identity+is+already+linked+to+another+user\
+             &error_code=identity_already_exists"
+        );
+        assert_eq!(
+            fragment,
+            "error=server_error&error_description=Identity+is+already+linked+to+another+user\
+             &error_code=identity_already_exists&sb="
+        );
+    }
 }
