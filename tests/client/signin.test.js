@@ -335,6 +335,26 @@ describe('an anonymous user turned permanent keeps its session', () => {
     assert.equal(got.data.user.is_anonymous, false);
   });
 
+  test('updateUser({ phone }) needing confirmation, then verifyOtp type phone_change', async () => {
+    const app = await anonymous(confirming);
+    const phone = freshPhone();
+    const updated = await app.client.auth.updateUser({ phone });
+    assert.equal(updated.error, null, updated.error?.message);
+    assert.equal(updated.data.user.phone ?? '', '', 'the number applies only once confirmed');
+    assert.equal(updated.data.user.new_phone, phone);
+    const text = await lastMessage(confirming, phone, 'phone_change');
+
+    const wrongType = await app.client.auth.verifyOtp({ phone, token: text.otp, type: 'sms' });
+    assert.ok(wrongType.error, 'a phone change was confirmed as a sign-in code');
+
+    const { data, error } = await app.client.auth.verifyOtp({ phone, token: text.otp, type: 'phone_change' });
+    assert.equal(error, null, error?.message);
+    assert.equal(data.user.id, app.user.id);
+    await assertCookieSession(app, data, { phone, is_anonymous: false });
+    const me = await assertSameSession(app);
+    assert.equal(me.user.phone, phone);
+  });
+
   test('linkIdentity({ provider }) on a pkce client, the provider round trip, then exchangeCodeForSession', async () => {
     const app = await anonymous(env, { flowType: 'pkce' });
     const account = freshEmail('linked');

@@ -50,7 +50,8 @@ pub(super) fn get_user(shared: &Shared, req: &Req) -> Result<Response<StubBody>,
 /// `PUT /user`: changes the email (as GoTrue does: at once for an
 /// anonymous user when sign-ups are autoconfirmed, otherwise only once the
 /// code sent to the new address is verified with `type=email_change`),
-/// phone or password, and merges `data` into `user_metadata`.
+/// the phone (at once when autoconfirmed, else after `type=phone_change`)
+/// or the password, and merges `data` into `user_metadata`.
 pub(super) async fn update_user(
     shared: &Shared,
     req: &mut Req,
@@ -87,14 +88,25 @@ pub(super) async fn update_user(
             store.send_email_change(caller.user_id, &letter, challenge)?;
         }
     }
-    if let Some(phone) = present(body.phone.as_deref()) {
+    let phone = present(body.phone.as_deref());
+    if let Some(phone) = phone
+        && !shared.config.autoconfirm
+    {
+        let letter = Letter {
+            to: phone,
+            kind: "phone_change",
+            api_url: &shared.issuer,
+            redirect_to: &redirect_to,
+            pkce: false,
+        };
+        store.send_phone_change(caller.user_id, &letter)?;
+    } else if let Some(phone) = phone {
         store.change_phone(caller.user_id, phone)?;
-    }
-    let user = store.user_mut(caller.user_id).ok_or_else(user_not_found)?;
-    if present(body.phone.as_deref()).is_some() {
+        let user = store.user_mut(caller.user_id).ok_or_else(user_not_found)?;
         user.link("phone");
         user.is_anonymous = false;
     }
+    let user = store.user_mut(caller.user_id).ok_or_else(user_not_found)?;
     if let Some(password) = &body.password {
         user.set_password(password);
     }

@@ -3,8 +3,8 @@
 //! (kept in the [outbox](super::outbox) with GoTrue's template type); `POST /verify`
 //! redeems it for a session; `GET /verify` is the link a mail would carry
 //! (token = [`link_token_hash`], prefixed `pkce_` for PKCE flows). A code
-//! sent for an email change is redeemed only with `type=email_change`,
-//! which applies the change.
+//! sent for an email or phone change is redeemed only with
+//! `type=email_change` / `phone_change`, which applies the change.
 //!
 //! [`OTP_CODE`]: super::store::OTP_CODE
 //! [`link_token_hash`]: super::store::link_token_hash
@@ -180,9 +180,12 @@ pub(super) async fn verify(
             .map(|hash| hash.strip_prefix("pkce_").unwrap_or(hash))
             .and_then(|hash| store.take_link(hash)),
     };
-    let user_id = identifier
-        .and_then(|(id, otp)| redeem(&mut store, &id, &otp, kind))
-        .ok_or_else(otp_expired)?;
+    let (identifier, otp) = identifier.ok_or_else(otp_expired)?;
+    let Some(user_id) = redeem(&mut store, &identifier, &otp, kind) else {
+        // A code of another type stays valid for its own.
+        store.restore_otp(&identifier, otp);
+        return Err(otp_expired());
+    };
     let tokens = sign_in(shared, &mut store, user_id, amr_method(kind))?;
     Ok(token_answer(shared, &tokens))
 }
@@ -245,16 +248,20 @@ pub(super) fn verify_link(shared: &Shared, req: &Req) -> Response<StubBody> {
     }
 }
 
-/// What a redeemed code does: an email change's code (only with
-/// `type=email_change`) applies the change; any other confirms the user
-/// behind the email or phone. Returns the user's id.
+/// What a redeemed code does: an email or phone change's code (only with
+/// `type=email_change` / `phone_change`) applies the change; any other
+/// confirms the user behind the email or phone. Returns the user's id.
 fn redeem(store: &mut AuthStore, identifier: &str, otp: &PendingOtp, kind: &str) -> Option<Uuid> {
-    match (otp.email_change_of, kind) {
-        (Some(user_id), "email_change") => {
+    match (otp.change_of, kind) {
+        (Some(user_id), "email_change") if identifier.contains('@') => {
             store.complete_email_change(user_id, identifier).ok()?;
             Some(user_id)
         }
-        (Some(_), _) | (None, "email_change") => None,
+        (Some(user_id), "phone_change") if !identifier.contains('@') => {
+            store.complete_phone_change(user_id, identifier).ok()?;
+            Some(user_id)
+        }
+        (Some(_), _) | (None, "email_change" | "phone_change") => None,
         (None, _) => confirm_user(store, identifier),
     }
 }

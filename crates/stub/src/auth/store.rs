@@ -57,9 +57,9 @@ pub(crate) struct Flow {
 #[derive(Debug, Clone)]
 pub(crate) struct PendingOtp {
     pub challenge: Option<Challenge>,
-    /// Sent to the new address of this user's email change
-    /// (redeemed only by `type=email_change`).
-    pub email_change_of: Option<Uuid>,
+    /// Sent to the new address or phone of this user's email or phone
+    /// change (redeemed only by `type=email_change` / `phone_change`).
+    pub change_of: Option<Uuid>,
 }
 
 #[derive(Debug, Default)]
@@ -156,13 +156,7 @@ impl AuthStore {
     pub fn change_phone(&mut self, id: Uuid, phone: &str) -> Result<(), AuthError> {
         match self.by_phone.get(phone) {
             Some(owner) if *owner == id => return Ok(()),
-            Some(_) => {
-                return Err(AuthError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "phone_exists",
-                    "A user with this phone number has already been registered",
-                ));
-            }
+            Some(_) => return Err(phone_exists()),
             None => {}
         }
         let user = self.users.get_mut(&id).ok_or_else(user_not_found)?;
@@ -425,12 +419,40 @@ impl AuthStore {
         Ok(())
     }
 
+    /// Starts a phone change: the user's `new_phone` is set and the code
+    /// goes to the new number, to be redeemed by `type=phone_change`.
+    pub fn send_phone_change(&mut self, user_id: Uuid, letter: &Letter) -> Result<(), AuthError> {
+        if self
+            .user_id_by_phone(letter.to)
+            .is_some_and(|owner| owner != user_id)
+        {
+            return Err(phone_exists());
+        }
+        let user = self.users.get_mut(&user_id).ok_or_else(user_not_found)?;
+        user.new_phone = Some(letter.to.to_owned());
+        self.send(letter, None, Some(user_id));
+        Ok(())
+    }
+
+    /// Applies a confirmed phone change: the number becomes the user's,
+    /// confirmed, with a `phone` identity; an anonymous user becomes permanent.
+    pub fn complete_phone_change(&mut self, user_id: Uuid, phone: &str) -> Result<(), AuthError> {
+        self.change_phone(user_id, phone)?;
+        let user = self.users.get_mut(&user_id).ok_or_else(user_not_found)?;
+        user.new_phone = None;
+        user.phone_confirmed_at = Some(rfc3339_now());
+        user.link("phone");
+        user.is_anonymous = false;
+        user.updated_at = rfc3339_now();
+        Ok(())
+    }
+
     fn send(&mut self, letter: &Letter, challenge: Option<Challenge>, change_of: Option<Uuid>) {
         self.otps.insert(
             letter.to.to_ascii_lowercase(),
             PendingOtp {
                 challenge,
-                email_change_of: change_of,
+                change_of,
             },
         );
         self.outbox.push(Message::new(letter));
@@ -487,6 +509,11 @@ impl AuthStore {
         self.otps.remove(&identifier.to_ascii_lowercase())
     }
 
+    /// Puts back a pending OTP that was taken but not redeemed.
+    pub fn restore_otp(&mut self, identifier: &str, otp: PendingOtp) {
+        self.otps.insert(identifier.to_ascii_lowercase(), otp);
+    }
+
     /// Consumes the pending OTP whose email-link token hash is `token_hash`;
     /// returns the email or phone it was sent to.
     pub fn take_link(&mut self, token_hash: &str) -> Option<(String, PendingOtp)> {
@@ -513,6 +540,14 @@ fn email_exists() -> AuthError {
         StatusCode::UNPROCESSABLE_ENTITY,
         "email_exists",
         "A user with this email address has already been registered",
+    )
+}
+
+fn phone_exists() -> AuthError {
+    AuthError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "phone_exists",
+        "A user with this phone number has already been registered",
     )
 }
 

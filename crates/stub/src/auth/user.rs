@@ -31,6 +31,8 @@ pub(crate) struct User {
     /// An email change waiting for its confirmation.
     pub new_email: Option<String>,
     pub email_change_sent_at: Option<String>,
+    /// A phone change waiting for its confirmation.
+    pub new_phone: Option<String>,
     pub last_sign_in_at: Option<String>,
     pub user_metadata: Map<String, Value>,
     identities: Vec<Identity>,
@@ -57,6 +59,7 @@ impl User {
             confirmation_sent_at: None,
             new_email: None,
             email_change_sent_at: None,
+            new_phone: None,
             last_sign_in_at: None,
             user_metadata: Map::new(),
             identities: Vec::new(),
@@ -166,6 +169,7 @@ impl User {
             ("confirmation_sent_at", self.confirmation_sent_at.as_ref()),
             ("new_email", self.new_email.as_ref()),
             ("email_change_sent_at", self.email_change_sent_at.as_ref()),
+            ("new_phone", self.new_phone.as_ref()),
             ("confirmed_at", confirmed_at),
             ("last_sign_in_at", self.last_sign_in_at.as_ref()),
         ];
