@@ -321,6 +321,10 @@ describe('an anonymous user turned permanent keeps its session', () => {
     assert.equal(updated.error, null, updated.error?.message);
     assert.equal(updated.data.user.email ?? '', '', 'the address applies only once confirmed');
     assert.equal(updated.data.user.new_email, email);
+    await lastMessage(confirming, email, 'email_change');
+    const resent = await app.client.auth.resend({ type: 'email_change', email });
+    assert.equal(resent.error, null, resent.error?.message);
+    assert.equal((await messages(confirming, email)).length, 2, 'resend sent the code again');
     const mail = await lastMessage(confirming, email, 'email_change');
 
     const { data, error } = await app.client.auth.verifyOtp({ email, token: mail.otp, type: 'email_change' });

@@ -141,21 +141,37 @@ pub(super) async fn resend(
         .or(present(body.phone.as_deref()))
         .ok_or_else(|| AuthError::validation("An email address or phone number is required"))?;
     let redirect_to = redirect_target(shared, req);
+    let kind = body.kind.as_deref().unwrap_or_default();
     let mut store = shared.auth();
     let known = store
         .user_id_by_email(identifier)
         .or_else(|| store.user_id_by_phone(identifier))
-        .is_some();
-    if known {
-        let kind = body.kind.as_deref().unwrap_or_default();
-        let letter = Letter {
-            to: identifier,
-            kind,
-            api_url: &shared.issuer,
-            redirect_to: &redirect_to,
-            pkce: false,
-        };
-        store.send_otp(&letter, None);
+        .or_else(|| store.user_id_by_pending_change(identifier));
+    let Some(user_id) = known else {
+        return Ok(json(StatusCode::OK, &json!({})));
+    };
+    // A change's code goes again to the new address or number of the
+    // user named by their current or their new one.
+    let pending_change = store.user(user_id).and_then(|u| match kind {
+        "email_change" => u.new_email.clone(),
+        "phone_change" => u.new_phone.clone(),
+        _ => None,
+    });
+    let to = pending_change.as_deref().unwrap_or(identifier);
+    let letter = Letter {
+        to,
+        kind,
+        api_url: &shared.issuer,
+        redirect_to: &redirect_to,
+        pkce: false,
+    };
+    match kind {
+        "email_change" if pending_change.is_some() => {
+            store.send_email_change(user_id, &letter, None)?;
+        }
+        "phone_change" if pending_change.is_some() => store.send_phone_change(user_id, &letter)?,
+        "email_change" | "phone_change" => {}
+        _ => store.send_otp(&letter, None),
     }
     Ok(json(StatusCode::OK, &json!({})))
 }

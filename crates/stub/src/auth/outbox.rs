@@ -5,7 +5,7 @@
 //! A mail carries the code and the link of GoTrue's default templates:
 //! `{{ .ConfirmationURL }}` is `<API URL>/verify?token=<token hash>&type=<type>&redirect_to=<redirect>`,
 //! the token hash prefixed `pkce_` when the request carried a code challenge;
-//! a text message carries the code only.
+//! a text message, and the reauthentication mail, carry the code only.
 
 use serde::Serialize;
 
@@ -46,7 +46,9 @@ impl Message {
     /// The mail (an address) or text (a phone number) for `letter`.
     pub(crate) fn new(letter: &Letter) -> Message {
         let token_hash = link_token_hash(letter.to);
-        let link = letter.to.contains('@').then(|| {
+        // The reauthentication mail carries the code alone.
+        let mailed_link = letter.to.contains('@') && letter.kind != "reauthentication";
+        let link = mailed_link.then(|| {
             let token = if letter.pkce {
                 format!("pkce_{token_hash}")
             } else {

@@ -109,6 +109,18 @@ impl AuthStore {
         self.by_phone.get(phone).copied()
     }
 
+    /// The user changing their email or phone to `identifier`.
+    pub fn user_id_by_pending_change(&self, identifier: &str) -> Option<Uuid> {
+        let email = identifier.to_ascii_lowercase();
+        self.users
+            .values()
+            .find(|u| {
+                u.new_email.as_deref() == Some(email.as_str())
+                    || u.new_phone.as_deref() == Some(identifier)
+            })
+            .map(|u| u.id)
+    }
+
     /// Adds a user (its email and phone must be free); returns its id.
     pub fn insert_user(&mut self, mut user: User) -> Uuid {
         let id = user.id;
