@@ -88,7 +88,8 @@ pub(super) async fn update_user(
             store.send_email_change(caller.user_id, &letter, challenge)?;
         }
     }
-    let phone = present(body.phone.as_deref());
+    let current_phone = store.user(caller.user_id).and_then(|u| u.phone.clone());
+    let phone = present(body.phone.as_deref()).filter(|p| current_phone.as_deref() != Some(*p));
     if let Some(phone) = phone
         && !shared.config.autoconfirm
     {
