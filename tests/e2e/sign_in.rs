@@ -434,3 +434,96 @@ async fn mfa_verification_needs_a_session_and_is_checked_like_a_sign_in() {
     assert_eq!(cross_site.json()["error"], "cross_site_refused");
     assert_eq!(env.stub.count("POST", "/auth/v1/factors/f1/verify"), 0);
 }
+
+/// The `session_id` claim of the bearer the proxy sent on its last REST call.
+fn last_rest_auth_session(env: &Env) -> String {
+    let rest = env
+        .stub
+        .recorded()
+        .into_iter()
+        .rfind(|r| r.path.starts_with("/rest/v1/"))
+        .expect("a REST call reached the stub");
+    let bearer = rest.headers["authorization"].to_str().unwrap().to_owned();
+    let token = bearer.strip_prefix("Bearer ").unwrap();
+    jwt_claims(token)["session_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_sign_in_of_the_same_user_continues_the_browsers_session() {
+    let env = Env::start().await;
+    let (mut browser, user_id) = env.signed_in("again@example.com").await;
+    let cookie = browser.cookie.clone().unwrap();
+    let public_id = browser.get("/edge/v1/session").await.json()["id"].clone();
+    let first_auth_session = env.stub.auth_session_ids(&user_id);
+
+    let again = browser.sign_in("again@example.com", "pw123456").await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    env.assert_no_stub_tokens(&again);
+    assert!(again.set_cookies().is_empty(), "{:?}", again.set_cookies());
+    assert_eq!(browser.cookie.as_deref(), Some(cookie.as_str()));
+    let session = browser.get("/edge/v1/session").await;
+    assert_eq!(session.status, 200);
+    assert_eq!(session.json()["id"], public_id, "the same proxy session");
+    let sessions = browser.get("/edge/v1/sessions").await.json();
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{sessions}");
+
+    // The session now holds the second sign-in's Auth session, and the
+    // one it held before is ended in Auth (nobody holds its tokens).
+    let auth_sessions = env.stub.auth_session_ids(&user_id);
+    assert_eq!(auth_sessions.len(), 1, "{auth_sessions:?}");
+    assert_ne!(auth_sessions, first_auth_session);
+    assert_eq!(browser.get("/rest/v1/echo").await.status, 200);
+    assert_eq!(last_rest_auth_session(&env), auth_sessions[0]);
+}
+
+#[tokio::test]
+async fn a_verified_email_change_continues_the_session_with_the_new_user() {
+    let env = Env::start().await;
+    let (mut browser, user_id) = env.signed_in("old@example.com").await;
+    let cookie = browser.cookie.clone().unwrap();
+    let public_id = browser.get("/edge/v1/session").await.json()["id"].clone();
+    let first_auth_session = env.stub.auth_session_ids(&user_id);
+
+    let change = browser
+        .send(
+            Method::PUT,
+            "/auth/v1/user",
+            &[("content-type", "application/json")],
+            json!({"email": "new@example.com"}).to_string(),
+        )
+        .await;
+    assert_eq!(change.status, 200, "{}", change.text());
+    assert_eq!(change.json()["new_email"], "new@example.com");
+    let mail = env.stub.messages("new@example.com").pop().expect("a mail");
+    assert_eq!(mail.kind, "email_change");
+
+    let verify = browser
+        .post_json(
+            "/auth/v1/verify",
+            json!({"type": "email_change", "email": "new@example.com", "token": mail.otp}),
+        )
+        .await;
+    assert_eq!(verify.status, 200, "{}", verify.text());
+    env.assert_no_stub_tokens(&verify);
+    assert_eq!(verify.json()["user"]["email"], "new@example.com");
+    assert!(
+        verify.set_cookies().is_empty(),
+        "{:?}",
+        verify.set_cookies()
+    );
+    assert_eq!(browser.cookie.as_deref(), Some(cookie.as_str()));
+
+    let session = browser.get("/edge/v1/session").await.json();
+    assert_eq!(session["id"], public_id, "the same proxy session");
+    assert_eq!(session["user"]["id"], user_id.as_str());
+    assert_eq!(session["user"]["email"], "new@example.com");
+    assert_eq!(browser.get("/rest/v1/echo").await.status, 200);
+    let auth_sessions = env.stub.auth_session_ids(&user_id);
+    assert_eq!(auth_sessions.len(), 1, "the session held before is ended");
+    assert_ne!(auth_sessions, first_auth_session);
+    assert_eq!(
+        last_rest_auth_session(&env),
+        auth_sessions[0],
+        "the verification's Auth session is used"
+    );
+}

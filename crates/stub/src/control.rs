@@ -1,6 +1,7 @@
 //! Test-control endpoints under `/__stub/` for tests that cannot call Rust
-//! (the Node client tests): the request log, issued tokens, a reset, the
-//! current TOTP code of a secret and injected `Set-Cookie` headers.
+//! (the Node client tests): the request log, issued tokens, the mails and
+//! text messages Auth sent, a reset, the current TOTP code of a secret and
+//! injected `Set-Cookie` headers.
 
 use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
@@ -34,6 +35,16 @@ pub(crate) async fn handle(shared: &Shared, req: &mut Req) -> Response<StubBody>
         }
         ("GET", "/__stub/issued_tokens") => {
             json(StatusCode::OK, &json!(shared.auth().issued_tokens()))
+        }
+        ("GET", "/__stub/messages") => {
+            let to = req.query_param("to").map(|to| to.to_ascii_lowercase());
+            let auth = shared.auth();
+            let sent: Vec<_> = auth
+                .outbox()
+                .iter()
+                .filter(|m| to.as_ref().is_none_or(|to| *to == m.to))
+                .collect();
+            json(StatusCode::OK, &json!(sent))
         }
         ("POST", "/__stub/clear") => {
             shared.recorder.clear();

@@ -16,6 +16,10 @@
 //! - `grant_type=id_token` accepts `id_token: "stub:<email>"`;
 //! - `GET /auth/v1/authorize?provider=P` signs in `P-user@example.com` at
 //!   once; `GET`/`POST /auth/v1/callback` takes the same parameters;
+//!   `GET /auth/v1/user/identities/authorize?provider=P` links the account
+//!   `login_hint` (or `P-user@example.com`) through `/callback?state=`;
+//! - the codes and links Auth would mail or text are in the outbox:
+//!   [`Stub::messages`] or `GET /__stub/messages?to=`;
 //! - a passkey credential whose `id` is `stub:<email>` signs that user in
 //!   (`POST /auth/v1/passkeys/authentication/verify`);
 //! - MFA TOTP codes are real RFC 6238 codes of the factor's secret: get the
@@ -58,6 +62,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use auth::outbox::Message;
 pub use config::StubConfig;
 pub use faults::{CannedAnswer, ErrorShape, Faults};
 pub use realtime::{FrameData, ReceivedFrame};
@@ -165,6 +170,17 @@ impl Stub {
     /// Every access token and refresh token the stub ever issued.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.shared.auth().issued_tokens().to_vec()
+    }
+
+    /// The mails and text messages Auth sent to `to` (an address or a phone number), oldest first.
+    pub fn messages(&self, to: &str) -> Vec<Message> {
+        let to = to.to_ascii_lowercase();
+        let auth = self.shared.auth();
+        auth.outbox()
+            .iter()
+            .filter(|m| m.to == to)
+            .cloned()
+            .collect()
     }
 
     /// Switches that make the stub misbehave; tests flip them at any time.

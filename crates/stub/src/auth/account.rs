@@ -8,9 +8,11 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::error::AuthError;
+use super::outbox::Letter;
+use super::pkce::Challenge;
 use super::signup::MIN_PASSWORD_LEN;
 use super::store::user_not_found;
-use super::{present, read_json};
+use super::{present, read_json, redirect_target};
 use crate::clock::rfc3339_now;
 use crate::jwt::JwtError;
 use crate::request::Req;
@@ -31,6 +33,8 @@ struct UpdateBody {
     phone: Option<String>,
     password: Option<String>,
     data: Option<Map<String, Value>>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
 }
 
 pub(super) fn get_user(shared: &Shared, req: &Req) -> Result<Response<StubBody>, AuthError> {
@@ -43,7 +47,11 @@ pub(super) fn get_user(shared: &Shared, req: &Req) -> Result<Response<StubBody>,
     Ok(json(StatusCode::OK, &user.to_json()))
 }
 
-/// `PUT /user`: changes email, phone or password (no confirmation round) and merges `data` into `user_metadata`.
+/// `PUT /user`: changes the email (as GoTrue does: at once for an
+/// anonymous user when sign-ups are autoconfirmed, otherwise only once the
+/// code sent to the new address is verified with `type=email_change`),
+/// the phone (at once when autoconfirmed, else after `type=phone_change`)
+/// or the password, and merges `data` into `user_metadata`.
 pub(super) async fn update_user(
     shared: &Shared,
     req: &mut Req,
@@ -57,22 +65,49 @@ pub(super) async fn update_user(
     {
         return Err(AuthError::weak_password());
     }
+    let challenge = Challenge::parse(
+        body.code_challenge.as_deref(),
+        body.code_challenge_method.as_deref(),
+    )?;
+    let redirect_to = redirect_target(shared, req);
     let mut store = shared.auth();
     if let Some(email) = present(body.email.as_deref()) {
-        store.change_email(caller.user_id, email)?;
+        let user = store.user(caller.user_id).ok_or_else(user_not_found)?;
+        let changes = user.email.as_deref() != Some(email.to_ascii_lowercase().as_str());
+        let at_once = user.is_anonymous && shared.config.autoconfirm;
+        if changes && at_once {
+            store.complete_email_change(caller.user_id, email)?;
+        } else if changes {
+            let letter = Letter {
+                to: email,
+                kind: "email_change",
+                api_url: &shared.issuer,
+                redirect_to: &redirect_to,
+                pkce: challenge.is_some(),
+            };
+            store.send_email_change(caller.user_id, &letter, challenge)?;
+        }
     }
-    if let Some(phone) = present(body.phone.as_deref()) {
+    let current_phone = store.user(caller.user_id).and_then(|u| u.phone.clone());
+    let phone = present(body.phone.as_deref()).filter(|p| current_phone.as_deref() != Some(*p));
+    if let Some(phone) = phone
+        && !shared.config.autoconfirm
+    {
+        let letter = Letter {
+            to: phone,
+            kind: "phone_change",
+            api_url: &shared.issuer,
+            redirect_to: &redirect_to,
+            pkce: false,
+        };
+        store.send_phone_change(caller.user_id, &letter)?;
+    } else if let Some(phone) = phone {
         store.change_phone(caller.user_id, phone)?;
-    }
-    let user = store.user_mut(caller.user_id).ok_or_else(user_not_found)?;
-    if present(body.email.as_deref()).is_some() {
-        user.link("email");
-        user.is_anonymous = false;
-    }
-    if present(body.phone.as_deref()).is_some() {
+        let user = store.user_mut(caller.user_id).ok_or_else(user_not_found)?;
         user.link("phone");
         user.is_anonymous = false;
     }
+    let user = store.user_mut(caller.user_id).ok_or_else(user_not_found)?;
     if let Some(password) = &body.password {
         user.set_password(password);
     }
@@ -99,7 +134,14 @@ pub(super) fn reauthenticate(shared: &Shared, req: &Req) -> Result<Response<Stub
                 "Reauthentication requires the user to have an email or a phone number",
             )
         })?;
-    store.remember_otp(&identifier, None);
+    let letter = Letter {
+        to: &identifier,
+        kind: "reauthentication",
+        api_url: &shared.issuer,
+        redirect_to: &shared.base_url,
+        pkce: false,
+    };
+    store.send_otp(&letter, None);
     Ok(json(StatusCode::OK, &serde_json::json!({})))
 }
 

@@ -10,11 +10,13 @@ mod cookies;
 mod error;
 pub(crate) mod factors;
 mod grants;
+mod identities;
 mod issue;
 mod links;
 mod mfa;
 mod oauth;
 mod otp;
+pub(crate) mod outbox;
 mod passkey;
 mod pkce;
 mod redirects;
@@ -78,6 +80,10 @@ async fn dispatch(shared: &Shared, req: &mut Req) -> Result<Response<StubBody>, 
         ("GET", "/user") => account::get_user(shared, req),
         ("PUT", "/user") => account::update_user(shared, req).await,
         ("POST", "/logout") => account::logout(shared, req),
+        ("GET", "/user/identities/authorize") => identities::authorize(shared, req),
+        ("GET" | "POST", "/callback") if identities::is_link_callback(shared, req) => {
+            Ok(identities::callback(shared, req))
+        }
         ("GET", "/authorize") | ("GET" | "POST", "/callback") => {
             oauth::provider_sign_in(shared, req)
         }

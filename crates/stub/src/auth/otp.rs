@@ -1,7 +1,10 @@
 //! One-time passwords and email links: `POST /otp`, `/magiclink`, `/recover`
-//! and `/resend` remember the fixed code [`OTP_CODE`] for an email or phone; `POST /verify`
+//! and `/resend` send the fixed code [`OTP_CODE`] to an email or phone
+//! (kept in the [outbox](super::outbox) with GoTrue's template type); `POST /verify`
 //! redeems it for a session; `GET /verify` is the link a mail would carry
-//! (token = [`link_token_hash`], prefixed `pkce_` for PKCE flows).
+//! (token = [`link_token_hash`], prefixed `pkce_` for PKCE flows). A code
+//! sent for an email or phone change is redeemed only with
+//! `type=email_change` / `phone_change`, which applies the change.
 //!
 //! [`OTP_CODE`]: super::store::OTP_CODE
 //! [`link_token_hash`]: super::store::link_token_hash
@@ -14,8 +17,9 @@ use uuid::Uuid;
 use super::cookies::{add_legacy_cookies, token_answer};
 use super::error::AuthError;
 use super::issue::{fragment, sign_in};
+use super::outbox::Letter;
 use super::pkce::Challenge;
-use super::store::AuthStore;
+use super::store::{AuthStore, PendingOtp};
 use super::user::User;
 use super::{present, read_json, redirect_target, with_fragment, with_query_param};
 use crate::request::Req;
@@ -77,6 +81,9 @@ pub(super) async fn send(shared: &Shared, req: &mut Req) -> Result<Response<Stub
             ));
         }
     };
+    let confirmed = existing
+        .and_then(|id| store.user(id))
+        .is_some_and(|u| u.is_confirmed());
     if existing.is_none() {
         if recover {
             // Auth does not reveal whether the address is known.
@@ -94,8 +101,24 @@ pub(super) async fn send(shared: &Shared, req: &mut Req) -> Result<Response<Stub
         user.user_metadata = body.data.unwrap_or_default();
         store.insert_user(user);
     }
-    if let Some(identifier) = email.or(phone) {
-        store.remember_otp(identifier, challenge);
+    // GoTrue's templates: an unconfirmed user gets the sign-up
+    // confirmation (which also signs in), unless sign-ups are autoconfirmed.
+    let kind = match (email, recover) {
+        (None, _) => "sms",
+        (Some(_), true) => "recovery",
+        (Some(_), false) if confirmed || shared.config.autoconfirm => "magiclink",
+        (Some(_), false) => "signup",
+    };
+    let redirect_to = redirect_target(shared, req);
+    if let Some(to) = email.or(phone) {
+        let letter = Letter {
+            to,
+            kind,
+            api_url: &shared.issuer,
+            redirect_to: &redirect_to,
+            pkce: challenge.is_some(),
+        };
+        store.send_otp(&letter, challenge);
     }
     Ok(json(StatusCode::OK, &json!({})))
 }
@@ -117,13 +140,38 @@ pub(super) async fn resend(
     let identifier = present(body.email.as_deref())
         .or(present(body.phone.as_deref()))
         .ok_or_else(|| AuthError::validation("An email address or phone number is required"))?;
+    let redirect_to = redirect_target(shared, req);
+    let kind = body.kind.as_deref().unwrap_or_default();
     let mut store = shared.auth();
     let known = store
         .user_id_by_email(identifier)
         .or_else(|| store.user_id_by_phone(identifier))
-        .is_some();
-    if known {
-        store.remember_otp(identifier, None);
+        .or_else(|| store.user_id_by_pending_change(identifier));
+    let Some(user_id) = known else {
+        return Ok(json(StatusCode::OK, &json!({})));
+    };
+    // A change's code goes again to the new address or number of the
+    // user named by their current or their new one.
+    let pending_change = store.user(user_id).and_then(|u| match kind {
+        "email_change" => u.new_email.clone(),
+        "phone_change" => u.new_phone.clone(),
+        _ => None,
+    });
+    let to = pending_change.as_deref().unwrap_or(identifier);
+    let letter = Letter {
+        to,
+        kind,
+        api_url: &shared.issuer,
+        redirect_to: &redirect_to,
+        pkce: false,
+    };
+    match kind {
+        "email_change" if pending_change.is_some() => {
+            store.send_email_change(user_id, &letter, None)?;
+        }
+        "phone_change" if pending_change.is_some() => store.send_phone_change(user_id, &letter)?,
+        "email_change" | "phone_change" => {}
+        _ => store.send_otp(&letter, None),
     }
     Ok(json(StatusCode::OK, &json!({})))
 }
@@ -146,15 +194,19 @@ pub(super) async fn verify(
         present(body.email.as_deref()),
         present(body.phone.as_deref()),
     ) {
-        (Some(id), _) | (None, Some(id)) => store.take_otp(id, token).map(|_| id.to_owned()),
+        (Some(id), _) | (None, Some(id)) => {
+            store.take_otp(id, token).map(|otp| (id.to_owned(), otp))
+        }
         (None, None) => present(body.token_hash.as_deref())
             .map(|hash| hash.strip_prefix("pkce_").unwrap_or(hash))
-            .and_then(|hash| store.take_link(hash))
-            .map(|(id, _)| id),
+            .and_then(|hash| store.take_link(hash)),
     };
-    let user_id = identifier
-        .and_then(|id| confirm_user(&mut store, &id))
-        .ok_or_else(otp_expired)?;
+    let (identifier, otp) = identifier.ok_or_else(otp_expired)?;
+    let Some(user_id) = redeem(&mut store, &identifier, &otp, kind) else {
+        // A code of another type stays valid for its own.
+        store.restore_otp(&identifier, otp);
+        return Err(otp_expired());
+    };
     let tokens = sign_in(shared, &mut store, user_id, amr_method(kind))?;
     Ok(token_answer(shared, &tokens))
 }
@@ -174,7 +226,7 @@ pub(super) fn verify_link(shared: &Shared, req: &Req) -> Response<StubBody> {
     let mut store = shared.auth();
     let found = store
         .take_link(hash)
-        .and_then(|(id, otp)| Some((confirm_user(&mut store, &id)?, otp)));
+        .and_then(|(id, otp)| Some((redeem(&mut store, &id, &otp, &kind)?, otp)));
     let Some((user_id, otp)) = found else {
         let error = "error=access_denied&error_code=otp_expired&error_description=Email+link+is+invalid+or+has+expired";
         return redirect(
@@ -214,6 +266,24 @@ pub(super) fn verify_link(shared: &Shared, req: &Req) -> Response<StubBody> {
                 &with_fragment(&target, &error),
             )
         }
+    }
+}
+
+/// What a redeemed code does: an email or phone change's code (only with
+/// `type=email_change` / `phone_change`) applies the change; any other
+/// confirms the user behind the email or phone. Returns the user's id.
+fn redeem(store: &mut AuthStore, identifier: &str, otp: &PendingOtp, kind: &str) -> Option<Uuid> {
+    match (otp.change_of, kind) {
+        (Some(user_id), "email_change") if identifier.contains('@') => {
+            store.complete_email_change(user_id, identifier).ok()?;
+            Some(user_id)
+        }
+        (Some(user_id), "phone_change") if !identifier.contains('@') => {
+            store.complete_phone_change(user_id, identifier).ok()?;
+            Some(user_id)
+        }
+        (Some(_), _) | (None, "email_change" | "phone_change") => None,
+        (None, _) => confirm_user(store, identifier),
     }
 }
 

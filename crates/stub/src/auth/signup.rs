@@ -8,9 +8,10 @@ use serde_json::{Map, Value};
 use super::cookies::token_answer;
 use super::error::AuthError;
 use super::issue::sign_in;
+use super::outbox::Letter;
 use super::pkce::Challenge;
 use super::user::User;
-use super::{present, read_json};
+use super::{present, read_json, redirect_target};
 use crate::clock::rfc3339_now;
 use crate::request::Req;
 use crate::response::{StubBody, json};
@@ -87,8 +88,16 @@ pub(super) async fn signup(
     user.confirmation_sent_at = Some(rfc3339_now());
     let user_json = user.to_json();
     store.insert_user(user);
-    if let Some(identifier) = email.or(phone) {
-        store.remember_otp(identifier, challenge);
+    let redirect_to = redirect_target(shared, req);
+    if let Some(to) = email.or(phone) {
+        let letter = Letter {
+            to,
+            kind: if email.is_some() { "signup" } else { "sms" },
+            api_url: &shared.issuer,
+            redirect_to: &redirect_to,
+            pkce: challenge.is_some(),
+        };
+        store.send_otp(&letter, challenge);
     }
     Ok(json(StatusCode::OK, &user_json))
 }

@@ -1,6 +1,7 @@
 //! Auth's tables: users, sessions, refresh tokens (with rotation and reuse
-//! detection), PKCE flow states, pending one-time passwords and MFA
-//! challenges. Callers hold the lock from `Shared::auth` for a whole operation.
+//! detection), PKCE flow states, pending one-time passwords (and the
+//! outbox of what was sent), identity-linking states and MFA challenges.
+//! Callers hold the lock from `Shared::auth` for a whole operation.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -13,6 +14,8 @@ use uuid::Uuid;
 
 use super::error::AuthError;
 use super::factors::MfaChallenge;
+use super::identities::LinkState;
+use super::outbox::{Letter, Message};
 use super::pkce::Challenge;
 use super::user::User;
 use crate::clock::{rfc3339_now, unix_now};
@@ -54,6 +57,9 @@ pub(crate) struct Flow {
 #[derive(Debug, Clone)]
 pub(crate) struct PendingOtp {
     pub challenge: Option<Challenge>,
+    /// Sent to the new address or phone of this user's email or phone
+    /// change (redeemed only by `type=email_change` / `phone_change`).
+    pub change_of: Option<Uuid>,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +72,10 @@ pub(crate) struct AuthStore {
     refresh_tokens: HashMap<String, RefreshToken>,
     flows: HashMap<String, Flow>,
     otps: HashMap<String, PendingOtp>,
+    /// Every mail and text message sent, oldest first.
+    outbox: Vec<Message>,
+    /// Identity links begun at `/user/identities/authorize`, by `state`.
+    pub link_states: HashMap<String, LinkState>,
     /// MFA challenges by id.
     pub challenges: HashMap<Uuid, MfaChallenge>,
     /// Passkey sign-in challenges: id to expiry (Unix seconds).
@@ -101,6 +111,18 @@ impl AuthStore {
         self.by_phone.get(phone).copied()
     }
 
+    /// The user changing their email or phone to `identifier`.
+    pub fn user_id_by_pending_change(&self, identifier: &str) -> Option<Uuid> {
+        let email = identifier.to_ascii_lowercase();
+        self.users
+            .values()
+            .find(|u| {
+                u.new_email.as_deref() == Some(email.as_str())
+                    || u.new_phone.as_deref() == Some(identifier)
+            })
+            .map(|u| u.id)
+    }
+
     /// Adds a user (its email and phone must be free); returns its id.
     pub fn insert_user(&mut self, mut user: User) -> Uuid {
         let id = user.id;
@@ -133,13 +155,7 @@ impl AuthStore {
         let email = email.to_ascii_lowercase();
         match self.by_email.get(&email) {
             Some(owner) if *owner == id => return Ok(()),
-            Some(_) => {
-                return Err(AuthError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "email_exists",
-                    "A user with this email address has already been registered",
-                ));
-            }
+            Some(_) => return Err(email_exists()),
             None => {}
         }
         let user = self.users.get_mut(&id).ok_or_else(user_not_found)?;
@@ -154,13 +170,7 @@ impl AuthStore {
     pub fn change_phone(&mut self, id: Uuid, phone: &str) -> Result<(), AuthError> {
         match self.by_phone.get(phone) {
             Some(owner) if *owner == id => return Ok(()),
-            Some(_) => {
-                return Err(AuthError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "phone_exists",
-                    "A user with this phone number has already been registered",
-                ));
-            }
+            Some(_) => return Err(phone_exists()),
             None => {}
         }
         let user = self.users.get_mut(&id).ok_or_else(user_not_found)?;
@@ -401,10 +411,108 @@ impl AuthStore {
             .ok_or_else(|| AuthError::unexpected("flow state vanished"))
     }
 
-    /// Remembers that [`OTP_CODE`] was sent to an email or phone.
-    pub fn remember_otp(&mut self, identifier: &str, challenge: Option<Challenge>) {
-        self.otps
-            .insert(identifier.to_ascii_lowercase(), PendingOtp { challenge });
+    /// Sends [`OTP_CODE`] (and, to an address, its link) as `letter` says,
+    /// and remembers it for `/verify`.
+    pub fn send_otp(&mut self, letter: &Letter, challenge: Option<Challenge>) {
+        self.send(letter, challenge, None);
+    }
+
+    /// Starts an email change: the user's `new_email` is set and the code
+    /// goes to the new address, to be redeemed by `type=email_change`.
+    pub fn send_email_change(
+        &mut self,
+        user_id: Uuid,
+        letter: &Letter,
+        challenge: Option<Challenge>,
+    ) -> Result<(), AuthError> {
+        self.ensure_email_free(user_id, letter.to)?;
+        let user = self.users.get_mut(&user_id).ok_or_else(user_not_found)?;
+        user.new_email = Some(letter.to.to_ascii_lowercase());
+        user.email_change_sent_at = Some(rfc3339_now());
+        self.send(letter, challenge, Some(user_id));
+        Ok(())
+    }
+
+    /// Starts a phone change: the user's `new_phone` is set and the code
+    /// goes to the new number, to be redeemed by `type=phone_change`.
+    pub fn send_phone_change(&mut self, user_id: Uuid, letter: &Letter) -> Result<(), AuthError> {
+        if self
+            .user_id_by_phone(letter.to)
+            .is_some_and(|owner| owner != user_id)
+        {
+            return Err(phone_exists());
+        }
+        let user = self.users.get_mut(&user_id).ok_or_else(user_not_found)?;
+        user.new_phone = Some(letter.to.to_owned());
+        self.send(letter, None, Some(user_id));
+        Ok(())
+    }
+
+    /// Applies a confirmed phone change: the number becomes the user's,
+    /// confirmed, with a `phone` identity; an anonymous user becomes permanent.
+    pub fn complete_phone_change(&mut self, user_id: Uuid, phone: &str) -> Result<(), AuthError> {
+        self.change_phone(user_id, phone)?;
+        let user = self.users.get_mut(&user_id).ok_or_else(user_not_found)?;
+        user.new_phone = None;
+        user.phone_confirmed_at = Some(rfc3339_now());
+        user.link("phone");
+        user.is_anonymous = false;
+        user.updated_at = rfc3339_now();
+        Ok(())
+    }
+
+    fn send(&mut self, letter: &Letter, challenge: Option<Challenge>, change_of: Option<Uuid>) {
+        self.otps.insert(
+            letter.to.to_ascii_lowercase(),
+            PendingOtp {
+                challenge,
+                change_of,
+            },
+        );
+        self.outbox.push(Message::new(letter));
+    }
+
+    /// Every message sent, oldest first.
+    pub fn outbox(&self) -> &[Message] {
+        &self.outbox
+    }
+
+    /// Applies a confirmed email change as GoTrue's `emailChangeVerify`
+    /// does: the new address becomes the user's (confirmed, with an
+    /// `email` identity) and an anonymous user becomes permanent.
+    pub fn complete_email_change(&mut self, user_id: Uuid, email: &str) -> Result<(), AuthError> {
+        self.adopt_email(user_id, email)?;
+        let user = self.users.get_mut(&user_id).ok_or_else(user_not_found)?;
+        user.new_email = None;
+        user.email_change_sent_at = None;
+        user.link("email");
+        Ok(())
+    }
+
+    /// Gives the user a confirmed address; an anonymous user becomes permanent.
+    pub fn adopt_email(&mut self, user_id: Uuid, email: &str) -> Result<(), AuthError> {
+        self.change_email(user_id, email)?;
+        let user = self.users.get_mut(&user_id).ok_or_else(user_not_found)?;
+        user.email_confirmed_at = Some(rfc3339_now());
+        user.is_anonymous = false;
+        user.updated_at = rfc3339_now();
+        Ok(())
+    }
+
+    /// The user who has the provider account with address `email` as an identity.
+    pub fn account_owner(&self, provider: &str, email: &str) -> Option<Uuid> {
+        self.users
+            .values()
+            .find(|u| u.has_account(provider, email))
+            .map(|u| u.id)
+    }
+
+    /// Refuses an address another user has (422 `email_exists`).
+    pub fn ensure_email_free(&self, user_id: Uuid, email: &str) -> Result<(), AuthError> {
+        match self.user_id_by_email(email) {
+            Some(owner) if owner != user_id => Err(email_exists()),
+            _ => Ok(()),
+        }
     }
 
     /// Consumes the pending OTP of an email or phone when `code` is right.
@@ -413,6 +521,11 @@ impl AuthStore {
             return None;
         }
         self.otps.remove(&identifier.to_ascii_lowercase())
+    }
+
+    /// Puts back a pending OTP that was taken but not redeemed.
+    pub fn restore_otp(&mut self, identifier: &str, otp: PendingOtp) {
+        self.otps.insert(identifier.to_ascii_lowercase(), otp);
     }
 
     /// Consumes the pending OTP whose email-link token hash is `token_hash`;
@@ -434,6 +547,22 @@ pub(crate) fn link_token_hash(identifier: &str) -> String {
     let digest =
         Sha224::digest(format!("{}{OTP_CODE}", identifier.to_ascii_lowercase()).as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn email_exists() -> AuthError {
+    AuthError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "email_exists",
+        "A user with this email address has already been registered",
+    )
+}
+
+fn phone_exists() -> AuthError {
+    AuthError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "phone_exists",
+        "A user with this phone number has already been registered",
+    )
 }
 
 pub(crate) fn user_not_found() -> AuthError {

@@ -12,6 +12,9 @@ use crate::clock::rfc3339_now;
 pub(crate) struct Identity {
     identity_id: Uuid,
     provider: String,
+    /// The provider account's address, when it is not the user's own
+    /// (an identity linked with `linkIdentity`).
+    email: Option<String>,
     created_at: String,
 }
 
@@ -25,6 +28,11 @@ pub(crate) struct User {
     pub email_confirmed_at: Option<String>,
     pub phone_confirmed_at: Option<String>,
     pub confirmation_sent_at: Option<String>,
+    /// An email change waiting for its confirmation.
+    pub new_email: Option<String>,
+    pub email_change_sent_at: Option<String>,
+    /// A phone change waiting for its confirmation.
+    pub new_phone: Option<String>,
     pub last_sign_in_at: Option<String>,
     pub user_metadata: Map<String, Value>,
     identities: Vec<Identity>,
@@ -49,6 +57,9 @@ impl User {
             email_confirmed_at: None,
             phone_confirmed_at: None,
             confirmation_sent_at: None,
+            new_email: None,
+            email_change_sent_at: None,
+            new_phone: None,
             last_sign_in_at: None,
             user_metadata: Map::new(),
             identities: Vec::new(),
@@ -75,9 +86,28 @@ impl User {
             self.identities.push(Identity {
                 identity_id: Uuid::new_v4(),
                 provider: provider.to_owned(),
+                email: None,
                 created_at: rfc3339_now(),
             });
         }
+    }
+
+    /// Links the provider account with address `email` (manual linking).
+    pub fn link_account(&mut self, provider: &str, email: &str) {
+        self.identities.push(Identity {
+            identity_id: Uuid::new_v4(),
+            provider: provider.to_owned(),
+            email: Some(email.to_ascii_lowercase()),
+            created_at: rfc3339_now(),
+        });
+    }
+
+    /// Whether the provider account with address `email` is one of this user's identities.
+    pub fn has_account(&self, provider: &str, email: &str) -> bool {
+        let email = email.to_ascii_lowercase();
+        self.identities.iter().any(|i| {
+            i.provider == provider && i.email.as_ref().or(self.email.as_ref()) == Some(&email)
+        })
     }
 
     /// Marks the email (or, for phone users, the phone) as confirmed now.
@@ -137,6 +167,9 @@ impl User {
             ("email_confirmed_at", self.email_confirmed_at.as_ref()),
             ("phone_confirmed_at", self.phone_confirmed_at.as_ref()),
             ("confirmation_sent_at", self.confirmation_sent_at.as_ref()),
+            ("new_email", self.new_email.as_ref()),
+            ("email_change_sent_at", self.email_change_sent_at.as_ref()),
+            ("new_phone", self.new_phone.as_ref()),
             ("confirmed_at", confirmed_at),
             ("last_sign_in_at", self.last_sign_in_at.as_ref()),
         ];
@@ -167,7 +200,7 @@ impl User {
             "created_at": identity.created_at,
             "updated_at": identity.created_at,
         }));
-        if let Some(email) = &self.email {
+        if let Some(email) = identity.email.as_ref().or(self.email.as_ref()) {
             data.insert("email".to_owned(), json!(email));
             out.insert("email".to_owned(), json!(email));
         }

@@ -5,18 +5,19 @@
 //! browser's later refresh grants are answered from the session.
 
 use crate::app::App;
-use crate::body::Body;
+use crate::body::{Body, empty};
 use crate::pipeline::context::{CookieChange, Ctx, store_down};
 use crate::pipeline::handlers::forward::send;
 use crate::pipeline::response::auth_answer::{read_answer, relay_answer};
 use crate::pipeline::response::respond;
 use crate::upstream::{drop_upstream_cookies, replace_body};
-use http::header::{CONTENT_TYPE, HeaderValue};
-use http::{Response, StatusCode};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::auth::{
-    AuthError, SignIn, browser_token_response, read_token_response, wants_versioned_errors,
+    AuthError, SignIn, browser_token_response, continued_session, continues, read_token_response,
+    wants_versioned_errors,
 };
 use sbp_core::config::TokenMode;
 use sbp_core::route::Service;
@@ -68,15 +69,22 @@ pub fn token_answer(
     response
 }
 
-/// Stores a new session for `grant` (replacing the browser's old one) and
-/// returns the body for the browser.
+/// Stores the session for `grant` and returns the body for the browser.
+/// A sign-in of the user whose session the browser holds continues that
+/// session (same cookie, same public id); any other replaces the browser's
+/// old session with a new one.
 pub async fn start_session(ctx: &mut Ctx<'_>, grant: SignIn) -> Result<Vec<u8>, ProxyError> {
     let app = ctx.app.clone();
     let now = app.now();
-    if let Some(old) = ctx.presented_key().cloned() {
+    let continued = ctx
+        .live()
+        .filter(|live| continues(&live.session, &grant.claims.sub))
+        .map(|live| (live.key.clone(), live.session.clone()));
+    if continued.is_none()
+        && let Some(old) = ctx.presented_key().cloned()
+    {
         app.sessions.end(&old).await.map_err(store_down)?;
     }
-    let secret = SessionSecret::generate(&app.rng);
     let new = NewSession {
         id: uuid::Builder::from_random_bytes(app.random())
             .into_uuid()
@@ -96,18 +104,54 @@ pub async fn start_session(ctx: &mut Ctx<'_>, grant: SignIn) -> Result<Vec<u8>, 
             .sessions
             .first_tokens(mint, &grant.claims.all, &new.tokens)?;
     }
-    let session = Session::new(new, now, config.session_ttl, config.session_idle_ttl);
-    app.sessions
-        .insert(&secret.key(), session)
-        .await
-        .map_err(store_down)?;
-    ctx.cookie = CookieChange::Set(secret);
+    match continued {
+        Some((key, current)) => {
+            let session = continued_session(&current, new, now, config.session_idle_ttl);
+            let replaced = current.auth_session_id != session.auth_session_id;
+            app.sessions
+                .insert(&key, session)
+                .await
+                .map_err(store_down)?;
+            if replaced {
+                end_auth_session(ctx, &current.tokens.access_token).await;
+            }
+        }
+        None => {
+            let secret = SessionSecret::generate(&app.rng);
+            let session = Session::new(new, now, config.session_ttl, config.session_idle_ttl);
+            app.sessions
+                .insert(&secret.key(), session)
+                .await
+                .map_err(store_down)?;
+            ctx.cookie = CookieChange::Set(secret);
+        }
+    }
     Ok(placeholder_body(
         &app,
         &grant.claims.all,
         &grant.body,
         &grant.user,
     ))
+}
+
+/// Ends the Auth session a continued session held before (`logout?scope=
+/// local` with its token), so a sign-in that continues a session does not
+/// leave a second Auth session behind; a failure is logged: that session
+/// then lives on in Auth only until its refresh token expires.
+async fn end_auth_session(ctx: &Ctx<'_>, access_token: &str) {
+    let Some(bearer) = crate::upstream::bearer(access_token) else {
+        return;
+    };
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/auth/v1/logout?scope=local")
+        .header(AUTHORIZATION, bearer)
+        .body(empty());
+    if let Ok(request) = request
+        && let Err(e) = ctx.app.upstream.call(request, 64 * 1024).await
+    {
+        tracing::warn!(error = %e, "cannot end the Auth session a continued session held");
+    }
 }
 
 /// A token response for the browser: `base` and `user` with placeholders
