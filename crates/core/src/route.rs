@@ -39,6 +39,9 @@ pub enum Route {
     Health,
     /// `GET /edge/v1/.well-known/jwks.json`: public keys of mint mode.
     Jwks,
+    /// `POST /edge/v1/hooks/auth`: a signed Database Webhook call about
+    /// `auth.users` or `auth.sessions` (server to server, no session).
+    AuthHook,
     /// A call to Auth whose token response creates a session.
     SignIn,
     /// `POST /auth/v1/factors/{id}/verify`: an MFA verification, whose
@@ -121,6 +124,7 @@ fn edge_route(method: &Method, rest: &str) -> Route {
         "sessions" => expect(Method::GET, Route::Sessions),
         "health" => expect(Method::GET, Route::Health),
         ".well-known/jwks.json" => expect(Method::GET, Route::Jwks),
+        "hooks/auth" => expect(Method::POST, Route::AuthHook),
         _ => match rest.strip_prefix("sessions/") {
             Some(id) if !id.is_empty() && !id.contains('/') => {
                 expect(Method::DELETE, Route::RevokeSession(id.to_string()))
@@ -320,6 +324,14 @@ mod tests {
             Route::NotFound
         );
         assert_eq!(route(Method::GET, "/edge/v1/health", None), Route::Health);
+        assert_eq!(
+            route(Method::POST, "/supabase/edge/v1/hooks/auth", None),
+            Route::AuthHook
+        );
+        assert_eq!(
+            route(Method::GET, "/edge/v1/hooks/auth", None),
+            Route::MethodNotAllowed
+        );
         assert_eq!(
             route(Method::GET, "/edge/v1/.well-known/jwks.json", None),
             Route::Jwks

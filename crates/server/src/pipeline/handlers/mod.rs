@@ -6,6 +6,7 @@
 mod account;
 mod edge;
 mod forward;
+mod hooks;
 mod mfa;
 mod realtime;
 mod sign_in;
@@ -28,6 +29,7 @@ pub async fn handle(
     match route {
         Route::Health => Ok(Box::pin(edge::health(ctx)).await),
         Route::Jwks => Ok(edge::jwks(ctx)),
+        Route::AuthHook => Box::pin(hooks::auth_hook(ctx, body)).await,
         Route::NotFound => Err(ProxyError::NotFound),
         Route::MethodNotAllowed => Err(ProxyError::MethodNotAllowed),
         Route::DotSegments => Err(ProxyError::BadRequest("the path has dot segments".into())),
