@@ -12,6 +12,7 @@ mod cluster;
 mod endpoints;
 mod fail_closed;
 mod forwarding;
+mod hooks;
 mod mint;
 mod persistence;
 mod realtime;

@@ -4,6 +4,7 @@
 
 mod browser;
 pub mod clock;
+pub mod hooks;
 pub mod http;
 mod process;
 mod redis;
