@@ -73,14 +73,16 @@ pub async fn run(writer_a: &impl SessionStore, writer_b: &impl SessionStore) {
     );
     let marked = writer_b.get(&key("k-u1")).await.unwrap().unwrap();
     assert_eq!(marked.tokens_outdated.as_deref(), Some("m1"));
+    let stale = UserObject::from(json!({"id": "ursula", "as": "Auth had it before m1"}));
     for seen in [None, Some("m0")] {
         writer_b
-            .update_tokens(&key("k-u1"), &tokens("t3", t), None, seen)
+            .update_tokens(&key("k-u1"), &tokens("t3", t), Some(&stale), seen)
             .await
             .unwrap();
         let kept = writer_a.get(&key("k-u1")).await.unwrap().unwrap();
         assert_eq!(kept.tokens_outdated.as_deref(), Some("m1"), "seen {seen:?}");
         assert_eq!(kept.tokens, tokens("t3", t));
+        assert_eq!(kept.user, promoted, "the newer user stays");
     }
     assert!(
         writer_a
@@ -98,12 +100,14 @@ pub async fn run(writer_a: &impl SessionStore, writer_b: &impl SessionStore) {
         Some("m2"),
         "a newer mark stays"
     );
+    let fresh = UserObject::from(json!({"id": "ursula", "as": "Auth has it after m2"}));
     writer_b
-        .update_tokens(&key("k-u1"), &tokens("t5", t), None, Some("m2"))
+        .update_tokens(&key("k-u1"), &tokens("t5", t), Some(&fresh), Some("m2"))
         .await
         .unwrap();
     let cleared = writer_a.get(&key("k-u1")).await.unwrap().unwrap();
     assert_eq!(cleared.tokens_outdated, None);
+    assert_eq!(cleared.user, fresh);
     assert_eq!(
         writer_a.list_user("ursula").await.unwrap()[0].1,
         *cleared,

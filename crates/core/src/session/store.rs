@@ -25,13 +25,13 @@ pub trait SessionStore {
     async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError>;
     /// Stores a new session (or replaces one with the same key).
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError>;
-    /// Replaces the tokens of an existing session, and its cached user when
-    /// `user` is given (Auth's answer to a refresh carries the user); other
-    /// fields, a user written meanwhile by [`SessionStore::update_user`]
-    /// included when `user` is `None`, are left as stored. The session's
-    /// `tokens_outdated` mark is cleared only when it still equals
-    /// `outdated_seen` (the mark read before the new tokens were asked for):
-    /// a mark set while a refresh was under way stays.
+    /// Replaces the tokens of an existing session; other fields are left as
+    /// stored. `outdated_seen` is the session's `tokens_outdated` mark as
+    /// read before the new tokens were asked for. While the mark still
+    /// equals it, the mark is cleared and `user` (Auth's user given with
+    /// the tokens, if any) becomes the cached user; when another mark was
+    /// set meanwhile (the user changed while a refresh was under way), the
+    /// mark and the newer cached user stay.
     /// Returns `false` when the session no longer exists.
     async fn update_tokens(
         &self,

@@ -82,11 +82,11 @@ impl SessionStore for MemoryStore {
             Some(s) => {
                 let s = Arc::make_mut(s);
                 s.tokens = tokens.clone();
-                if let Some(user) = user {
-                    s.user = user.clone();
-                }
-                if outdated_seen.is_some() && s.tokens_outdated.as_deref() == outdated_seen {
+                if s.tokens_outdated.as_deref() == outdated_seen {
                     s.tokens_outdated = None;
+                    if let Some(user) = user {
+                        s.user = user.clone();
+                    }
                 }
                 true
             }

@@ -244,11 +244,11 @@ impl SessionStore for FileStore {
         self.write(move |txn| {
             change_in(txn, &key, &seal, |session| {
                 session.tokens = tokens.clone();
-                if let Some(user) = &user {
-                    session.user = user.clone();
-                }
-                if seen.is_some() && session.tokens_outdated == seen {
+                if session.tokens_outdated == seen {
                     session.tokens_outdated = None;
+                    if let Some(user) = &user {
+                        session.user = user.clone();
+                    }
                 }
             })
         })

@@ -54,18 +54,19 @@ pub const GET: &str = r#"
 return redis.call('HMGET', ARGV[1] .. 's:' .. ARGV[2], 'session', 'tokens', 'user', 'seen', 'outdated')
 "#;
 
-/// ARGV: prefix, key, tokens JSON, user JSON (empty: keep it), a new
-/// `session` field (empty: keep it), the outdated mark the new tokens
-/// replace (empty: none; a different mark stays). Returns 1 if the
-/// session exists.
+/// ARGV: prefix, key, tokens JSON, user JSON (empty: none given), a new
+/// `session` field (empty: keep it), the outdated mark read before the
+/// tokens were asked for (empty: none). While the stored mark is that one,
+/// it is cleared and the user written; a newer mark and user stay.
+/// Returns 1 if the session exists.
 pub const UPDATE_TOKENS: &str = r#"
 local s = ARGV[1] .. 's:' .. ARGV[2]
 if redis.call('EXISTS', s) == 0 then return 0 end
 redis.call('HSET', s, 'tokens', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', s, 'user', ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('HSET', s, 'session', ARGV[5]) end
-if ARGV[6] ~= '' and redis.call('HGET', s, 'outdated') == ARGV[6] then
+if (redis.call('HGET', s, 'outdated') or '') == ARGV[6] then
   redis.call('HDEL', s, 'outdated')
+  if ARGV[4] ~= '' then redis.call('HSET', s, 'user', ARGV[4]) end
 end
 return 1
 "#;
