@@ -404,3 +404,38 @@ async fn user_answers_through_the_proxy_replace_the_cached_user() {
         }
     }
 }
+
+#[tokio::test]
+async fn in_mint_mode_a_user_change_is_minted_into_the_next_token() {
+    let env = Env::with(Setup {
+        settings: vec![
+            ("PROXY_TOKEN_MODE", "mint".to_string()),
+            ("SUPABASE_JWT_SECRET", JWT_SECRET.to_string()),
+            ("PROXY_HOOK_SECRET", SECRET.to_string()),
+        ],
+        ..Setup::default()
+    })
+    .await;
+    let (mut browser, user_id) = env.signed_in("hook-mint@example.com").await;
+    let before = session_user(&mut browser).await;
+    let echo = browser.get("/rest/v1/echo").await;
+    assert!(echo.json()["claims"]["app_metadata"].get("plan").is_none());
+    let changed = set_app_metadata(&env, &user_id, json!({"plan": "pro"})).await;
+    let call = Call::signed(
+        SECRET,
+        &payload("UPDATE", "users", user_row(&changed), user_row(&before)),
+    );
+    assert_eq!(call.send(&env.base()).await.status, 200);
+    let echo = browser.get("/rest/v1/echo").await;
+    assert_eq!(
+        echo.json()["claims"]["app_metadata"]["plan"],
+        "pro",
+        "{}",
+        echo.text()
+    );
+    assert_eq!(
+        env.stub.refresh_count(),
+        0,
+        "minted, not refreshed with Auth"
+    );
+}
