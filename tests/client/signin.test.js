@@ -300,19 +300,15 @@ describe('an anonymous user turned permanent keeps its session', () => {
     for (const row of rows.data) assert.equal(row.user_id, app.user.id);
   });
 
-  test(
-    'updateUser({ email }) with autoconfirm: /edge/v1/session shows the new email',
-    { todo: 'the cached user follows PUT /user (issue 17, deliverable 5)' },
-    async () => {
-      const app = await anonymous(env);
-      const email = freshEmail('anon-cached');
-      const updated = await app.client.auth.updateUser({ email });
-      assert.equal(updated.error, null, updated.error?.message);
-      const me = await assertSameSession(app);
-      assert.equal(me.user.email, email);
-      assert.equal(me.user.is_anonymous, false);
-    },
-  );
+  test('updateUser({ email }) with autoconfirm: /edge/v1/session shows the new email', async () => {
+    const app = await anonymous(env);
+    const email = freshEmail('anon-cached');
+    const updated = await app.client.auth.updateUser({ email });
+    assert.equal(updated.error, null, updated.error?.message);
+    const me = await assertSameSession(app);
+    assert.equal(me.user.email, email);
+    assert.equal(me.user.is_anonymous, false);
+  });
 
   test('updateUser({ email }) needing confirmation, then verifyOtp type email_change', async () => {
     const app = await anonymous(confirming);

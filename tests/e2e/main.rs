@@ -13,6 +13,7 @@ mod database;
 mod endpoints;
 mod fail_closed;
 mod forwarding;
+mod hooks;
 mod mint;
 mod persistence;
 mod realtime;

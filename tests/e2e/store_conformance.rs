@@ -1,9 +1,11 @@
 //! One conformance suite, run against every store backend: its operations,
-//! deletes racing with touches and reads ([`races`]), and what the stores
-//! keep at rest ([`at_rest`]).
+//! deletes racing with touches and reads ([`races`]), what the stores
+//! keep at rest ([`at_rest`]), and user writes apart from tokens, the Auth
+//! session index and hook call ids ([`users`]).
 
 mod at_rest;
 mod races;
+mod users;
 use crate::support;
 
 use sb_cookie_proxy::store::{FileStore, MemoryStore, RedisStore, Store};
@@ -95,7 +97,7 @@ pub async fn run(store: &impl SessionStore) {
     let user = UserObject::from(serde_json::json!({"id": "alice", "email": "new@example.com"}));
     assert!(
         store
-            .update_tokens(&key("k-a1"), &tokens, &user)
+            .update_tokens(&key("k-a1"), &tokens, Some(&user), None)
             .await
             .unwrap()
     );
@@ -105,7 +107,7 @@ pub async fn run(store: &impl SessionStore) {
     assert_eq!(updated.created_at, a1.created_at);
     assert!(
         !store
-            .update_tokens(&key("missing"), &tokens, &user)
+            .update_tokens(&key("missing"), &tokens, Some(&user), None)
             .await
             .unwrap()
     );
@@ -149,24 +151,45 @@ pub async fn run(store: &impl SessionStore) {
     assert!(store.get(&key("k-a1")).await.unwrap().is_some());
     assert_eq!(store.sweep(t + 2000).await.unwrap(), 1);
     assert!(store.list_user("alice").await.unwrap().is_empty());
+
+    users::run(store, store).await;
 }
 
 #[tokio::test]
 async fn memory_store_conforms() {
-    run(&MemoryStore::default()).await;
+    let store = MemoryStore::default();
+    run(&store).await;
+    users::hook_ids(&store, &MemoryStore::default(), false).await;
 }
 
 #[tokio::test]
 async fn file_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/sessions.redb");
-    run(&FileStore::open(&path, TokenSeal::none()).unwrap()).await;
+    let store = FileStore::open(&path, TokenSeal::none()).unwrap();
+    run(&store).await;
+    let other = dir.path().join("other.redb");
+    users::hook_ids(
+        &store,
+        &FileStore::open(&other, TokenSeal::none()).unwrap(),
+        false,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn redis_store_conforms() {
     let redis = RedisServer::start();
     run(&RedisStore::open(&redis.url(), "suite".into(), TokenSeal::none()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn two_redis_instances_write_users_and_tokens_apart_and_share_hook_ids() {
+    let redis = RedisServer::start();
+    let a = RedisStore::open(&redis.url(), "a".into(), TokenSeal::none()).unwrap();
+    let b = RedisStore::open(&redis.url(), "b".into(), TokenSeal::none()).unwrap();
+    users::run(&a, &b).await;
+    users::hook_ids(&a, &b, true).await;
 }
 
 #[tokio::test]

@@ -45,6 +45,9 @@ pub enum Route {
     Callback,
     /// `GET /edge/v1/confirm`: an email link (token hash) becomes a session.
     Confirm,
+    /// `POST /edge/v1/hooks/auth`: a signed Database Webhook call about
+    /// `auth.users` or `auth.sessions` (server to server, no session).
+    AuthHook,
     /// A call to Auth whose token response creates a session.
     SignIn,
     /// `POST /auth/v1/factors/{id}/verify`: an MFA verification, whose
@@ -130,6 +133,7 @@ fn edge_route(method: &Method, rest: &str) -> Route {
         "authorize" => expect(Method::GET, Route::Authorize),
         "callback" => expect(Method::GET, Route::Callback),
         "confirm" => expect(Method::GET, Route::Confirm),
+        "hooks/auth" => expect(Method::POST, Route::AuthHook),
         _ => match rest.strip_prefix("sessions/") {
             Some(id) if !id.is_empty() && !id.contains('/') => {
                 expect(Method::DELETE, Route::RevokeSession(id.to_string()))
@@ -336,6 +340,14 @@ mod tests {
             Route::NotFound
         );
         assert_eq!(route(Method::GET, "/edge/v1/health", None), Route::Health);
+        assert_eq!(
+            route(Method::POST, "/supabase/edge/v1/hooks/auth", None),
+            Route::AuthHook
+        );
+        assert_eq!(
+            route(Method::GET, "/edge/v1/hooks/auth", None),
+            Route::MethodNotAllowed
+        );
         assert_eq!(
             route(Method::GET, "/edge/v1/.well-known/jwks.json", None),
             Route::Jwks

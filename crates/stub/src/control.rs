@@ -1,7 +1,8 @@
 //! Test-control endpoints under `/__stub/` for tests that cannot call Rust
 //! (the Node client tests): the request log, issued tokens, the mails and
-//! text messages Auth sent, a reset, the current TOTP code of a secret and
-//! injected `Set-Cookie` headers.
+//! text messages Auth sent, a reset, the current TOTP code of a secret,
+//! injected `Set-Cookie` headers, and an admin's change to a user's
+//! `app_metadata`.
 
 use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
@@ -24,6 +25,7 @@ pub(crate) async fn handle(shared: &Shared, req: &mut Req) -> Response<StubBody>
             }
         }
         ("POST", "/__stub/set_cookies") => set_cookies(shared, req).await,
+        ("POST", "/__stub/app_metadata") => set_app_metadata(shared, req).await,
         ("GET", "/__stub/recorded") => {
             let list: Vec<Value> = shared
                 .recorder
@@ -68,6 +70,34 @@ async fn set_cookies(shared: &Shared, req: &mut Req) -> Response<StubBody> {
             &json!({"error": "expected a JSON array of Set-Cookie values"}),
         ),
     }
+}
+
+/// Body `{"user_id", "app_metadata": {...}}`: merges the keys into the
+/// user's `app_metadata`, as GoTrue's admin user update
+/// (`PUT /admin/users/{id}` with `app_metadata`) does; tokens issued from
+/// then on carry it, tokens issued before keep the old claims. Answers the
+/// user as Auth shows it.
+async fn set_app_metadata(shared: &Shared, req: &mut Req) -> Response<StubBody> {
+    let body = req.body.read_all(64 * 1024).await.ok();
+    let asked = body.and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    let user_id = asked
+        .as_ref()
+        .and_then(|a| a["user_id"].as_str())
+        .and_then(|id| id.parse().ok());
+    let metadata = asked.as_ref().and_then(|a| a["app_metadata"].as_object());
+    let (Some(user_id), Some(metadata)) = (user_id, metadata) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "expected {\"user_id\": <uuid>, \"app_metadata\": {...}}"}),
+        );
+    };
+    let mut auth = shared.auth();
+    let Some(user) = auth.user_mut(user_id) else {
+        return json(StatusCode::NOT_FOUND, &json!({"error": "no such user"}));
+    };
+    user.admin_app_metadata.extend(metadata.clone());
+    user.updated_at = crate::clock::rfc3339_now();
+    json(StatusCode::OK, &user.to_json())
 }
 
 /// A recorded request as JSON: headers as an object (repeated ones joined

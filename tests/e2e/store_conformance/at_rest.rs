@@ -63,7 +63,7 @@ async fn sign_ins(store: &impl SessionStore) -> Vec<String> {
     let user = UserObject::from(serde_json::json!({"id": "dana", "email": "dana@example.com"}));
     assert!(
         store
-            .update_tokens(&key("k-d1"), &refreshed, &user)
+            .update_tokens(&key("k-d1"), &refreshed, Some(&user), None)
             .await
             .unwrap()
     );
@@ -193,7 +193,7 @@ async fn a_file_dump_holds_no_token_with_a_key() {
     let d1_tokens = d1.tokens.clone();
     assert!(
         !other
-            .update_tokens(&key("k-d2"), &d1_tokens, &user)
+            .update_tokens(&key("k-d2"), &d1_tokens, Some(&user), None)
             .await
             .unwrap()
     );
@@ -289,7 +289,7 @@ async fn a_redis_dump_holds_no_token_with_a_key() {
     };
     assert!(
         sealing
-            .update_tokens(&key("k-old"), &fresh, &s.user)
+            .update_tokens(&key("k-old"), &fresh, Some(&s.user), None)
             .await
             .unwrap()
     );

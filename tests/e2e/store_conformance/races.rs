@@ -91,9 +91,34 @@ impl CachedStore for Held {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &UserObject,
+        user: Option<&UserObject>,
+        outdated_seen: Option<&str>,
     ) -> Result<bool, StoreError> {
-        self.inner.update_tokens(key, tokens, user).await
+        self.inner
+            .update_tokens(key, tokens, user, outdated_seen)
+            .await
+    }
+    async fn update_user(
+        &self,
+        key: &SessionKey,
+        user: &UserObject,
+        outdate: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.inner.update_user(key, user, outdate).await
+    }
+    async fn find_auth_session(
+        &self,
+        auth_session_id: &str,
+    ) -> Result<Option<(SessionKey, Session)>, StoreError> {
+        self.inner.find_auth_session(auth_session_id).await
+    }
+    async fn claim_hook_id(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        self.inner.claim_hook_id(id, now, ttl).await
     }
     async fn touch(
         &self,
@@ -226,7 +251,10 @@ pub async fn run(store: Store, session: impl Fn(&str) -> Session) {
     let refresh = async {
         reached.await.unwrap();
         let user = stored.user.clone();
-        let updated = cache.update_tokens(&key, &tokens, &user).await.unwrap();
+        let updated = cache
+            .update_tokens(&key, &tokens, Some(&user), None)
+            .await
+            .unwrap();
         assert_eq!(updated.unwrap().tokens, tokens);
         release.send(()).unwrap();
     };

@@ -4,6 +4,7 @@
 
 mod browser;
 pub mod clock;
+pub mod hooks;
 pub mod http;
 pub mod postgres;
 mod process;

@@ -36,6 +36,8 @@ pub fn continued_session(
         ip: new.ip,
         user_agent: new.user_agent,
         country: new.country,
+        // Auth's new tokens carry the user as it is now.
+        tokens_outdated: None,
     };
     session.touch(now, idle_ttl);
     session

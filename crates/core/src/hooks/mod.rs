@@ -3,8 +3,10 @@
 //!
 //! [`HookSecrets`] reads `PROXY_HOOK_SECRET`; [`verify`] checks a call's
 //! `webhook-id`, `webhook-timestamp` and `webhook-signature` headers
-//! against its body.
+//! against its body; [`parse`] and [`decide`] say what its payload means.
 
+mod payload;
 mod signature;
 
+pub use payload::{Change, Effect, Payload, PayloadError, decide, parse, user_from_row};
 pub use signature::{HookSecrets, SignatureError, TIMESTAMP_TOLERANCE, sign, verify};

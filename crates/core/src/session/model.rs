@@ -44,6 +44,13 @@ pub struct Session {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub country: Option<String>,
+    /// Set when the user changed after the tokens were issued (an Auth hook
+    /// call, or `PUT /auth/v1/user` in mint mode): the tokens carry old
+    /// claims and are replaced at their next use. It holds an id of that
+    /// change, so that a refresh which began before the change does not
+    /// clear it (see [`SessionStore::update_tokens`](super::SessionStore::update_tokens)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_outdated: Option<String>,
 }
 
 /// What a sign-in knows about the browser and the user, to make a [`Session`].
@@ -75,6 +82,7 @@ impl Session {
             ip: new.ip,
             user_agent: new.user_agent,
             country: new.country,
+            tokens_outdated: None,
         }
     }
 

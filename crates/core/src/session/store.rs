@@ -25,14 +25,43 @@ pub trait SessionStore {
     async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError>;
     /// Stores a new session (or replaces one with the same key).
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError>;
-    /// Replaces the tokens (and the cached user) of an existing session.
+    /// Replaces the tokens of an existing session; other fields are left as
+    /// stored. `outdated_seen` is the session's `tokens_outdated` mark as
+    /// read before the new tokens were asked for. While the mark still
+    /// equals it, the mark is cleared and `user` (Auth's user given with
+    /// the tokens, if any) becomes the cached user; when another mark was
+    /// set meanwhile (the user changed while a refresh was under way), the
+    /// mark and the newer cached user stay.
     /// Returns `false` when the session no longer exists.
     async fn update_tokens(
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &UserObject,
+        user: Option<&UserObject>,
+        outdated_seen: Option<&str>,
     ) -> Result<bool, StoreError>;
+    /// Replaces only the cached user of an existing session (the tokens are
+    /// left as stored, so a concurrent [`SessionStore::update_tokens`] on
+    /// another instance is never undone). With `outdate`, also marks the
+    /// tokens outdated with that id (see `Session::tokens_outdated`).
+    /// Returns `false` when the session no longer exists.
+    async fn update_user(
+        &self,
+        key: &SessionKey,
+        user: &UserObject,
+        outdate: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// The session that holds Auth's session `auth_session_id`
+    /// (`Session::auth_session_id`), if one is stored.
+    async fn find_auth_session(
+        &self,
+        auth_session_id: &str,
+    ) -> Result<Option<(SessionKey, Session)>, StoreError>;
+    /// Remembers a hook call's `webhook-id` for `ttl` seconds from `now`;
+    /// `false` when it was already remembered (a replay). A shared store
+    /// remembers it for every instance.
+    async fn claim_hook_id(&self, id: &str, now: UnixSeconds, ttl: u64)
+    -> Result<bool, StoreError>;
     /// Records use of a session: only `last_seen_at` and `idle_expires_at`
     /// change, and only if the session still exists (atomically: a touch
     /// never brings back a deleted session). Returns the session as it is

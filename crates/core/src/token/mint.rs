@@ -183,6 +183,12 @@ pub fn claims_for_user(claims: &Map<String, Value>, user: &Value) -> Map<String,
     claims
 }
 
+/// Whether tokens minted for `user` would carry other claims than `claims`
+/// (then a session's minted token is outdated by the new user object).
+pub fn user_changes_claims(claims: &Map<String, Value>, user: &Value) -> bool {
+    claims_for_user(claims, user) != *claims
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +272,16 @@ mod tests {
         assert_eq!(updated["user_metadata"], json!({"nick": "n"}));
         assert_eq!(updated["session_id"], "s1");
         assert!(updated.get("identities").is_none());
+    }
+
+    #[test]
+    fn only_claim_fields_of_the_user_outdate_a_token() {
+        let claims = claims_for_user(&claims(), &json!({"email": "a@example.com"}));
+        let same = json!({"id": "u1", "email": "a@example.com", "identities": [1]});
+        assert!(!user_changes_claims(&claims, &same));
+        let promoted =
+            json!({"id": "u1", "email": "a@example.com", "app_metadata": {"plan": "pro"}});
+        assert!(user_changes_claims(&claims, &promoted));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! When an upstream token must be refreshed, and whether it can still be used.
 
 use crate::env::UnixSeconds;
-use crate::session::UpstreamTokens;
+use crate::session::{Session, UpstreamTokens};
 
 /// The configured margin, but never more than a quarter of the token's lifetime.
 pub fn effective_margin(tokens: &UpstreamTokens, margin: u64) -> i64 {
@@ -14,6 +14,13 @@ pub fn needs_refresh(tokens: &UpstreamTokens, now: UnixSeconds, margin: u64) -> 
     now >= tokens
         .expires_at
         .saturating_sub(effective_margin(tokens, margin))
+}
+
+/// Whether the session needs new tokens before its next use: its token is
+/// within the refresh margin, or the user changed since it was issued
+/// (`Session::tokens_outdated`).
+pub fn needs_new_tokens(session: &Session, now: UnixSeconds, margin: u64) -> bool {
+    session.tokens_outdated.is_some() || needs_refresh(&session.tokens, now, margin)
 }
 
 /// Whether the token is still valid and may be sent while a refresh fails.
@@ -59,5 +66,15 @@ mod tests {
         assert!(needs_refresh(&t, 3540, 60));
         assert!(usable(&t, 3599));
         assert!(!usable(&t, 3600));
+    }
+
+    #[test]
+    fn outdated_tokens_need_replacing_however_fresh() {
+        let mut session = crate::session::tests_support::sample(0);
+        assert!(!needs_new_tokens(&session, 10, 60));
+        session.tokens_outdated = Some("hook-1".into());
+        assert!(needs_new_tokens(&session, 10, 60));
+        session.tokens_outdated = None;
+        assert!(needs_new_tokens(&session, 3540, 60));
     }
 }

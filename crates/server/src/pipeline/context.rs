@@ -10,7 +10,7 @@ use sbp_core::ProxyError;
 use sbp_core::guard::client_ip;
 use sbp_core::route::strip_base;
 use sbp_core::session::{Session, SessionKey, SessionSecret};
-use sbp_core::token::{AfterRefresh, after_refresh, needs_refresh};
+use sbp_core::token::{AfterRefresh, after_refresh, needs_new_tokens};
 use std::sync::Arc;
 
 /// A live session the request presented.
@@ -152,11 +152,7 @@ impl<'a> Ctx<'a> {
         };
         let now = self.app.now();
         let sessions = &self.app.sessions;
-        if !needs_refresh(
-            &live.session.tokens,
-            now,
-            sessions.settings().refresh_margin,
-        ) {
+        if !needs_new_tokens(&live.session, now, sessions.settings().refresh_margin) {
             sessions.check_if_due(&live.key, &live.session);
             return Ok(Some(live.session.clone()));
         }

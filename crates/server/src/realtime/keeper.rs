@@ -20,7 +20,7 @@ use crate::store::CachedStore;
 use sbp_core::env::UnixSeconds;
 use sbp_core::realtime::SessionEnd;
 use sbp_core::session::{Session, SessionKey};
-use sbp_core::token::{effective_margin, needs_refresh};
+use sbp_core::token::{effective_margin, needs_new_tokens, needs_refresh};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,7 +124,7 @@ async fn look_up<S: CachedStore, A: AuthApi>(
     if session.is_expired(now) {
         return Err(SessionEnd::Expired);
     }
-    if !needs_refresh(&session.tokens, now, sessions.settings().refresh_margin) {
+    if !needs_new_tokens(&session, now, sessions.settings().refresh_margin) {
         return Ok(session);
     }
     match sessions.refresh(key).await {

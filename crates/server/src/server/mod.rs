@@ -244,6 +244,7 @@ async fn follow_store(app: Arc<App>, stopped: watch::Receiver<bool>) {
     };
     let evict = |eviction| match eviction {
         Eviction::Session(key) => app.sessions.evict(&key),
+        Eviction::Ended(key) => app.sessions.ended_elsewhere(&key),
         Eviction::Everything => app.sessions.clear(),
     };
     follow_evictions(redis, evict, stopped).await;

@@ -9,8 +9,8 @@ use crate::store::CachedStore;
 use sbp_core::ProxyError;
 use sbp_core::auth::session_gone;
 use sbp_core::config::TokenMode;
-use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
-use sbp_core::token::{MintKey, claims_for_user, needs_refresh, session_claims};
+use sbp_core::session::{Session, SessionKey, UpstreamTokens};
+use sbp_core::token::{MintKey, claims_for_user, needs_new_tokens, session_claims};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,15 +63,18 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
                 return Refreshed::Failed;
             }
         };
-        if !needs_refresh(&session.tokens, self.now(), self.settings.refresh_margin) {
+        if !needs_new_tokens(&session, self.now(), self.settings.refresh_margin) {
             self.check_if_due(key, &session);
             return Refreshed::Fresh(session);
         }
-        let claims = session_claims(&session);
+        // The cached user is the latest word on the claims it holds (a hook
+        // call or a `/user` answer may have changed it since the last mint).
+        let claims = claims_for_user(&session_claims(&session), &session.user.to_value());
         let Ok(tokens) = self.mint_tokens(mint, &claims, &session.tokens.refresh_token) else {
             return Refreshed::Failed;
         };
-        match self.cache.update_tokens(key, &tokens, &session.user).await {
+        let outdated = session.tokens_outdated.as_deref();
+        match self.cache.update_tokens(key, &tokens, None, outdated).await {
             Ok(Some(session)) => {
                 self.check_if_due(key, &session);
                 Refreshed::Fresh(session)
@@ -82,22 +85,6 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
                 Refreshed::Failed
             }
         }
-    }
-
-    /// Records Auth's updated user object and mints from its claims from now on.
-    pub async fn update_user(
-        &self,
-        mint: &MintKey,
-        key: &SessionKey,
-        session: &Session,
-        user: Value,
-    ) -> Result<Option<Arc<Session>>, StoreError> {
-        let claims = claims_for_user(&session_claims(session), &user);
-        let Ok(tokens) = self.mint_tokens(mint, &claims, &session.tokens.refresh_token) else {
-            return Ok(None);
-        };
-        let user = UserObject::from_value(&user);
-        self.cache.update_tokens(key, &tokens, &user).await
     }
 
     /// In mint mode, starts a check of the session with Auth when one is due;

@@ -23,6 +23,7 @@ mod refresh;
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+mod users;
 
 pub use auth::AuthApi;
 pub use sbp_core::token::Refreshed;
@@ -141,7 +142,8 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         self.cache.store()
     }
 
-    /// Every session ended from now on, on this instance.
+    /// Every session ended from now on: on this instance, and (with a
+    /// shared store) on the others, as their announcements arrive.
     pub fn ended(&self) -> broadcast::Receiver<SessionKey> {
         self.ended.subscribe()
     }
@@ -186,14 +188,17 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         Ok(stored)
     }
 
-    /// Stores new tokens; `None` when the session is gone.
+    /// Stores new tokens and the user Auth gave with them; `None` when the
+    /// session is gone.
     pub async fn update_tokens(
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
         user: &UserObject,
     ) -> Result<Option<Arc<Session>>, StoreError> {
-        self.cache.update_tokens(key, tokens, user).await
+        self.cache
+            .update_tokens(key, tokens, Some(user), None)
+            .await
     }
 
     /// Records use of the session at `now` (see `Session::touch`); `None`
@@ -225,6 +230,13 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
     /// Drops one cached session (another instance changed it).
     pub fn evict(&self, key: &SessionKey) {
         self.cache.evict(key);
+    }
+
+    /// Another instance ended a session: drops the cached copy and
+    /// announces the end here, so this instance's sockets close.
+    pub fn ended_elsewhere(&self, key: &SessionKey) {
+        self.cache.evict(key);
+        let _ = self.ended.send(key.clone());
     }
 
     /// Drops every cached session (eviction messages may have been missed).

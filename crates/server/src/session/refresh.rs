@@ -21,7 +21,7 @@ use futures_util::FutureExt;
 use sbp_core::auth::{Kept, RefreshAnswer, read_refresh_answer};
 use sbp_core::config::TokenMode;
 use sbp_core::session::{SessionKey, UserObject};
-use sbp_core::token::needs_refresh;
+use sbp_core::token::needs_new_tokens;
 use std::collections::HashMap;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
@@ -84,11 +84,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
                     tokio::time::sleep(WAIT_STEP).await;
                     match self.cache.reload(key).await {
                         Ok(Some(s))
-                            if !needs_refresh(
-                                &s.tokens,
-                                self.now(),
-                                self.settings.refresh_margin,
-                            ) =>
+                            if !needs_new_tokens(&s, self.now(), self.settings.refresh_margin) =>
                         {
                             return Refreshed::Fresh(s);
                         }
@@ -140,7 +136,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
                 return Refreshed::Failed;
             }
         };
-        if !needs_refresh(&session.tokens, self.now(), self.settings.refresh_margin) {
+        if !needs_new_tokens(&session, self.now(), self.settings.refresh_margin) {
             return Refreshed::Fresh(session);
         }
         let call = self.auth.refresh_grant(&session.tokens.refresh_token);
@@ -159,7 +155,12 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         match read_refresh_answer(status, answer.error_code.as_deref(), &answer.body) {
             RefreshAnswer::Tokens(grant) => match self
                 .cache
-                .update_tokens(key, &grant.tokens, &UserObject::from_value(&grant.user))
+                .update_tokens(
+                    key,
+                    &grant.tokens,
+                    Some(&UserObject::from_value(&grant.user)),
+                    session.tokens_outdated.as_deref(),
+                )
                 .await
             {
                 Ok(Some(session)) => Refreshed::Fresh(session),

@@ -65,9 +65,34 @@ impl CachedStore for SharedStore {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &UserObject,
+        user: Option<&UserObject>,
+        outdated_seen: Option<&str>,
     ) -> Result<bool, StoreError> {
-        self.sessions.update_tokens(key, tokens, user).await
+        self.sessions
+            .update_tokens(key, tokens, user, outdated_seen)
+            .await
+    }
+    async fn update_user(
+        &self,
+        key: &SessionKey,
+        user: &UserObject,
+        outdate: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.sessions.update_user(key, user, outdate).await
+    }
+    async fn find_auth_session(
+        &self,
+        auth_session_id: &str,
+    ) -> Result<Option<(SessionKey, Session)>, StoreError> {
+        self.sessions.find_auth_session(auth_session_id).await
+    }
+    async fn claim_hook_id(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        self.sessions.claim_hook_id(id, now, ttl).await
     }
     async fn touch(
         &self,

@@ -27,9 +27,32 @@ impl CachedStore for Store {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &UserObject,
+        user: Option<&UserObject>,
+        outdated_seen: Option<&str>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        sbp_core::session::SessionStore::update_tokens(self, key, tokens, user)
+        sbp_core::session::SessionStore::update_tokens(self, key, tokens, user, outdated_seen)
+    }
+    fn update_user(
+        &self,
+        key: &SessionKey,
+        user: &UserObject,
+        outdate: Option<&str>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        sbp_core::session::SessionStore::update_user(self, key, user, outdate)
+    }
+    fn find_auth_session(
+        &self,
+        auth_session_id: &str,
+    ) -> impl Future<Output = Result<Option<(SessionKey, Session)>, StoreError>> + Send {
+        sbp_core::session::SessionStore::find_auth_session(self, auth_session_id)
+    }
+    fn claim_hook_id(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+        ttl: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        sbp_core::session::SessionStore::claim_hook_id(self, id, now, ttl)
     }
     fn touch(
         &self,

@@ -1,6 +1,7 @@
 //! `memory:`: sessions in process memory, lost on restart. Each session is
 //! one shared allocation: the cache in front of the store holds the same `Arc`.
 
+use super::hook_ids::SeenHookIds;
 use sbp_core::env::UnixSeconds;
 use sbp_core::session::{
     Session, SessionKey, SessionStore, StoreError, UpstreamTokens, UserObject,
@@ -12,11 +13,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 struct Tables {
     sessions: HashMap<SessionKey, Arc<Session>>,
     by_user: HashMap<String, BTreeSet<SessionKey>>,
+    /// Auth's session id → the session holding it.
+    by_auth_session: HashMap<String, SessionKey>,
 }
 
 impl Tables {
     fn remove(&mut self, key: &SessionKey) -> Option<Arc<Session>> {
         let session = self.sessions.remove(key)?;
+        if let Some(auth_id) = &session.auth_session_id
+            && self.by_auth_session.get(auth_id) == Some(key)
+        {
+            self.by_auth_session.remove(auth_id);
+        }
         if let Some(keys) = self.by_user.get_mut(&session.user_id) {
             keys.remove(key);
             if keys.is_empty() {
@@ -30,6 +38,7 @@ impl Tables {
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
+    hook_ids: SeenHookIds,
 }
 
 impl MemoryStore {
@@ -55,6 +64,9 @@ impl SessionStore for MemoryStore {
             .entry(session.user_id.clone())
             .or_default()
             .insert(key.clone());
+        if let Some(auth_id) = &session.auth_session_id {
+            t.by_auth_session.insert(auth_id.clone(), key.clone());
+        }
         t.sessions.insert(key.clone(), Arc::new(session.clone()));
         Ok(())
     }
@@ -63,17 +75,63 @@ impl SessionStore for MemoryStore {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &UserObject,
+        user: Option<&UserObject>,
+        outdated_seen: Option<&str>,
     ) -> Result<bool, StoreError> {
         Ok(match self.lock().sessions.get_mut(key) {
             Some(s) => {
                 let s = Arc::make_mut(s);
                 s.tokens = tokens.clone();
-                s.user = user.clone();
+                if s.tokens_outdated.as_deref() == outdated_seen {
+                    s.tokens_outdated = None;
+                    if let Some(user) = user {
+                        s.user = user.clone();
+                    }
+                }
                 true
             }
             None => false,
         })
+    }
+
+    async fn update_user(
+        &self,
+        key: &SessionKey,
+        user: &UserObject,
+        outdate: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.lock().sessions.get_mut(key) {
+            Some(s) => {
+                let s = Arc::make_mut(s);
+                s.user = user.clone();
+                if let Some(mark) = outdate {
+                    s.tokens_outdated = Some(mark.to_string());
+                }
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn find_auth_session(
+        &self,
+        auth_session_id: &str,
+    ) -> Result<Option<(SessionKey, Session)>, StoreError> {
+        let t = self.lock();
+        Ok(t.by_auth_session.get(auth_session_id).and_then(|key| {
+            t.sessions
+                .get(key)
+                .map(|s| (key.clone(), Session::clone(s)))
+        }))
+    }
+
+    async fn claim_hook_id(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(self.hook_ids.claim(id, now, ttl))
     }
 
     async fn touch(

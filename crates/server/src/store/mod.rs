@@ -7,6 +7,7 @@
 mod cache;
 mod cached;
 mod file;
+mod hook_ids;
 mod memory;
 mod redis;
 mod sealing;
@@ -85,9 +86,32 @@ impl SessionStore for Store {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &UserObject,
+        user: Option<&UserObject>,
+        outdated_seen: Option<&str>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.update_tokens(key, tokens, user).await)
+        dispatch!(self, s => s.update_tokens(key, tokens, user, outdated_seen).await)
+    }
+    async fn update_user(
+        &self,
+        key: &SessionKey,
+        user: &UserObject,
+        outdate: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.update_user(key, user, outdate).await)
+    }
+    async fn find_auth_session(
+        &self,
+        auth_session_id: &str,
+    ) -> Result<Option<(SessionKey, Session)>, StoreError> {
+        dispatch!(self, s => s.find_auth_session(auth_session_id).await)
+    }
+    async fn claim_hook_id(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.claim_hook_id(id, now, ttl).await)
     }
     async fn touch(
         &self,

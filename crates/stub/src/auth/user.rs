@@ -43,6 +43,9 @@ pub(crate) struct User {
     pub is_anonymous: bool,
     /// Banned by an admin: Auth refuses the user's tokens and sign-ins.
     pub banned: bool,
+    /// Keys an admin set in `app_metadata` (GoTrue's admin user update
+    /// merges them into `raw_app_meta_data`), over `provider`/`providers`.
+    pub admin_app_metadata: Map<String, Value>,
 }
 
 impl User {
@@ -68,6 +71,7 @@ impl User {
             updated_at: now,
             is_anonymous: false,
             banned: false,
+            admin_app_metadata: Map::new(),
         }
     }
 
@@ -133,10 +137,12 @@ impl User {
             .iter()
             .map(|i| i.provider.as_str())
             .collect();
-        match providers.first() {
-            Some(first) => json!({"provider": first, "providers": providers}),
-            None => json!({}),
-        }
+        let mut metadata = match providers.first() {
+            Some(first) => object(json!({"provider": first, "providers": providers})),
+            None => Map::new(),
+        };
+        metadata.extend(self.admin_app_metadata.clone());
+        Value::Object(metadata)
     }
 
     /// The user as Auth returns it.

@@ -14,11 +14,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use sbp_core::ProxyError;
 use sbp_core::auth::{AuthError, wants_versioned_errors};
-use sbp_core::config::TokenMode;
 use sbp_core::http::make_private;
 use sbp_core::route::{LogoutScope, Service};
 use sbp_core::session::Session;
-use sbp_core::token::MintKey;
 use serde_json::Value;
 
 /// Auth's answer to a call that needs a session, when there is none.
@@ -34,21 +32,18 @@ pub async fn user(ctx: &mut Ctx<'_>, body: Incoming) -> Result<Response<Body>, P
     };
     let upstream = send(ctx, body, session_bearer(&session)?, Service::Auth).await?;
     let mut response = relay_auth(ctx, upstream).await?;
-    let app = ctx.app.clone();
-    if response.status() == StatusCode::OK
-        && let TokenMode::Mint(mint) = &app.config.token_mode
-    {
-        response = remember_user(ctx, mint, &session, response).await?;
+    if response.status() == StatusCode::OK {
+        response = remember_user(ctx, &session, response).await?;
     }
     make_private(response.headers_mut());
     Ok(response)
 }
 
-/// Mint mode: Auth's answer to `/user` is the user as it is now; the
-/// session keeps it, and tokens minted from now on carry its claims.
+/// Auth's answer to `/user` is the user as it is now: the session keeps
+/// it (both token modes; in mint mode tokens minted from now on carry its
+/// claims).
 async fn remember_user(
     ctx: &mut Ctx<'_>,
-    mint: &MintKey,
     session: &Session,
     response: Response<Body>,
 ) -> Result<Response<Body>, ProxyError> {
@@ -64,7 +59,7 @@ async fn remember_user(
         let updated = ctx
             .app
             .sessions
-            .update_user(mint, &key, session, user)
+            .update_user(&key, session, &user)
             .await
             .map_err(store_down)?;
         if let Some(session) = updated {

@@ -7,6 +7,7 @@ mod account;
 mod confirm;
 mod edge;
 mod forward;
+mod hooks;
 mod mfa;
 mod oauth;
 mod realtime;
@@ -33,6 +34,7 @@ pub async fn handle(
         Route::Authorize => Ok(Box::pin(oauth::authorize(ctx)).await),
         Route::Callback => Ok(Box::pin(oauth::callback(ctx)).await),
         Route::Confirm => Ok(Box::pin(confirm::confirm(ctx)).await),
+        Route::AuthHook => Box::pin(hooks::auth_hook(ctx, body)).await,
         Route::NotFound => Err(ProxyError::NotFound),
         Route::MethodNotAllowed => Err(ProxyError::MethodNotAllowed),
         Route::DotSegments => Err(ProxyError::BadRequest("the path has dot segments".into())),

@@ -33,13 +33,14 @@ pub fn classify<'a>(
 }
 
 /// Applies the guards, then loads the session for every route that may use
-/// one (not the health check, the public keys, or a request that is refused
-/// anyway).
+/// one (not the health check, the public keys, the Auth hook, or a request
+/// that is refused anyway).
 pub async fn admit(ctx: &mut Ctx<'_>, route: &Route) -> Result<(), ProxyError> {
     guard::check(ctx, route)?;
     match route {
         Route::Health
         | Route::Jwks
+        | Route::AuthHook
         | Route::NotFound
         | Route::MethodNotAllowed
         | Route::DotSegments => Ok(()),

@@ -46,7 +46,27 @@ pub trait CachedStore: Send + Sync + 'static {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
+        user: Option<&UserObject>,
+        outdated_seen: Option<&str>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// See [`sbp_core::session::SessionStore::update_user`].
+    fn update_user(
+        &self,
+        key: &SessionKey,
         user: &UserObject,
+        outdate: Option<&str>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// See [`sbp_core::session::SessionStore::find_auth_session`].
+    fn find_auth_session(
+        &self,
+        auth_session_id: &str,
+    ) -> impl Future<Output = Result<Option<(SessionKey, Session)>, StoreError>> + Send;
+    /// See [`sbp_core::session::SessionStore::claim_hook_id`].
+    fn claim_hook_id(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+        ttl: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// See [`sbp_core::session::SessionStore::touch`].
     fn touch(
@@ -200,21 +220,63 @@ impl<S: CachedStore> SessionCache<S> {
         Ok(session)
     }
 
-    /// Stores refreshed tokens; `None` when the session is gone.
+    /// Stores refreshed tokens (see [`CachedStore::update_tokens`]);
+    /// `None` when the session is gone.
     pub async fn update_tokens(
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &UserObject,
+        user: Option<&UserObject>,
+        outdated_seen: Option<&str>,
     ) -> Result<Option<Arc<Session>>, StoreError> {
         let write = self.cache.begin_write(key);
-        if !self.store.update_tokens(key, tokens, user).await? {
+        if !self
+            .store
+            .update_tokens(key, tokens, user, outdated_seen)
+            .await?
+        {
             write.finish(None);
             return Ok(None);
         }
         let stored = self.store.get(key).await?;
         write.finish(stored.clone().map(Entry::new));
         Ok(stored)
+    }
+
+    /// Stores a new cached user, leaving the tokens as they are stored
+    /// (see [`CachedStore::update_user`]); `None` when the session is gone.
+    pub async fn update_user(
+        &self,
+        key: &SessionKey,
+        user: &UserObject,
+        outdate: Option<&str>,
+    ) -> Result<Option<Arc<Session>>, StoreError> {
+        let write = self.cache.begin_write(key);
+        if !self.store.update_user(key, user, outdate).await? {
+            write.finish(None);
+            return Ok(None);
+        }
+        let stored = self.store.get(key).await?;
+        write.finish(stored.clone().map(Entry::new));
+        Ok(stored)
+    }
+
+    /// The session holding Auth's session `auth_session_id` (from the store).
+    pub async fn find_auth_session(
+        &self,
+        auth_session_id: &str,
+    ) -> Result<Option<(SessionKey, Session)>, StoreError> {
+        self.store.find_auth_session(auth_session_id).await
+    }
+
+    /// See [`CachedStore::claim_hook_id`].
+    pub async fn claim_hook_id(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        self.store.claim_hook_id(id, now, ttl).await
     }
 
     /// Records that `session` was used at `now`; returns the session as the
@@ -335,10 +397,30 @@ mod tests {
             expires_at: 3660,
         };
         let updated = cache
-            .update_tokens(&key, &tokens, &serde_json::json!({"id": "u"}).into())
+            .update_tokens(
+                &key,
+                &tokens,
+                Some(&serde_json::json!({"id": "u"}).into()),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(updated.unwrap().tokens.access_token, "new");
+        let renamed = cache
+            .update_user(
+                &key,
+                &serde_json::json!({"id": "u", "name": "b"}).into(),
+                None,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(renamed.user.to_value()["name"], "b");
+        assert_eq!(
+            cache.get(&key).await.unwrap().unwrap().tokens.access_token,
+            "new",
+            "a user update keeps the tokens"
+        );
         assert_eq!(
             cache.get(&key).await.unwrap().unwrap().last_seen_at,
             50,
@@ -348,7 +430,7 @@ mod tests {
         assert!(cache.get(&key).await.unwrap().is_none());
         assert!(
             cache
-                .update_tokens(&key, &tokens, &serde_json::json!({}).into())
+                .update_tokens(&key, &tokens, None, None)
                 .await
                 .unwrap()
                 .is_none()

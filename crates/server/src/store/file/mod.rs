@@ -9,6 +9,7 @@
 
 mod commits;
 
+use super::hook_ids::SeenHookIds;
 use super::sealing::{opened, sealed};
 use commits::Commits;
 use redb::{
@@ -27,6 +28,10 @@ use std::sync::Arc;
 const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 /// User id → session keys.
 const BY_USER: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("by_user");
+/// Auth's session id → the session key holding it. A file written before
+/// this table existed has none: sessions made since are found, older ones
+/// end with their lifetime.
+const BY_AUTH_SESSION: TableDefinition<&str, &str> = TableDefinition::new("by_auth_session");
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -41,6 +46,8 @@ pub struct FileStore {
     db: Arc<Database>,
     commits: Arc<Commits>,
     seal: TokenSeal,
+    /// Hook call ids are kept in memory: one process uses the file.
+    hook_ids: Arc<SeenHookIds>,
 }
 
 /// Creates `dir` and its missing parents, readable by the owner only.
@@ -88,11 +95,13 @@ impl FileStore {
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(SESSIONS).map_err(unavailable)?;
         txn.open_multimap_table(BY_USER).map_err(unavailable)?;
+        txn.open_table(BY_AUTH_SESSION).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
         Ok(FileStore {
             db: Arc::new(db),
             commits: Arc::default(),
             seal,
+            hook_ids: Arc::default(),
         })
     }
 
@@ -160,8 +169,34 @@ fn remove_in(txn: &WriteTransaction, key: &str) -> Result<Option<Session>, Store
     if let Some(s) = &session {
         let mut index = txn.open_multimap_table(BY_USER).map_err(unavailable)?;
         index.remove(s.user_id.as_str(), key).map_err(unavailable)?;
+        if let Some(auth_id) = &s.auth_session_id {
+            let mut by_auth = txn.open_table(BY_AUTH_SESSION).map_err(unavailable)?;
+            let holder = by_auth
+                .get(auth_id.as_str())
+                .map_err(unavailable)?
+                .map(|v| v.value().to_string());
+            if holder.as_deref() == Some(key) {
+                by_auth.remove(auth_id.as_str()).map_err(unavailable)?;
+            }
+        }
     }
     Ok(session)
+}
+
+/// Changes the session under `key` with `change`, in `txn`; `false` when
+/// it is gone.
+fn change_in(
+    txn: &WriteTransaction,
+    key: &SessionKey,
+    seal: &TokenSeal,
+    change: impl FnOnce(&mut Session),
+) -> Result<bool, StoreError> {
+    let Some(mut session) = read_in(txn, key, seal)? else {
+        return Ok(false);
+    };
+    change(&mut session);
+    write_in(txn, key, &session, seal)?;
+    Ok(true)
 }
 
 impl SessionStore for FileStore {
@@ -186,6 +221,12 @@ impl SessionStore for FileStore {
             index
                 .insert(session.user_id.as_str(), key.as_str())
                 .map_err(unavailable)?;
+            if let Some(auth_id) = &session.auth_session_id {
+                let mut by_auth = txn.open_table(BY_AUTH_SESSION).map_err(unavailable)?;
+                by_auth
+                    .insert(auth_id.as_str(), key.as_str())
+                    .map_err(unavailable)?;
+            }
             Ok(())
         })
         .await
@@ -195,20 +236,75 @@ impl SessionStore for FileStore {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &UserObject,
+        user: Option<&UserObject>,
+        outdated_seen: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let (key, tokens, user) = (key.clone(), tokens.clone(), user.clone());
-        let seal = self.seal.clone();
+        let (key, tokens, user) = (key.clone(), tokens.clone(), user.cloned());
+        let (seen, seal) = (outdated_seen.map(str::to_string), self.seal.clone());
         self.write(move |txn| {
-            let Some(mut session) = read_in(txn, &key, &seal)? else {
-                return Ok(false);
-            };
-            session.tokens = tokens.clone();
-            session.user = user.clone();
-            write_in(txn, &key, &session, &seal)?;
-            Ok(true)
+            change_in(txn, &key, &seal, |session| {
+                session.tokens = tokens.clone();
+                if session.tokens_outdated == seen {
+                    session.tokens_outdated = None;
+                    if let Some(user) = &user {
+                        session.user = user.clone();
+                    }
+                }
+            })
         })
         .await
+    }
+
+    async fn update_user(
+        &self,
+        key: &SessionKey,
+        user: &UserObject,
+        outdate: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (key, user, seal) = (key.clone(), user.clone(), self.seal.clone());
+        let outdate = outdate.map(str::to_string);
+        self.write(move |txn| {
+            change_in(txn, &key, &seal, |session| {
+                session.user = user.clone();
+                if outdate.is_some() {
+                    session.tokens_outdated = outdate.clone();
+                }
+            })
+        })
+        .await
+    }
+
+    async fn find_auth_session(
+        &self,
+        auth_session_id: &str,
+    ) -> Result<Option<(SessionKey, Session)>, StoreError> {
+        let (auth_id, seal) = (auth_session_id.to_string(), self.seal.clone());
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let by_auth = txn.open_table(BY_AUTH_SESSION).map_err(unavailable)?;
+            let Some(key) = by_auth.get(auth_id.as_str()).map_err(unavailable)? else {
+                return Ok(None);
+            };
+            let key = SessionKey::from_stored(key.value());
+            let table = txn.open_table(SESSIONS).map_err(unavailable)?;
+            let Some(value) = table.get(key.as_str()).map_err(unavailable)? else {
+                return Ok(None);
+            };
+            let session = opened(&seal, &key, decode(value.value())?);
+            Ok(session
+                .filter(|s| s.auth_session_id.as_deref() == Some(auth_id.as_str()))
+                .map(|s| (key, s)))
+        })
+        .await
+    }
+
+    async fn claim_hook_id(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(self.hook_ids.claim(id, now, ttl))
     }
 
     async fn touch(

@@ -10,13 +10,14 @@ pub fn encode_tokens(tokens: &UpstreamTokens) -> String {
     serde_json::to_string(tokens).unwrap_or_default()
 }
 
-/// `fields` are `session`, `tokens`, `user`, `seen` as stored (`None` when
-/// missing); `None` overall when the session does not exist.
+/// `fields` are `session`, `tokens`, `user`, `seen`, `outdated` as stored
+/// (`None` when missing); `None` overall when the session does not exist.
 pub fn decode(fields: &[Option<String>]) -> Result<Option<Session>, StoreError> {
-    let [Some(session), tokens, user, seen] = fields else {
+    let [Some(session), tokens, user, seen, outdated] = fields else {
         return Ok(None);
     };
     let mut session = Session::from_bytes(session.as_bytes()).map_err(corrupt)?;
+    session.tokens_outdated = outdated.clone();
     if let Some(tokens) = tokens {
         session.tokens = serde_json::from_str(tokens).map_err(corrupt)?;
     }

@@ -1,7 +1,9 @@
 //! Cache coherence between instances: every change to a session is
 //! published, and every instance evicts its cached copy when it hears of it.
+//! A deleted session is also published on a channel of its own, so that
+//! every instance closes the sockets it holds for it at once.
 
-use super::{EVICTIONS, RedisStore};
+use super::{ENDED, EVICTIONS, RedisStore};
 use futures_util::StreamExt;
 use sbp_core::session::SessionKey;
 use std::time::Duration;
@@ -11,6 +13,8 @@ use tokio::sync::watch;
 pub enum Eviction {
     /// One session changed on another instance.
     Session(SessionKey),
+    /// One session was deleted on another instance.
+    Ended(SessionKey),
     /// Messages may have been missed (the subscription was (re)made): drop everything.
     Everything,
 }
@@ -26,7 +30,7 @@ pub async fn follow_evictions(
     loop {
         let subscribed = async {
             let mut pubsub = store.client.get_async_pubsub().await?;
-            pubsub.subscribe(EVICTIONS).await?;
+            pubsub.subscribe(&[EVICTIONS, ENDED]).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
         let pubsub = tokio::select! {
@@ -47,8 +51,12 @@ pub async fn follow_evictions(
                     let Ok(text) = message.get_payload::<String>() else {
                         continue;
                     };
+                    let ended = message.get_channel_name() == ENDED;
                     match text.split_once(':') {
                         Some((instance, _)) if instance == store.instance => {}
+                        Some((_, key)) if ended => {
+                            evict(Eviction::Ended(SessionKey::from_stored(key)));
+                        }
                         Some((_, key)) => evict(Eviction::Session(SessionKey::from_stored(key))),
                         None => {}
                     }

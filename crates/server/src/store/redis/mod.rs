@@ -28,6 +28,8 @@ use std::time::Duration;
 const PREFIX: &str = "sbp:";
 /// The channel on which changed sessions are announced.
 const EVICTIONS: &str = "sbp:evict";
+/// The channel on which deleted sessions are announced.
+const ENDED: &str = "sbp:ended";
 /// Sessions removed per sweep call.
 const SWEEP_BATCH: usize = 1000;
 /// A Redis call that takes longer fails (the request then gets a 503 or the cache's grace).
@@ -38,6 +40,8 @@ struct Scripts {
     insert: Script,
     get: Script,
     update_tokens: Script,
+    update_user: Script,
+    find_auth_session: Script,
     touch: Script,
     reseal: Script,
     remove: Script,
@@ -79,6 +83,8 @@ impl RedisStore {
                 insert: Script::new(scripts::INSERT),
                 get: Script::new(scripts::GET),
                 update_tokens: Script::new(scripts::UPDATE_TOKENS),
+                update_user: Script::new(scripts::UPDATE_USER),
+                find_auth_session: Script::new(scripts::FIND_AUTH_SESSION),
                 touch: Script::new(scripts::TOUCH),
                 reseal: Script::new(scripts::RESEAL),
                 remove: Script::new(scripts::REMOVE),
@@ -90,6 +96,23 @@ impl RedisStore {
             instance,
             seal,
         })
+    }
+
+    /// Sessions in rows of key and fields (as LIST_USER returns them, empty
+    /// strings for absent fields), with their tokens opened.
+    fn read_rows(&self, flat: &[String]) -> Result<Vec<(SessionKey, Session)>, StoreError> {
+        let mut out = Vec::new();
+        for row in flat.chunks(6) {
+            let fields: Vec<Option<String>> = row[1..]
+                .iter()
+                .map(|f| (!f.is_empty()).then(|| f.clone()))
+                .collect();
+            let key = SessionKey::from_stored(&row[0]);
+            if let Some(session) = self.read(&key, &fields)? {
+                out.push((key, session));
+            }
+        }
+        Ok(out)
     }
 
     /// The session in `fields` (as GET returns them) with its tokens opened.
@@ -126,10 +149,15 @@ impl RedisStore {
 
     /// Tells the other instances that `key` changed.
     async fn announce(&self, key: &SessionKey) {
+        self.publish(EVICTIONS, key).await;
+    }
+
+    /// Publishes `key` on `channel`, as this instance's.
+    async fn publish(&self, channel: &str, key: &SessionKey) {
         let message = format!("{}:{}", self.instance, key.as_str());
         let mut connection = self.connection.clone();
         let sent: Result<i64, _> = redis::cmd("PUBLISH")
-            .arg(EVICTIONS)
+            .arg(channel)
             .arg(message)
             .query_async(&mut connection)
             .await;
@@ -158,6 +186,8 @@ impl SessionStore for RedisStore {
             json.as_str(),
             end.as_str(),
             valid.as_str(),
+            session.auth_session_id.as_deref().unwrap_or(""),
+            session.tokens_outdated.as_deref().unwrap_or(""),
         ];
         let _: i64 = self.run(&self.scripts.insert, &args).await?;
         self.announce(key).await;
@@ -168,15 +198,67 @@ impl SessionStore for RedisStore {
         &self,
         key: &SessionKey,
         tokens: &UpstreamTokens,
-        user: &UserObject,
+        user: Option<&UserObject>,
+        outdated_seen: Option<&str>,
     ) -> Result<bool, StoreError> {
         let tokens = self.seal.seal(key, tokens);
         let session_field = self.sealed_session_field(key, &tokens).await?;
-        let (tokens, user) = (encode_tokens(&tokens), user.as_json().to_string());
-        let args = [key.as_str(), tokens.as_str(), user.as_str(), &session_field];
+        let tokens = encode_tokens(&tokens);
+        let user = user.map_or("", UserObject::as_json);
+        let args = [
+            key.as_str(),
+            tokens.as_str(),
+            user,
+            &session_field,
+            outdated_seen.unwrap_or(""),
+        ];
         let updated: i64 = self.run(&self.scripts.update_tokens, &args).await?;
         self.announce(key).await;
         Ok(updated == 1)
+    }
+
+    async fn update_user(
+        &self,
+        key: &SessionKey,
+        user: &UserObject,
+        outdate: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let args = [key.as_str(), user.as_json(), outdate.unwrap_or("")];
+        let updated: i64 = self.run(&self.scripts.update_user, &args).await?;
+        self.announce(key).await;
+        Ok(updated == 1)
+    }
+
+    async fn find_auth_session(
+        &self,
+        auth_session_id: &str,
+    ) -> Result<Option<(SessionKey, Session)>, StoreError> {
+        let flat: Vec<String> = self
+            .run(&self.scripts.find_auth_session, &[auth_session_id])
+            .await?;
+        Ok(self
+            .read_rows(&flat)?
+            .into_iter()
+            .find(|(_, s)| s.auth_session_id.as_deref() == Some(auth_session_id)))
+    }
+
+    async fn claim_hook_id(
+        &self,
+        id: &str,
+        _now: UnixSeconds,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.connection.clone();
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(format!("{PREFIX}h:{id}"))
+            .arg("1")
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl.max(1))
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(claimed.is_some())
     }
 
     async fn touch(
@@ -205,24 +287,14 @@ impl SessionStore for RedisStore {
     async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
         let fields: Vec<Option<String>> = self.run(&self.scripts.remove, &[key.as_str()]).await?;
         self.announce(key).await;
+        self.publish(ENDED, key).await;
         self.read(key, &fields)
     }
 
     async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
         let now = crate::runtime::unix_now().to_string();
         let flat: Vec<String> = self.run(&self.scripts.list_user, &[user_id, &now]).await?;
-        let mut out = Vec::new();
-        for row in flat.chunks(5) {
-            let fields: Vec<Option<String>> = row[1..]
-                .iter()
-                .map(|f| (!f.is_empty()).then(|| f.clone()))
-                .collect();
-            let key = SessionKey::from_stored(&row[0]);
-            if let Some(session) = self.read(&key, &fields)? {
-                out.push((key, session));
-            }
-        }
-        Ok(out)
+        self.read_rows(&flat)
     }
 
     async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError> {
