@@ -45,6 +45,7 @@ pub enum Preflight {
 }
 
 /// The request's `Origin`, if it has one and it is allowed.
+#[inline]
 pub fn allowed_origin<'a>(config: &Config, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
     headers
         .get(ORIGIN)
@@ -53,6 +54,9 @@ pub fn allowed_origin<'a>(config: &Config, headers: &'a HeaderMap) -> Option<&'a
 
 /// What becomes of a preflight, or `None` when the request is not one (an
 /// `OPTIONS` with an `Origin` and an `Access-Control-Request-Method`).
+/// Inlined, as [`answer`] is: every request asks, and nearly none is a
+/// preflight.
+#[inline]
 pub fn preflight(config: &Config, method: &Method, headers: &HeaderMap) -> Option<Preflight> {
     if method != Method::OPTIONS
         || !headers.contains_key(ORIGIN)
@@ -71,6 +75,7 @@ pub fn preflight(config: &Config, method: &Method, headers: &HeaderMap) -> Optio
 
 /// The CORS headers for the answer to a request with these headers, or
 /// `None` when its origin is not allowed (or it has none).
+#[inline]
 pub fn answer(config: &Config, request_headers: &HeaderMap) -> Option<CorsHeaders> {
     allowed_origin(config, request_headers).map(|origin| CorsHeaders::Answer {
         origin: origin.clone(),

@@ -4,7 +4,7 @@
 //! requests are marked private.
 
 use super::HopByHop;
-use http::header::{CACHE_CONTROL, HeaderMap, HeaderName, HeaderValue};
+use http::header::{CACHE_CONTROL, Entry, HeaderMap, HeaderName, HeaderValue};
 
 /// Whether a response header is Supabase's CORS policy, which the proxy replaces.
 pub fn is_cors_header(name: &str) -> bool {
@@ -32,12 +32,15 @@ pub fn clean_headers(headers: &mut HeaderMap) {
 /// Marks a response to a cookie-authenticated request as private, so no
 /// shared cache in front of the proxy serves one user's answer to another.
 pub fn make_private(headers: &mut HeaderMap) {
-    if !headers.contains_key(CACHE_CONTROL) {
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
-        return;
-    }
-    let kept: Vec<String> = headers
-        .get_all(CACHE_CONTROL)
+    // One lookup for the common case, an answer without `Cache-Control`.
+    let mut existing = match headers.entry(CACHE_CONTROL) {
+        Entry::Vacant(vacant) => {
+            vacant.insert(HeaderValue::from_static("private"));
+            return;
+        }
+        Entry::Occupied(occupied) => occupied,
+    };
+    let kept: Vec<String> = existing
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
@@ -58,7 +61,8 @@ pub fn make_private(headers: &mut HeaderMap) {
         .collect::<Vec<_>>()
         .join(", ");
     if let Ok(value) = HeaderValue::from_str(&value) {
-        headers.insert(CACHE_CONTROL, value);
+        // Replaces every `Cache-Control` value, as `HeaderMap::insert` does.
+        existing.insert(value);
     }
 }
 

@@ -84,11 +84,10 @@ impl<'a> Ctx<'a> {
 
     /// The client's address: the peer, or what a trusted proxy forwarded.
     pub fn client_ip(&self) -> std::net::IpAddr {
-        let forwarded = self
-            .parts
-            .headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
+        // Looked up only when core's rule reads it (the peer is a trusted
+        // proxy): a header lookup per request otherwise.
+        let forwarded = std::iter::once(&self.parts.headers)
+            .flat_map(|headers| headers.get_all(&X_FORWARDED_FOR))
             .filter_map(|v| v.to_str().ok());
         client_ip(
             self.connection.peer.ip(),

@@ -2,7 +2,8 @@
 
 use crate::body::{Body, IdleTimeout, full, read_request_body, upload};
 use crate::pipeline::context::Ctx;
-use crate::pipeline::response::relay::{idle_limit, relay};
+use crate::pipeline::response::auth_answer::relay_auth;
+use crate::pipeline::response::relay::{idle_limit, relay_streamed};
 use crate::upstream::{Forward, UpstreamResponse, bearer, forward_request};
 use http::header::COOKIE;
 use http::{HeaderValue, Response};
@@ -64,7 +65,10 @@ pub async fn forward(
         None => ctx.app.upstream.anon_bearer.clone(),
     };
     let upstream = send(ctx, body, bearer, service).await?;
-    let mut response = relay(ctx, service, upstream).await?;
+    let mut response = match service {
+        Service::Auth => relay_auth(ctx, upstream).await?,
+        _ => relay_streamed(ctx, upstream),
+    };
     if session.is_some() {
         make_private(response.headers_mut());
     }

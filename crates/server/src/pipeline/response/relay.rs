@@ -4,28 +4,20 @@
 
 use crate::body::{Body, IdleLimit};
 use crate::pipeline::context::Ctx;
-use crate::pipeline::response::auth_answer::relay_auth;
 use crate::upstream::{UpstreamResponse, drop_upstream_cookies, relay_response};
 use http::Response;
-use sbp_core::ProxyError;
-use sbp_core::route::Service;
 use std::time::Duration;
 
-/// The browser's copy of an answer from `service`.
-pub async fn relay(
-    ctx: &Ctx<'_>,
-    service: Service,
-    upstream: UpstreamResponse,
-) -> Result<Response<Body>, ProxyError> {
-    match service {
-        Service::Auth => relay_auth(ctx, upstream).await,
-        _ => {
-            let mut response = relay_response(upstream, idle_limit(ctx));
-            let cookie_name = &ctx.app.config.cookie_name;
-            drop_upstream_cookies(response.headers_mut(), cookie_name, false, &[]);
-            Ok(response)
-        }
-    }
+/// The browser's copy of an answer from any service but Auth (whose
+/// answers go through [`relay_auth`](super::auth_answer::relay_auth)):
+/// streamed, without the upstream's cookies that would clash with the
+/// proxy's. Not an `async fn`: nothing here waits, and a future would move
+/// the response in and out of its state on every request.
+pub fn relay_streamed(ctx: &Ctx<'_>, upstream: UpstreamResponse) -> Response<Body> {
+    let mut response = relay_response(upstream, idle_limit(ctx));
+    let cookie_name = &ctx.app.config.cookie_name;
+    drop_upstream_cookies(response.headers_mut(), cookie_name, false, &[]);
+    response
 }
 
 /// The idle limit for relayed bodies, on the connection's coarse timer.
