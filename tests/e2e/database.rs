@@ -3,10 +3,12 @@
 //! the hook settings out of reach, the triggers' signed payloads checked by
 //! the proxy's own verifier), and the proxy keeping `public.sessions` in
 //! step through the stand-in's PostgREST ([`mirror`],
-//! `PROXY_SESSIONS_TABLE=on`).
+//! `PROXY_SESSIONS_TABLE=on`); and what the triggers send delivered to a
+//! running proxy's hook, which acts on it ([`triggers_to_hook`]).
 
 mod mirror;
 mod schema;
+mod triggers_to_hook;
 
 use crate::support::postgres::{Postgres, SUPABASE_BASE};
 use serde_json::json;

@@ -6,7 +6,8 @@
 //! [`SUPABASE_BASE`] is what `schema.sql` expects of a Supabase project,
 //! reduced to what it touches: the roles, `auth.users`, `auth.sessions`,
 //! `auth.uid()`, pgcrypto in `extensions`, and pg_net's `net.http_post`
-//! replaced by a function that records each call in `net.calls`.
+//! replaced by a function that records each call in `net.calls` (the body
+//! as the bytes pg_net would send).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -75,11 +76,13 @@ create function auth.uid() returns uuid language sql stable as $$
   )::uuid
 $$;
 
--- pg_net's signature; the body is recorded as pg_net sends it (body::text).
+-- pg_net's signature; the body is recorded as pg_net queues and sends it
+-- (`convert_to(body::text, 'UTF8')`), and as text.
 create schema net;
 create table net.calls (
   id bigserial primary key,
   url text not null,
+  body bytea not null,
   body_text text not null,
   params jsonb,
   headers jsonb,
@@ -92,8 +95,9 @@ create function net.http_post(
   headers jsonb default '{"Content-Type": "application/json"}'::jsonb,
   timeout_milliseconds integer default 5000
 ) returns bigint language sql as $$
-  insert into net.calls (url, body_text, params, headers, timeout_milliseconds)
-  values (url, convert_from(convert_to(body::text, 'UTF8'), 'UTF8'), params, headers, timeout_milliseconds)
+  insert into net.calls (url, body, body_text, params, headers, timeout_milliseconds)
+  values (url, convert_to(body::text, 'UTF8'), convert_from(convert_to(body::text, 'UTF8'), 'UTF8'),
+          params, headers, timeout_milliseconds)
   returning id
 $$;
 "#;
