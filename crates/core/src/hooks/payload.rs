@@ -23,7 +23,9 @@ use crate::env::UnixSeconds;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
 use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
 
 /// A Database Webhook payload.
 #[derive(Debug, Clone, Deserialize)]
@@ -147,11 +149,24 @@ fn is_banned(row: &Map<String, Value>, now: UnixSeconds) -> bool {
     }
 }
 
-/// A Postgres `timestamptz` as JSON writes it (RFC 3339, or with a space
-/// for the `T`), in Unix seconds.
+/// Postgres' output of a `timestamptz` once a space is made a `T`:
+/// `to_jsonb`'s (`2026-01-02T00:00:00.123456+00:00`) and the text form's
+/// (`2026-01-02 00:00:00+00`), with an offset in seconds for the dates
+/// before a time zone's standard time (`+00:19:32` in Amsterdam in 1900).
+const POSTGRES_TIME: &[BorrowedFormatItem<'static>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]\
+     [offset_hour sign:mandatory][optional [:[offset_minute]]][optional [:[offset_second]]]"
+);
+
+/// A Postgres `timestamptz` as JSON or text writes it, in Unix seconds; a
+/// date before the year 1 (`... BC`) as the earliest time there is. Years
+/// past 9999 are not read.
 fn read_time(text: &str) -> Option<UnixSeconds> {
+    if text.ends_with(" BC") {
+        return Some(UnixSeconds::MIN);
+    }
     let parsed = OffsetDateTime::parse(text, &Rfc3339)
-        .or_else(|_| OffsetDateTime::parse(&text.replacen(' ', "T", 1), &Rfc3339))
+        .or_else(|_| OffsetDateTime::parse(&text.replacen(' ', "T", 1), POSTGRES_TIME))
         .ok()?;
     Some(parsed.unix_timestamp())
 }
@@ -268,6 +283,41 @@ mod tests {
         let soft_deleted = row(json!({"deleted_at": "2025-12-31T23:00:00+00:00"}));
         assert_eq!(users("UPDATE", soft_deleted, Value::Null), end);
         assert_eq!(users("DELETE", Value::Null, row(json!({}))), end);
+    }
+
+    #[test]
+    fn bans_are_read_in_every_form_postgres_writes_a_timestamptz() {
+        let ban = |until: &str| users("UPDATE", row(json!({"banned_until": until})), Value::Null);
+        let end = Ok(Effect::EndUser {
+            user_id: "u1".into(),
+        });
+        // Over: to_jsonb's form, the text form (hour-only offset), an
+        // offset in seconds (old dates), a date before the year 1.
+        for over in [
+            "2025-12-31T23:59:59.999999+00:00",
+            "2025-12-31 23:59:59+00",
+            "2026-01-01 05:29:59.5+05:30",
+            "1900-01-01T00:19:32+00:19:32",
+            "1900-01-01 00:19:32+00:19:32",
+            "0044-03-15T00:19:32+00:19:32 BC",
+        ] {
+            assert!(
+                matches!(ban(over), Ok(Effect::UpdateUser { .. })),
+                "{over}: {:?}",
+                ban(over)
+            );
+        }
+        // Still on: the same forms in the future, infinity, a year past 9999.
+        for on in [
+            "2026-01-01T00:00:01+00:00",
+            "2026-01-01 00:00:01+00",
+            "2026-01-01 05:30:01+05:30",
+            "2026-01-01T00:19:33+00:19:32",
+            "infinity",
+            "20000-01-01T00:00:00+01:00",
+        ] {
+            assert_eq!(ban(on), end, "{on}");
+        }
     }
 
     #[test]
