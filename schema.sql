@@ -123,7 +123,10 @@ declare
   hook_url text := cookie_proxy.setting('hook_url');
   secret text := cookie_proxy.setting('hook_secret');
   message_id text := 'msg_' || replace(gen_random_uuid()::text, '-', '');
-  sent_at text := extract(epoch from now())::bigint::text;
+  -- The time of the change, not of the transaction's start (now()): the
+  -- proxy refuses timestamps more than 5 minutes off, and a transaction
+  -- may have been open longer than that.
+  sent_at text := extract(epoch from clock_timestamp())::bigint::text;
   signature text;
 begin
   if hook_url is null or secret is null then

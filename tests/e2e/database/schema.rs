@@ -262,6 +262,32 @@ fn user_changes_and_auth_session_deletions_reach_the_hook_signed_and_without_sec
 }
 
 #[test]
+fn the_signed_timestamp_is_when_the_row_changed_not_when_its_transaction_began() {
+    let db = database();
+    configure_hook_in_table(&db, SECRET);
+    // Unix seconds as the trigger rounds them, at the transaction's start
+    // and after a second in it.
+    let times = db.sql(&format!(
+        "begin; \
+         create temporary table began as select extract(epoch from now())::bigint as at; \
+         select pg_sleep(1); \
+         insert into auth.users (id, email) values ('{ALICE}', 'alice@example.com'); \
+         select at from began; \
+         commit;"
+    ));
+    let began: i64 = times.lines().last().unwrap().parse().unwrap();
+    let [call] = take_calls(&db).try_into().ok().expect("one call");
+    let sent: i64 = call.headers["webhook-timestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sent > began, "signed at {sent}, transaction began {began}");
+    let secrets = HookSecrets::parse(SECRET).unwrap();
+    assert_eq!(call.verify_with(&secrets, &call.body), Ok(()));
+}
+
+#[test]
 fn vault_secrets_are_preferred_to_the_settings_table() {
     let db = database();
     configure_hook_in_table(&db, "v1,whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0");
