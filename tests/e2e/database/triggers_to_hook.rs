@@ -354,4 +354,13 @@ async fn deleting_a_user_in_the_database_ends_all_their_sessions() {
         session_user(&mut other).await.is_object(),
         "another user's session lives on"
     );
+
+    // Auth's soft deletion (deleted_at set, the row kept) ends them too.
+    let other_id = session_user(&mut other).await["id"].clone();
+    let soft = rig.one_call(&format!(
+        "update auth.users set deleted_at = now(), email = null where id = '{}'",
+        other_id.as_str().unwrap()
+    ));
+    assert_eq!(soft.deliver().await.0, 200);
+    assert_eq!(session_user(&mut other).await, Value::Null);
 }

@@ -25,7 +25,7 @@ create extension pgcrypto with schema extensions;
 create schema auth;
 grant usage on schema auth to anon, authenticated, service_role;
 
--- GoTrue's columns that matter here, secrets included.
+-- GoTrue's columns (supabase/auth's migrations), secrets included.
 create table auth.users (
   instance_id uuid,
   id uuid primary key,
@@ -40,12 +40,26 @@ create table auth.users (
   email_change_token_current varchar(255),
   phone_change_token varchar(255),
   reauthentication_token varchar(255),
+  invited_at timestamptz,
+  confirmation_sent_at timestamptz,
+  recovery_sent_at timestamptz,
+  email_change varchar(255) default '',
+  email_change_sent_at timestamptz,
+  email_change_confirm_status smallint default 0,
   raw_app_meta_data jsonb,
   raw_user_meta_data jsonb,
+  is_super_admin boolean,
+  phone text unique default null,
+  phone_confirmed_at timestamptz,
+  phone_change text default '',
+  phone_change_sent_at timestamptz,
+  confirmed_at timestamptz generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,
+  reauthentication_sent_at timestamptz,
   banned_until timestamptz,
   last_sign_in_at timestamptz,
   created_at timestamptz,
   updated_at timestamptz,
+  is_sso_user boolean not null default false,
   deleted_at timestamptz,
   is_anonymous boolean not null default false
 );
