@@ -249,6 +249,25 @@ async fn an_app_metadata_change_in_the_database_reaches_the_session_once_and_una
         session_user(&mut browser).await["app_metadata"]["plan"],
         "team"
     );
+
+    // Text beyond ASCII, quotes and backslashes: signed and sent as the
+    // same UTF-8 bytes.
+    let name = "Zoë \"Z\" Ångström \\ 東京 ✓";
+    let renamed = rig.one_call(&format!(
+        "update auth.users set raw_user_meta_data = jsonb_build_object('name', {}) \
+         where id = '{user_id}'",
+        literal(name)
+    ));
+    assert!(
+        String::from_utf8(renamed.body.clone())
+            .unwrap()
+            .contains("東京")
+    );
+    assert_eq!(renamed.deliver().await.0, 200);
+    assert_eq!(
+        session_user(&mut browser).await["user_metadata"]["name"],
+        name
+    );
 }
 
 #[tokio::test]
