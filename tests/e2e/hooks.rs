@@ -270,6 +270,24 @@ async fn a_banned_user_s_sessions_and_sockets_end_on_every_instance() {
 }
 
 #[tokio::test]
+async fn a_ban_of_a_user_with_large_metadata_is_read_whole() {
+    let env = Env::with(Setup {
+        settings: vec![("PROXY_HOOK_SECRET", configured_secrets())],
+        ..Setup::default()
+    })
+    .await;
+    let (mut browser, _) = env.signed_in("hook-large@example.com").await;
+    let mut user = session_user(&mut browser).await;
+    // 100 KB of user metadata: the call carries it twice, beyond PROXY_MAX_AUTH_BODY.
+    user["user_metadata"] = json!({"notes": "n".repeat(100_000)});
+    let call = Call::signed(SECRET, &banned(&user));
+    assert!(call.body.len() > 200_000);
+    let reply = call.send(&env.base()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(session_user(&mut browser).await, Value::Null);
+}
+
+#[tokio::test]
 async fn a_deleted_user_s_socket_on_the_other_instance_closes() {
     let redis = RedisServer::start();
     let (env, b) = cluster(&redis).await;

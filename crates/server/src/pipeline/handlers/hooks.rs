@@ -24,6 +24,12 @@ use serde_json::json;
 /// timestamp check: from five minutes before its timestamp to five after.
 const REPLAY_WINDOW: u64 = 2 * TIMESTAMP_TOLERANCE;
 
+/// The largest hook call read. An UPDATE carries the row twice (`record`
+/// and `old_record`), and a call refused for its size is lost (pg_net does
+/// not retry), so the limit is well above any `auth.users` row a JWT could
+/// still carry, rather than `PROXY_MAX_AUTH_BODY`.
+const HOOK_BODY_LIMIT: u64 = 1024 * 1024;
+
 /// The 401 a refused call gets.
 fn refused(why: &str) -> Response<Body> {
     respond::json(401, &json!({"error": "hook_refused", "message": why}))
@@ -33,8 +39,7 @@ pub async fn auth_hook(ctx: &mut Ctx<'_>, body: Incoming) -> Result<Response<Bod
     let Some(secrets) = ctx.app.config.hook_secrets.clone() else {
         return Err(ProxyError::NotFound);
     };
-    let limit = ctx.app.config.limits.max_auth_body;
-    let body = read_request_body(IdleTimeout::new(body, idle_limit(ctx)), limit).await?;
+    let body = read_request_body(IdleTimeout::new(body, idle_limit(ctx)), HOOK_BODY_LIMIT).await?;
     if let Err(why) = check_signature(ctx, &secrets, &body) {
         tracing::warn!(%why, "an Auth hook call was refused");
         return Ok(refused(&why.to_string()));
