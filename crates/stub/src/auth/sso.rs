@@ -146,6 +146,12 @@ struct SingleSignOnBody {
     code_challenge_method: Option<String>,
 }
 
+/// How `POST /sso` names the provider.
+enum ProviderKey<'a> {
+    Id(Uuid),
+    Domain(&'a str),
+}
+
 /// The configured provider with this id, and its id as a UUID.
 fn provider_by_id(shared: &Shared, id: Uuid) -> Option<(&SsoProvider, Uuid)> {
     shared
@@ -171,7 +177,9 @@ pub(super) async fn start(shared: &Shared, req: &mut Req) -> Result<Response<Stu
     }
     .filter(|id| !id.is_nil());
     let domain = body.domain.as_deref().filter(|d| !d.is_empty());
-    match (provider_id, domain) {
+    let key = match (provider_id, domain) {
+        (Some(id), None) => ProviderKey::Id(id),
+        (None, Some(domain)) => ProviderKey::Domain(domain),
         (Some(_), Some(_)) => {
             return Err(AuthError::validation(
                 "Only one of provider_id or domain supported",
@@ -182,19 +190,18 @@ pub(super) async fn start(shared: &Shared, req: &mut Req) -> Result<Response<Stu
                 "A provider_id or domain needs to be provided",
             ));
         }
-        _ => {}
-    }
+    };
     let challenge = Challenge::validated(
         body.code_challenge.as_deref().unwrap_or_default(),
         body.code_challenge_method.as_deref().unwrap_or_default(),
     )?;
     let not_found =
         |message: &str| AuthError::new(StatusCode::NOT_FOUND, "sso_provider_not_found", message);
-    let (provider, provider_uuid) = match (provider_id, domain) {
-        (Some(id), _) => {
+    let (provider, provider_uuid) = match key {
+        ProviderKey::Id(id) => {
             provider_by_id(shared, id).ok_or_else(|| not_found("No such SSO provider"))?
         }
-        (None, Some(domain)) => {
+        ProviderKey::Domain(domain) => {
             let provider = shared
                 .config
                 .sso_providers
@@ -206,7 +213,6 @@ pub(super) async fn start(shared: &Shared, req: &mut Req) -> Result<Response<Stu
             })?;
             (provider, id)
         }
-        (None, None) => return Err(not_found("No such SSO provider")),
     };
     let request = AuthnRequest {
         id: format!("id-{}", Uuid::new_v4().simple()),

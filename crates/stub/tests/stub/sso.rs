@@ -337,3 +337,16 @@ fn base64_json(value: &Value) -> String {
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn without_saml_the_acs_is_not_found_either() {
+    let (_stub, client) = crate::client::start_default().await;
+    let reply = post_form(&client, "/auth/v1/sso/saml/acs", "RelayState=x").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reply.header("x-sb-error-code"),
+        Some("saml_provider_disabled")
+    );
+    let settings = client.auth("GET", "/settings", None, &json!({})).await;
+    assert_eq!(settings.json()["saml_enabled"], false);
+}
