@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use uuid::Uuid;
 
-use super::sso::{Assertion, AuthnRequest, acs_url, decode, encode, idp_entity_id};
+use super::saml::{Assertion, AuthnRequest, acs_url, decode, encode, idp_entity_id};
 use crate::config::SsoProvider;
 use crate::request::Req;
 use crate::response::{StubBody, bytes, html_escape};

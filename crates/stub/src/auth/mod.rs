@@ -21,6 +21,7 @@ pub(crate) mod outbox;
 mod passkey;
 mod pkce;
 mod redirects;
+mod saml;
 mod signup;
 mod sso;
 pub(crate) mod store;

@@ -14,17 +14,15 @@
 //! or the tokens in the fragment; its errors are a 303 to the Site URL
 //! with `error`, `error_code` and `error_description` in the query.
 //!
-//! The stand-in messages are base64 of JSON where SAML has XML; the
-//! signature check is that the identity provider issued that very
-//! `SAMLResponse`. `crates/stub/AUTH-ROUTES.md` lists the facts.
+//! The stand-in messages are in `saml.rs`; the signature check is that
+//! the identity provider issued that very `SAMLResponse`. `crates/stub/AUTH-ROUTES.md` lists the facts.
 
 use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{Response, StatusCode};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -33,6 +31,7 @@ use super::error::AuthError;
 use super::issue::sign_in;
 use super::pkce::Challenge;
 use super::redirects::{is_allowed, oauth_error_kind, site_url};
+use super::saml::{Assertion, AuthnRequest, decode, encode, idp_entity_id, sp_entity_id};
 use super::user::User;
 use super::{read_body, read_json};
 use crate::config::SsoProvider;
@@ -65,61 +64,6 @@ impl SamlState {
     pub fn note_issued(&mut self, response: &str) {
         self.issued.insert(response.to_owned());
     }
-}
-
-/// The stand-in `AuthnRequest` Auth sends the identity provider.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct AuthnRequest {
-    #[serde(rename = "ID")]
-    pub id: String,
-    /// Auth's entity id.
-    #[serde(rename = "Issuer")]
-    pub issuer: String,
-}
-
-/// The stand-in assertion the identity provider posts back.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Assertion {
-    #[serde(rename = "ID")]
-    pub id: String,
-    /// The `AuthnRequest` it answers.
-    #[serde(rename = "InResponseTo")]
-    pub in_response_to: String,
-    /// The identity provider's entity id.
-    #[serde(rename = "Issuer")]
-    pub issuer: String,
-    /// Auth's entity id.
-    #[serde(rename = "Audience")]
-    pub audience: String,
-    /// The user's address (NameID format `emailAddress`).
-    #[serde(rename = "NameID")]
-    pub name_id: String,
-}
-
-/// A stand-in SAML message as it travels: base64 of its JSON.
-pub(crate) fn encode<T: Serialize>(message: &T) -> String {
-    STANDARD.encode(serde_json::to_vec(message).unwrap_or_default())
-}
-
-/// A stand-in SAML message read back, if it is one.
-pub(crate) fn decode<T: DeserializeOwned>(text: &str) -> Option<T> {
-    let bytes = STANDARD.decode(text).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-/// Auth's entity id (`<API_EXTERNAL_URL>/sso/saml/metadata`).
-pub(crate) fn sp_entity_id(shared: &Shared) -> String {
-    format!("{}/sso/saml/metadata", shared.issuer)
-}
-
-/// Auth's Assertion Consumer Service, where identity providers post.
-pub(crate) fn acs_url(shared: &Shared) -> String {
-    format!("{}/sso/saml/acs", shared.issuer)
-}
-
-/// The entity id of the stand-in identity provider behind `provider`.
-pub(crate) fn idp_entity_id(shared: &Shared, provider: &SsoProvider) -> String {
-    format!("{}/__stub/idp/{}", shared.base_url, provider.id)
 }
 
 /// GoTrue's `requireSAMLEnabled`, in front of every `/sso` route.
