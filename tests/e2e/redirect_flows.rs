@@ -1,10 +1,13 @@
 //! The redirect flows with no code in the app: OAuth through
 //! `/edge/v1/authorize` and `/edge/v1/callback` (server-side PKCE), and
 //! email links through `/edge/v1/confirm`, each followed hop by hop as a
-//! browser follows them, with the flow cookie kept like a browser keeps it.
+//! browser follows them, with the flow cookie kept like a browser keeps it;
+//! SAML SSO in `redirect_flows/sso.rs`.
 
 use crate::support::{Browser, Env, Reply, Setup};
 use serde_json::{Value, json};
+
+mod sso;
 
 /// `PROXY_PUBLIC_URL` in the tests' environment (the proxy itself listens
 /// on a free port): every redirect the proxy writes starts with it.

@@ -1,6 +1,7 @@
 //! The stub's settings: signing secret, extra trusted public keys, token
-//! lifetime, sign-up confirmation, the refresh-token reuse interval, and the
-//! real service's unkind habits (a compressing CDN, legacy Auth cookies).
+//! lifetime, sign-up confirmation, the refresh-token reuse interval, SAML
+//! SSO and its providers, and the real service's unkind habits (a
+//! compressing CDN, legacy Auth cookies).
 
 /// How the stub behaves; [`StubConfig::default`] matches a local Supabase.
 #[derive(Debug, Clone)]
@@ -34,6 +35,34 @@ pub struct StubConfig {
     /// `auth/redirects.rs` applies them. Default `["**"]`: a development
     /// project that allows every URL; tests of the list set their own.
     pub uri_allow_list: Vec<String>,
+    /// SAML 2.0 SSO (`GOTRUE_SAML_ENABLED`). Off by default: every
+    /// `/sso` route answers 404 `saml_provider_disabled`, as a project
+    /// without it.
+    pub saml_enabled: bool,
+    /// The SSO providers an admin registered (`POST /admin/sso/providers`),
+    /// each played by the stand-in identity provider under `/__stub/idp/`.
+    pub sso_providers: Vec<SsoProvider>,
+}
+
+/// A SAML identity provider registered with Auth, as `POST /sso` finds it:
+/// by its id or by one of its email domains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoProvider {
+    /// The provider's id (a UUID), `provider_id` in `POST /sso`.
+    pub id: String,
+    /// The email domains it signs in (`domain` in `POST /sso`, matched
+    /// exactly); its stand-in identity provider signs in
+    /// `sso-user@<first domain>`.
+    pub domains: Vec<String>,
+}
+
+impl SsoProvider {
+    /// The account its stand-in identity provider signs in:
+    /// `sso-user@<first domain>` (`sso-user@example.com` without one).
+    pub fn account(&self) -> String {
+        let domain = self.domains.first().map_or("example.com", String::as_str);
+        format!("sso-user@{domain}")
+    }
 }
 
 impl Default for StubConfig {
@@ -49,6 +78,8 @@ impl Default for StubConfig {
             publishable_key: None,
             site_url: None,
             uri_allow_list: vec!["**".to_owned()],
+            saml_enabled: false,
+            sso_providers: Vec::new(),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Test-control endpoints under `/__stub/` for tests that cannot call Rust
 //! (the Node client tests): the request log, issued tokens, the mails and
 //! text messages Auth sent, a reset, the current TOTP code of a secret,
-//! injected `Set-Cookie` headers, and an admin's change to a user's
-//! `app_metadata`.
+//! injected `Set-Cookie` headers, an admin's change to a user's
+//! `app_metadata`, and the stand-in SAML identity providers
+//! (`/__stub/idp/`, see `auth/idp.rs`).
 
 use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
@@ -13,6 +14,9 @@ use crate::response::{StubBody, empty, json, not_found};
 use crate::state::{Shared, lock};
 
 pub(crate) async fn handle(shared: &Shared, req: &mut Req) -> Response<StubBody> {
+    if let Some(rest) = req.path.strip_prefix("/__stub/idp/") {
+        return crate::auth::idp::handle(shared, req, rest);
+    }
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/__stub/totp") => {
             let secret = req.query_param("secret").unwrap_or_default();

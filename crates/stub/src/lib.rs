@@ -18,6 +18,10 @@
 //!   once; `GET`/`POST /auth/v1/callback` takes the same parameters;
 //!   `GET /auth/v1/user/identities/authorize?provider=P` links the account
 //!   `login_hint` (or `P-user@example.com`) through `/callback?state=`;
+//! - with [`StubConfig::saml_enabled`], `POST /auth/v1/sso` sends the
+//!   browser to a stand-in SAML identity provider (`/__stub/idp/<provider
+//!   id>/sso`) that signs in `sso-user@<the provider's first domain>` at
+//!   once and posts a stand-in assertion to `/auth/v1/sso/saml/acs`;
 //! - the codes and links Auth would mail or text are in the outbox:
 //!   [`Stub::messages`] or `GET /__stub/messages?to=`;
 //! - a passkey credential whose `id` is `stub:<email>` signs that user in
@@ -63,7 +67,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use auth::outbox::Message;
-pub use config::StubConfig;
+pub use config::{SsoProvider, StubConfig};
 pub use faults::{CannedAnswer, ErrorShape, Faults};
 pub use realtime::{FrameData, ReceivedFrame};
 pub use record::Recorded;

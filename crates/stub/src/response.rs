@@ -76,7 +76,7 @@ pub(crate) fn redirect(method: &Method, status: StatusCode, location: &str) -> R
 const GO_HTML: &str = "text/html; charset=utf-8";
 
 /// Go's `htmlEscape`: `&`, `<`, `>`, `"` and `'` as entities.
-fn html_escape(text: &str) -> String {
+pub(crate) fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -39,6 +39,9 @@ pub struct Setup {
     /// (compressed JSON). The suite runs both ways: `SBP_STUB_COMPRESS=1`
     /// turns it on for every test.
     pub compress: bool,
+    /// SSO providers of the stub's project; any turns SAML SSO on there
+    /// (otherwise `/auth/v1/sso` answers `saml_provider_disabled`).
+    pub sso_providers: Vec<sbp_stub::SsoProvider>,
 }
 
 /// Whether this run of the suite puts a compressing CDN in front of the stub.
@@ -63,6 +66,7 @@ impl Default for Setup {
             settings: Vec::new(),
             stub_keys: Vec::new(),
             compress: compressing_run(),
+            sso_providers: Vec::new(),
         }
     }
 }
@@ -77,6 +81,8 @@ impl Env {
             access_token_ttl: setup.token_ttl,
             trusted_jwks: setup.stub_keys,
             compress: setup.compress,
+            saml_enabled: !setup.sso_providers.is_empty(),
+            sso_providers: setup.sso_providers,
             ..StubConfig::default()
         })
         .await

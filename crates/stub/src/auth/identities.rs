@@ -122,13 +122,7 @@ pub(super) fn callback(shared: &Shared, req: &Req) -> Response<StubBody> {
 /// `redirect_to` with an error as GoTrue's `redirectErrors` writes it: in
 /// the query and again in the fragment (with GoTrue's `sb` marker).
 fn error_location(redirect_to: &str, error: &AuthError) -> String {
-    let kind = match error.status.as_u16() {
-        400 => "invalid_request",
-        401 => "unauthorized_client",
-        403 => "access_denied",
-        503 => "temporarily_unavailable",
-        _ => "server_error",
-    };
+    let kind = super::redirects::oauth_error_kind(error.status);
     let details = [
         ("error", kind),
         ("error_description", error.msg.as_str()),

@@ -11,6 +11,7 @@ mod error;
 pub(crate) mod factors;
 mod grants;
 mod identities;
+pub(crate) mod idp;
 mod issue;
 mod links;
 mod mfa;
@@ -20,7 +21,9 @@ pub(crate) mod outbox;
 mod passkey;
 mod pkce;
 mod redirects;
+mod saml;
 mod signup;
+mod sso;
 pub(crate) mod store;
 mod user;
 
@@ -55,7 +58,7 @@ async fn dispatch(shared: &Shared, req: &mut Req) -> Result<Response<StubBody>, 
         (
             "GET",
             "/authorize" | "/verify" | "/callback" | "/.well-known/jwks.json"
-        ) | ("POST", "/callback")
+        ) | ("POST", "/callback" | "/sso/saml/acs")
     );
     if !open {
         check_api_key(shared, req)?;
@@ -89,12 +92,8 @@ async fn dispatch(shared: &Shared, req: &mut Req) -> Result<Response<StubBody>, 
         }
         ("POST", "/factors") => mfa::enroll(shared, req).await,
         ("POST", "/admin/generate_link") => admin::generate_link(shared, req).await,
-        // GoTrue's `requireSAMLEnabled` on a project without SAML (`saml_enabled: false`).
-        ("POST", "/sso") => Err(AuthError::new(
-            StatusCode::NOT_FOUND,
-            "saml_provider_disabled",
-            "SAML 2.0 is disabled",
-        )),
+        ("POST", "/sso") => sso::start(shared, req).await,
+        ("POST", "/sso/saml/acs") => sso::acs(shared, req).await,
         ("POST", "/passkeys/authentication/options") => Ok(passkey::options(shared)),
         ("POST", "/passkeys/authentication/verify") => passkey::verify(shared, req).await,
         _ => Err(not_found()),
@@ -180,7 +179,7 @@ fn settings(shared: &Shared) -> serde_json::Value {
         "mailer_autoconfirm": shared.config.autoconfirm,
         "phone_autoconfirm": shared.config.autoconfirm,
         "sms_provider": "stub",
-        "saml_enabled": false,
+        "saml_enabled": shared.config.saml_enabled,
     })
 }
 

@@ -99,22 +99,11 @@ pub(super) fn provider_sign_in(
     Ok(response)
 }
 
-/// GoTrue's `validatePKCEParams`: both `code_challenge` and
-/// `code_challenge_method`, or neither; a challenge of 43 to 128 characters.
+/// The PKCE parameters of the query, checked as GoTrue checks them.
 fn pkce_params(req: &Req) -> Result<Option<Challenge>, AuthError> {
     let challenge = req.query_param("code_challenge").unwrap_or_default();
     let method = req.query_param("code_challenge_method").unwrap_or_default();
-    if challenge.is_empty() != method.is_empty() {
-        return Err(AuthError::validation(
-            "PKCE flow requires code_challenge_method and code_challenge",
-        ));
-    }
-    if !challenge.is_empty() && !(43..=128).contains(&challenge.len()) {
-        return Err(AuthError::validation(
-            "code challenge has to be between 43 and 128 characters",
-        ));
-    }
-    Challenge::parse(Some(&challenge), Some(&method))
+    Challenge::validated(&challenge, &method)
 }
 
 /// Adds the provider's own (fake) tokens, as Auth does after an OAuth sign-in.

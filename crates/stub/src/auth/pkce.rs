@@ -41,6 +41,23 @@ impl Challenge {
         }))
     }
 
+    /// GoTrue's `validatePKCEParams`, then [`Challenge::parse`]: both
+    /// `code_challenge` and `code_challenge_method`, or neither; a
+    /// challenge of 43 to 128 characters.
+    pub fn validated(challenge: &str, method: &str) -> Result<Option<Self>, AuthError> {
+        if challenge.is_empty() != method.is_empty() {
+            return Err(AuthError::validation(
+                "PKCE flow requires code_challenge_method and code_challenge",
+            ));
+        }
+        if !challenge.is_empty() && !(43..=128).contains(&challenge.len()) {
+            return Err(AuthError::validation(
+                "code challenge has to be between 43 and 128 characters",
+            ));
+        }
+        Self::parse(Some(challenge), Some(method))
+    }
+
     /// Whether `verifier` answers this challenge.
     pub fn is_met_by(&self, verifier: &str) -> bool {
         match self.method {

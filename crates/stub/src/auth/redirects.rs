@@ -126,6 +126,18 @@ pub(crate) fn checked_target(shared: &Shared, req: &Req) -> String {
         .unwrap_or(site)
 }
 
+/// The `error` GoTrue's `getErrorQueryString` gives an Auth error, from
+/// its status (`oauthErrorMap`).
+pub(crate) fn oauth_error_kind(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "invalid_request",
+        401 => "unauthorized_client",
+        403 => "access_denied",
+        503 => "temporarily_unavailable",
+        _ => "server_error",
+    }
+}
+
 /// The callback's error redirect: 302 to `target` with `error`,
 /// `error_code` (when given) and `error_description` in the query, and
 /// again in the fragment followed by `sb` (a mark of Supabase Auth).

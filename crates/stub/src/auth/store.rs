@@ -1,6 +1,7 @@
 //! Auth's tables: users, sessions, refresh tokens (with rotation and reuse
 //! detection), PKCE flow states, pending one-time passwords (and the
-//! outbox of what was sent), identity-linking states and MFA challenges.
+//! outbox of what was sent), identity-linking states, SAML relay states
+//! and MFA challenges.
 //! Callers hold the lock from `Shared::auth` for a whole operation.
 
 use std::collections::HashMap;
@@ -82,6 +83,8 @@ pub(crate) struct AuthStore {
     pub passkey_challenges: HashMap<Uuid, u64>,
     /// Email links made by `POST /admin/generate_link`.
     pub links: super::links::EmailLinks,
+    /// SAML relay states and the assertions the stand-in identity provider issued.
+    pub saml: super::sso::SamlState,
     issued: Vec<String>,
 }
 
@@ -137,11 +140,23 @@ impl AuthStore {
         id
     }
 
+    /// Adds a user an SSO sign-in created. GoTrue lets SSO users share an
+    /// address with other users, and its lookups by address skip them
+    /// (`is_sso_user = false`): the user is not indexed by its address.
+    pub fn insert_sso_user(&mut self, mut user: User) -> Uuid {
+        let id = user.id;
+        user.email = user.email.map(|e| e.to_ascii_lowercase());
+        self.users.insert(id, user);
+        id
+    }
+
     /// Deletes a user; their sessions and refresh tokens go with them.
     pub fn delete_user(&mut self, id: Uuid) {
         self.end_user_sessions(id, None);
         if let Some(user) = self.users.remove(&id) {
-            if let Some(email) = &user.email {
+            if let Some(email) = &user.email
+                && self.by_email.get(email) == Some(&id)
+            {
                 self.by_email.remove(email);
             }
             if let Some(phone) = &user.phone {
@@ -159,7 +174,9 @@ impl AuthStore {
             None => {}
         }
         let user = self.users.get_mut(&id).ok_or_else(user_not_found)?;
-        if let Some(old) = user.email.replace(email.clone()) {
+        if let Some(old) = user.email.replace(email.clone())
+            && self.by_email.get(&old) == Some(&id)
+        {
             self.by_email.remove(&old);
         }
         self.by_email.insert(email, id);

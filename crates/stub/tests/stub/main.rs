@@ -15,3 +15,4 @@ mod redirect_flows;
 mod refresh;
 mod revocation;
 mod services;
+mod sso;
