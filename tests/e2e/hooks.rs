@@ -255,6 +255,44 @@ async fn a_user_changed_in_auth_shows_everywhere_and_in_the_next_token() {
 }
 
 #[tokio::test]
+async fn a_socket_on_another_instance_gets_a_token_with_the_changed_claims_within_a_second() {
+    let redis = RedisServer::start();
+    let (env, b) = cluster(&redis).await;
+    let (mut on_a, user_id) = env.signed_in("hook-socket@example.com").await;
+    let _socket = socket_on(&b, &on_a).await;
+    let before = session_user(&mut on_a).await;
+    let changed = set_app_metadata(&env, &user_id, json!({"plan": "team"})).await;
+    let call = Call::signed(
+        SECRET,
+        &payload("UPDATE", "users", user_row(&changed), user_row(&before)),
+    );
+    let reply = call.send(&env.base()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let sent = Instant::now();
+    loop {
+        let pushed = env
+            .stub
+            .realtime_frames()
+            .iter()
+            .filter_map(|f| f.json())
+            .any(|m| {
+                let token = m[4]["access_token"].as_str().unwrap_or_default();
+                m[3] == "access_token"
+                    && token.contains('.')
+                    && jwt_claims(token)["app_metadata"]["plan"] == "team"
+            });
+        if pushed {
+            break;
+        }
+        assert!(
+            sent.elapsed() < WITHIN,
+            "no access_token frame with the new claims reached Realtime"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_banned_user_s_sessions_and_sockets_end_on_every_instance() {
     let redis = RedisServer::start();
     let (env, b) = cluster(&redis).await;

@@ -31,7 +31,7 @@ pub struct SessionLink {
 }
 
 /// How often a socket looks its session up.
-pub const CHECK_INTERVAL: Duration = Duration::from_secs(2);
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Keeps the socket's token fresh until its session ends; never returns for
 /// an anonymous socket.
