@@ -22,7 +22,7 @@ impl ConfigSource for Layered<'_> {
                 .filter(|v| !v.trim().is_empty())
                 .or_else(|| self.file.get(key).cloned())
         })?;
-        if key == "PROXY_JWT_PRIVATE_KEY" {
+        if key == "PROXY_JWT_PRIVATE_KEY" || key == "PROXY_IDENTITY_KEY" {
             return Some(key_text(value));
         }
         Some(value)
