@@ -259,7 +259,10 @@ async fn the_apps_answer_passes_back_but_hop_by_hop_headers_and_the_proxys_cooki
     let env = env_with(&app, vec![]).await;
     let (mut browser, _) = env.signed_in("cookies@example.com").await;
     let cookie = browser.cookie.clone();
-    let reply = browser.get("/cookies").await;
+    let allowed = [("origin", "http://127.0.0.1:8787")];
+    let reply = browser
+        .send(Method::GET, "/cookies", &allowed, Bytes::new())
+        .await;
     assert_eq!(reply.status, 200);
     let cookies = reply.set_cookies();
     assert!(
@@ -282,6 +285,31 @@ async fn the_apps_answer_passes_back_but_hop_by_hop_headers_and_the_proxys_cooki
     );
     assert_eq!(browser.cookie, cookie);
     assert_eq!(browser.get("/edge/v1/session").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_apps_preflights_reach_the_app() {
+    let app = App::start().await;
+    let env = env_with(&app, vec![]).await;
+    let preflight = [
+        ("origin", "https://partner.example"),
+        ("access-control-request-method", "PUT"),
+    ];
+    let reply = env
+        .browser()
+        .send(Method::OPTIONS, "/api/items", &preflight, Bytes::new())
+        .await;
+    assert_eq!(reply.text(), "app page /api/items", "not the proxy's 403");
+    let seen = app.last("/api/items");
+    assert_eq!(seen.headers["access-control-request-method"], "PUT");
+    let reply = env
+        .browser()
+        .send(Method::OPTIONS, "/rest/v1/todos", &preflight, Bytes::new())
+        .await;
+    assert_eq!(
+        reply.status, 403,
+        "Supabase's preflights are still the proxy's"
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@
 //! outside `PROXY_ALLOWED_ORIGINS` goes on without the identity: the
 //! identity is as ambient as a cookie, so the proxy does not lend it to
 //! cross-site writes (docs/SECURITY.md). The app's answer comes back as it
-//! is, less hop-by-hop headers and any `Set-Cookie` of the proxy's cookie.
+//! is, less hop-by-hop headers and any `Set-Cookie` of the proxy's cookie;
+//! CORS is the app's (its preflights reach it, its answers get no CORS
+//! headers from the proxy).
 //! App requests never refresh Auth's tokens: the identity is made from the
 //! session's cached user and claims.
 
@@ -41,6 +43,7 @@ pub async fn forward(ctx: &mut Ctx<'_>, body: Incoming) -> Result<Response<Body>
     let Some(door) = &app.front_door else {
         return Err(ProxyError::NotFound);
     };
+    ctx.for_app = true;
     let upgrade = upgrade_asked(&ctx.parts.headers);
     let mut request = Request::new(upload(body, idle_limit(ctx)));
     *request.method_mut() = ctx.parts.method.clone();
