@@ -509,3 +509,26 @@ async fn each_session_has_its_own_identity() {
         b_id.as_str()
     );
 }
+
+/// The identity needs only the cached user: an app request never refreshes
+/// Auth's tokens, even expired ones, which a Supabase call refreshes.
+#[tokio::test]
+async fn app_requests_never_refresh_auths_tokens() {
+    let app = App::start().await;
+    let env = Env::with(Setup {
+        token_ttl: 2,
+        settings: vec![("PROXY_APP_URL", app.url())],
+        ..Setup::default()
+    })
+    .await;
+    let (mut browser, user_id) = env.signed_in("due@example.com").await;
+    support::clock::expired(support::clock::last_access_token_exp(&env.stub)).await;
+    for _ in 0..3 {
+        assert_eq!(browser.get("/page").await.status, 200);
+    }
+    assert_eq!(env.stub.refresh_count(), 0);
+    let identity = identity_of(&app.last("/page")).expect("an identity without a refresh");
+    assert_eq!(verified(&env, &identity).await["sub"], user_id.as_str());
+    browser.get("/rest/v1/echo").await;
+    assert_eq!(env.stub.refresh_count(), 1, "a Supabase call refreshes");
+}
