@@ -401,10 +401,11 @@ async fn a_websocket_goes_through_the_front_door() {
     let env = env_with(&app, vec![]).await;
     let (browser, _) = env.signed_in("ws@example.com").await;
     let cookie = format!("sb-session={}", browser.cookie.clone().unwrap());
+    let page = ("origin", "http://127.0.0.1:8787");
     let mut socket = websocket::open(
         env.proxy.addr,
         "/ws",
-        &[("cookie", &cookie), (IDENTITY, "forged")],
+        &[("cookie", &cookie), (IDENTITY, "forged"), page],
     )
     .await
     .expect("the app's upgrade is relayed");
@@ -425,6 +426,20 @@ async fn a_websocket_goes_through_the_front_door() {
     let identity = identity_of(&seen).unwrap();
     assert_ne!(identity, "forged");
     verified(&env, &identity).await;
+
+    // A page elsewhere may open a socket that carries the cookie: it gets
+    // the app's socket, without the identity.
+    let elsewhere = ("origin", "https://evil.example");
+    let mut socket = websocket::open(
+        env.proxy.addr,
+        "/ws?elsewhere",
+        &[("cookie", &cookie), elsewhere],
+    )
+    .await
+    .expect("the app decides about the socket");
+    socket.send_text("hi").await;
+    assert_eq!(socket.next(WAIT).await, Some(Message::Text("hi".into())));
+    assert!(identity_of(&app.last("/ws?elsewhere")).is_none());
 }
 
 #[tokio::test]

@@ -3,8 +3,8 @@
 //!
 //! The app receives the browser's request without the proxy's cookie and
 //! with `X-Forwarded-*` and, for a live session, `X-Supabase-Identity` (any
-//! copy the browser sent is removed). An unsafe request from an origin
-//! outside `PROXY_ALLOWED_ORIGINS` goes on without the identity: the
+//! copy the browser sent is removed). An unsafe request or an upgrade from
+//! an origin outside `PROXY_ALLOWED_ORIGINS` goes on without the identity: the
 //! identity is as ambient as a cookie, so the proxy does not lend it to
 //! cross-site writes (docs/SECURITY.md). The app's answer comes back as it
 //! is, less hop-by-hop headers and any `Set-Cookie` of the proxy's cookie;
@@ -22,7 +22,7 @@ use http::header::{
     CONNECTION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, ORIGIN, REFERER, SET_COOKIE,
     UPGRADE,
 };
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -79,6 +79,7 @@ fn app_headers(ctx: &Ctx, door: &FrontDoor, upgrade: Option<HeaderValue>) -> Hea
     let incoming = &ctx.parts.headers;
     let config = &ctx.app.config;
     let mut out = HeaderMap::with_capacity(incoming.len() + 5);
+    let upgrading = upgrade.is_some();
     let hop_by_hop = HopByHop::of(incoming);
     for (name, value) in incoming {
         if !replaced_for_app(name) && !hop_by_hop.contains(name) {
@@ -105,18 +106,24 @@ fn app_headers(ctx: &Ctx, door: &FrontDoor, upgrade: Option<HeaderValue>) -> Hea
     if let Some(host) = incoming.get(HOST) {
         out.insert(X_FORWARDED_HOST.clone(), host.clone());
     }
-    if let Some(identity) = identity(ctx, door) {
+    if let Some(identity) = identity(ctx, door, upgrading) {
         out.insert(X_SUPABASE_IDENTITY.clone(), identity);
     }
     out
 }
 
 /// The identity of the request's live session, unless it is an unsafe
-/// request from an origin the proxy does not allow.
-fn identity(ctx: &Ctx, door: &FrontDoor) -> Option<HeaderValue> {
+/// request or an upgrade from an origin the proxy does not allow (a page
+/// elsewhere may open a WebSocket that carries the cookie).
+fn identity(ctx: &Ctx, door: &FrontDoor, upgrading: bool) -> Option<HeaderValue> {
     let live = ctx.live()?;
-    let method = &ctx.parts.method;
     let config = &ctx.app.config;
+    // An upgrade is judged as an unsafe request is.
+    let method = if upgrading {
+        &Method::POST
+    } else {
+        &ctx.parts.method
+    };
     let verdict = check_csrf(
         method,
         is_unsafe(method),
