@@ -547,3 +547,41 @@ async fn app_requests_never_refresh_auths_tokens() {
     browser.get("/rest/v1/echo").await;
     assert_eq!(env.stub.refresh_count(), 1, "a Supabase call refreshes");
 }
+
+/// The app's sockets count against `PROXY_MAX_SOCKETS`, as Realtime's do.
+#[tokio::test]
+async fn app_sockets_beyond_the_limit_are_refused_before_the_app() {
+    let app = App::start().await;
+    let env = env_with(&app, vec![("PROXY_MAX_SOCKETS", "1".to_string())]).await;
+    let mut first = websocket::open(env.proxy.addr, "/ws?first", &[])
+        .await
+        .expect("one socket is allowed");
+    let refused = websocket::open(env.proxy.addr, "/ws?second", &[])
+        .await
+        .err()
+        .expect("a second socket is refused");
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.body["error"], "too_many_sockets");
+    assert!(!app.seen().iter().any(|s| s.target == "/ws?second"));
+    first.send_text("still open").await;
+    assert_eq!(
+        first.next(WAIT).await,
+        Some(Message::Text("still open".into()))
+    );
+    drop(first);
+    // Closed, the socket frees its place (once the proxy sees both ends go).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match websocket::open(env.proxy.addr, "/ws?third", &[]).await {
+            Ok(_) => break,
+            Err(refused) => {
+                assert_eq!(refused.status, 503);
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the slot is never freed"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}

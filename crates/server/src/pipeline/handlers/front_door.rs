@@ -17,6 +17,7 @@ use crate::body::{Body, empty, upload};
 use crate::front_door::FrontDoor;
 use crate::pipeline::context::Ctx;
 use crate::pipeline::response::relay::idle_limit;
+use crate::realtime::SocketSlot;
 use crate::upstream::X_FORWARDED_FOR;
 use http::header::{
     CONNECTION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, ORIGIN, REFERER, SET_COOKIE,
@@ -45,6 +46,12 @@ pub async fn forward(ctx: &mut Ctx<'_>, body: Incoming) -> Result<Response<Body>
     };
     ctx.for_app = true;
     let upgrade = upgrade_asked(&ctx.parts.headers);
+    // An upgraded connection counts against `PROXY_MAX_SOCKETS`, with
+    // Realtime's, from before the app sees it.
+    let slot = match upgrade {
+        Some(_) => Some(app.realtime.take_slot().ok_or(ProxyError::TooManySockets)?),
+        None => None,
+    };
     let mut request = Request::new(upload(body, idle_limit(ctx)));
     *request.method_mut() = ctx.parts.method.clone();
     *request.uri_mut() = door.client.uri(ctx.parts.uri.path_and_query());
@@ -55,8 +62,10 @@ pub async fn forward(ctx: &mut Ctx<'_>, body: Incoming) -> Result<Response<Body>
         Ok(Err(e)) => return Err(ProxyError::UpstreamUnavailable(format!("the app: {e}"))),
         Err(_) => return Err(ProxyError::UpstreamTimeout),
     };
-    if upgrade.is_some() && response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        return relay_upgrade(ctx, response);
+    if let Some(slot) = slot
+        && response.status() == StatusCode::SWITCHING_PROTOCOLS
+    {
+        return relay_upgrade(ctx, response, slot);
     }
     clean_answer(response.headers_mut(), &app.config.cookie_name);
     let (parts, body) = response.into_parts();
@@ -172,10 +181,12 @@ fn clean_answer(headers: &mut HeaderMap, cookie_name: &str) {
 }
 
 /// The app switched protocols: the browser gets the app's 101 and the two
-/// connections are joined byte for byte once both are upgraded.
+/// connections are joined byte for byte once both are upgraded, holding
+/// `slot` until both are closed.
 fn relay_upgrade(
     ctx: &mut Ctx,
     mut response: Response<Incoming>,
+    slot: SocketSlot,
 ) -> Result<Response<Body>, ProxyError> {
     let browser = ctx
         .parts
@@ -184,6 +195,7 @@ fn relay_upgrade(
         .ok_or_else(|| ProxyError::BadRequest("the connection cannot be upgraded".into()))?;
     let app_side = hyper::upgrade::on(&mut response);
     tokio::spawn(async move {
+        let _slot = slot;
         match tokio::try_join!(browser, app_side) {
             Ok((browser, app_side)) => {
                 let (mut browser, mut app_side) = (TokioIo::new(browser), TokioIo::new(app_side));
