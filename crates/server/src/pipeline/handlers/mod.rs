@@ -1,5 +1,6 @@
 //! The handlers: what the proxy does for each route, once the request stage
-//! admitted the request. A handler answers itself or calls Supabase, and
+//! admitted the request. A handler answers itself, calls Supabase or (the
+//! front door) the app behind the proxy, and
 //! says in [`Ctx::cookie`](crate::pipeline::context::Ctx) what becomes of
 //! the cookie; the response stage does the rest.
 
@@ -7,6 +8,7 @@ mod account;
 mod confirm;
 mod edge;
 mod forward;
+mod front_door;
 mod hooks;
 mod mfa;
 mod oauth;
@@ -48,5 +50,6 @@ pub async fn handle(
         Route::Logout(scope) => Box::pin(account::logout(ctx, scope, body)).await,
         Route::RealtimeSocket => Box::pin(realtime::socket(ctx)).await,
         Route::Forward(service) => forward::forward(ctx, body, service).await,
+        Route::App => Box::pin(front_door::forward(ctx, body)).await,
     }
 }
