@@ -34,13 +34,17 @@ function safeNext(next: string | null): string {
 
 export async function proxy(request: NextRequest) {
   const { pathname, search } = request.nextUrl;
-  // The variants are reached by rewriting only.
-  if (isUnder(pathname, SIGNED_IN_PREFIX)) {
-    return new NextResponse('Not found', { status: 404 });
-  }
   const user = await identityFrom(request.headers);
 
   if (!user) {
+    // A signed-in variant asked for by its own URL: the public page instead.
+    // (Not refused for signed-in visitors: Next runs this gate again for
+    // the rewritten URL.)
+    if (isUnder(pathname, SIGNED_IN_PREFIX)) {
+      const publicPage = request.nextUrl.clone();
+      publicPage.pathname = pathname.slice(SIGNED_IN_PREFIX.length) || '/';
+      return NextResponse.redirect(publicPage);
+    }
     if (PROTECTED.some((p) => isUnder(pathname, p))) {
       const signin = new URL('/signin', request.url);
       signin.searchParams.set('next', pathname + search);
