@@ -3,6 +3,9 @@
 // (the stand-in Supabase and the proxy, PROXY_APP_URL = the example's
 // `next start`), and the browser talks only to the proxy's origin.
 //
+// SBP_EXAMPLE_SERVER=dev runs the same tests under `next dev` instead
+// (no build; Next's hot-reload WebSocket then goes through the proxy too).
+//
 // Binaries come from $SBP_BIN_DIR (default ../../target/debug from the
 // example). Screenshots go to a temporary folder, or to $SBP_SCREENSHOT_DIR.
 // SBP_EXAMPLE_LOGS=1 echoes the children's output. CHROMIUM picks another
@@ -110,7 +113,8 @@ let user;
 
 before(async () => {
   if (skip) return;
-  const build = spawnSync(process.execPath, ['node_modules/next/dist/bin/next', 'build'], {
+  const dev = process.env.SBP_EXAMPLE_SERVER === 'dev';
+  const build = dev ? { status: 0 } : spawnSync(process.execPath, ['node_modules/next/dist/bin/next', 'build'], {
     cwd: EXAMPLE,
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
     encoding: 'utf8',
@@ -140,7 +144,7 @@ before(async () => {
   app = start(
     'next',
     process.execPath,
-    ['node_modules/next/dist/bin/next', 'start', '-p', String(appPort), '-H', '127.0.0.1'],
+    ['node_modules/next/dist/bin/next', dev ? 'dev' : 'start', '-p', String(appPort), '-H', '127.0.0.1'],
     { cwd: EXAMPLE, env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', PROXY_PUBLIC_URL: origin } },
     (text) => /Ready in/.test(text),
   );
@@ -149,7 +153,14 @@ before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   shots = process.env.SBP_SCREENSHOT_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'sbp-nextjs-'));
   mkdirSync(shots, { recursive: true });
+  // The user most tests sign in as (the sign-up test makes its own).
   user = { email: `nextjs-${process.pid}-${Date.now()}@example.com`, password: PASSWORD };
+  const created = await fetch(`${stubUrl}/auth/v1/signup`, {
+    method: 'POST',
+    headers: { apikey: serviceKey, authorization: `Bearer ${serviceKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(user),
+  });
+  assert.equal(created.status, 200, await created.text());
 });
 
 after(async () => {
@@ -200,11 +211,12 @@ test('a protected page sends a signed-out visitor to sign in, and a forged ident
 });
 
 test('sign up, then the protected page comes back with the user in its first HTML', { skip }, async () => {
+  const newcomer = { email: `signup-${process.pid}-${Date.now()}@example.com`, password: PASSWORD };
   const context = await browser.newContext();
   const page = await context.newPage();
   await open(page, '/signup');
-  await page.fill('#signup-form input[name=email]', user.email);
-  await page.fill('#signup-form input[name=password]', user.password);
+  await page.fill('#signup-form input[name=email]', newcomer.email);
+  await page.fill('#signup-form input[name=password]', newcomer.password);
   await page.click('#signup-form button');
   await page.waitForURL(`${origin}/dashboard`);
   assert.equal(await page.textContent('#dashboard'), 'Dashboard');
@@ -214,8 +226,8 @@ test('sign up, then the protected page comes back with the user in its first HTM
   // Signed out: the profile asks for a sign-in and comes back to it.
   await open(page, '/profile');
   assert.equal(page.url(), `${origin}/signin?next=%2Fprofile`);
-  await page.fill('#password-form input[name=email]', user.email);
-  await page.fill('#password-form input[name=password]', user.password);
+  await page.fill('#password-form input[name=email]', newcomer.email);
+  await page.fill('#password-form input[name=password]', newcomer.password);
   await page.click('#password-form button');
   await page.waitForURL(`${origin}/profile`);
 
@@ -223,7 +235,7 @@ test('sign up, then the protected page comes back with the user in its first HTM
   // and the signed-in variant of the static home page.
   const profile = await page.goto(`${origin}/profile`);
   const html = await profile.text();
-  assert.ok(html.includes(`<strong id="email">${user.email}</strong>`), html);
+  assert.ok(html.includes(`<strong id="email">${newcomer.email}</strong>`), html);
   assert.match(html, /data-variant="signed-in"/);
   await shot(page, 'profile');
   const home = await (await page.goto(`${origin}/`)).text();
@@ -234,7 +246,7 @@ test('sign up, then the protected page comes back with the user in its first HTM
   const me = await context.request.get(`${origin}/api/me`);
   assert.equal(me.status(), 200);
   const body = await me.json();
-  assert.equal(body.user.email, user.email);
+  assert.equal(body.user.email, newcomer.email);
   assert.equal(body.user.role, 'authenticated');
   assert.equal(body.user.iss, origin);
   assert.ok(body.user.exp - body.user.iat <= 60, JSON.stringify(body.user));
@@ -295,11 +307,26 @@ test('the account page lists the sessions, and revoking another one signs that b
 test('a Realtime broadcast from one page reaches another', { skip }, async () => {
   const context = await browser.newContext();
   const first = await context.newPage();
+  const sockets = [];
+  const hotReload = new Promise((resolve) => {
+    first.on('websocket', (socket) => {
+      sockets.push(socket.url());
+      if (new URL(socket.url()).pathname.startsWith('/_next/')) socket.once('framereceived', resolve);
+    });
+  });
   await signInWithPassword(first, '/realtime', user);
   const second = await context.newPage();
   await open(second, '/realtime');
   for (const page of [first, second]) {
     await page.waitForFunction(() => document.getElementById('status')?.textContent === 'SUBSCRIBED');
+  }
+  assert.ok(
+    sockets.some((url) => url.startsWith(`${origin.replace('http', 'ws')}/realtime/v1/websocket?`)),
+    `Realtime goes to the page's origin: ${sockets.join(', ')}`,
+  );
+  if (process.env.SBP_EXAMPLE_SERVER === 'dev') {
+    // Next's hot reload, through the proxy's front door.
+    await hotReload;
   }
   const text = `hello ${Date.now()}`;
   await first.fill('#broadcast-form input[name=text]', text);
