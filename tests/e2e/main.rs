@@ -13,6 +13,7 @@ mod database;
 mod endpoints;
 mod fail_closed;
 mod forwarding;
+mod front_door;
 mod hooks;
 mod mint;
 mod persistence;

@@ -63,6 +63,9 @@ pub enum Route {
     RealtimeSocket,
     /// Anything else for a Supabase service.
     Forward(Service),
+    /// Not a Supabase path nor `/edge/v1`: the app behind the proxy's
+    /// (`PROXY_APP_URL`), or not found without one.
+    App,
     /// A proxy endpoint called with the wrong method.
     MethodNotAllowed,
     /// A path with `.` or `..` segments (plain or percent-encoded), which
@@ -291,6 +294,8 @@ pub fn classify<'a>(
     let path = strip_base(path, base_path);
     let route = if let Some(rest) = path.strip_prefix("/edge/v1/") {
         edge_route(method, rest)
+    } else if path == "/edge/v1" {
+        Route::NotFound
     } else {
         match service_of(path) {
             Some(Service::Auth) => auth_route(method, &path["/auth/v1".len()..], query),
@@ -298,7 +303,7 @@ pub fn classify<'a>(
                 Route::RealtimeSocket
             }
             Some(service) => Route::Forward(service),
-            None => Route::NotFound,
+            None => Route::App,
         }
     };
     Classified { route, path }
@@ -321,8 +326,8 @@ mod tests {
                 "{path}"
             );
         }
-        assert_eq!(route(Method::POST, "/functions/v1x", None), Route::NotFound);
-        assert_eq!(route(Method::GET, "/rest/v1x/todos", None), Route::NotFound);
+        assert_eq!(route(Method::POST, "/functions/v1x", None), Route::App);
+        assert_eq!(route(Method::GET, "/rest/v1x/todos", None), Route::App);
     }
 
     #[test]
@@ -468,12 +473,9 @@ mod tests {
             route(Method::GET, "/graphql/v1", None),
             Route::Forward(Service::Graphql)
         );
-        assert_eq!(route(Method::GET, "/rest/v10", None), Route::NotFound);
-        assert_eq!(
-            route(Method::GET, "/supabasex/rest/v1", None),
-            Route::NotFound
-        );
-        assert_eq!(route(Method::GET, "/", None), Route::NotFound);
+        assert_eq!(route(Method::GET, "/rest/v10", None), Route::App);
+        assert_eq!(route(Method::GET, "/supabasex/rest/v1", None), Route::App);
+        assert_eq!(route(Method::GET, "/", None), Route::App);
         assert_eq!(
             route(Method::GET, "/realtime/v1/websocket", Some("vsn=2.0.0")),
             Route::RealtimeSocket
@@ -489,6 +491,47 @@ mod tests {
         assert_eq!(
             route(Method::POST, "/realtime/v1/api/broadcast", None),
             Route::Forward(Service::Realtime)
+        );
+    }
+
+    #[test]
+    fn what_is_neither_supabase_nor_edge_is_the_apps() {
+        for path in [
+            "/",
+            "/about",
+            "/supabase",
+            "/supabase/",
+            "/supabase/dashboard?x=1",
+            "/_next/webpack-hmr",
+            "/edge",
+            "/edge/v10",
+        ] {
+            assert_eq!(route(Method::POST, path, None), Route::App, "{path}");
+        }
+        for path in [
+            "/edge/v1",
+            "/supabase/edge/v1",
+            "/edge/v1/",
+            "/edge/v1/nothing",
+        ] {
+            assert_eq!(route(Method::GET, path, None), Route::NotFound, "{path}");
+        }
+        for path in [
+            "/auth/v1/settings",
+            "/supabase/rest/v1/todos",
+            "/storage/v1",
+            "/functions/v1/f",
+            "/graphql/v1",
+            "/realtime/v1/api",
+        ] {
+            assert!(
+                matches!(route(Method::GET, path, None), Route::Forward(_)),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            route(Method::GET, "/app/../auth/v1/user", None),
+            Route::DotSegments
         );
     }
 

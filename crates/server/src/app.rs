@@ -3,6 +3,7 @@
 //! connections. The parts know nothing of `App`; only the pipeline and the
 //! listener use it.
 
+use crate::front_door::FrontDoor;
 use crate::rate_limiter::RateLimiter;
 use crate::realtime::Realtime;
 use crate::runtime::{OsRandom, SystemClock};
@@ -12,6 +13,7 @@ use crate::upstream::Upstream;
 use sbp_core::config::Config;
 use sbp_core::env::UnixSeconds;
 use sbp_core::flow::FLOW_KEY_PURPOSE;
+use sbp_core::identity::IdentityKey;
 use sbp_core::session::StoreKeys;
 use sbp_core::token::PlaceholderKey;
 use std::sync::{Arc, Weak};
@@ -33,6 +35,8 @@ pub struct App {
     /// Seal the redirect flows' cookies: derived from `PROXY_STORE_KEY`
     /// (so every instance opens them), else random for this process.
     pub flow_keys: StoreKeys,
+    /// The app behind the proxy, when `PROXY_APP_URL` is set.
+    pub front_door: Option<FrontDoor>,
 }
 
 impl App {
@@ -63,7 +67,23 @@ impl App {
             Some(keys) => keys.derive(FLOW_KEY_PURPOSE),
             None => StoreKeys::random(&rng),
         };
+        let front_door = match &config.app_url {
+            Some(url) => {
+                let key = config
+                    .identity_key
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(IdentityKey::generate(&rng)));
+                Some(FrontDoor::new(
+                    url,
+                    key,
+                    config.public_url.url(),
+                    tls.clone(),
+                )?)
+            }
+            None => None,
+        };
         Ok(App {
+            front_door,
             flow_keys,
             rate_limiter: config.auth_rate_limit.map(RateLimiter::new),
             placeholder_key: PlaceholderKey::generate(&rng),

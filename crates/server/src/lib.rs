@@ -12,6 +12,7 @@ mod connect;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod error;
+mod front_door;
 mod pipeline;
 mod pool;
 mod rate_limiter;

@@ -6,6 +6,7 @@ use super::reader::{ConfigProblems, ConfigSource, Reader};
 use super::{Config, Origin, PublicUrl, StoreSpec, TokenMode, UpstreamUrl, parse_duration};
 use crate::guard::TrustedProxies;
 use crate::hooks::HookSecrets;
+use crate::identity::IdentityKey;
 use crate::session::StoreKeys;
 use crate::token::MintKey;
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ pub const KEYS: &[&str] = &[
     "PROXY_UPSTREAM_CA",
     "PROXY_HOOK_SECRET",
     "PROXY_SESSIONS_TABLE",
+    "PROXY_APP_URL",
+    "PROXY_IDENTITY_KEY",
 ];
 
 fn parse_store(text: &str) -> Result<StoreSpec, String> {
@@ -125,6 +128,35 @@ fn sessions_table(r: &mut Reader<'_>, has_service_key: bool) -> bool {
         );
     }
     on
+}
+
+/// The front door: `PROXY_APP_URL` (validated like `SUPABASE_URL`) and the
+/// imported identity key, which only an app receives.
+fn front_door(r: &mut Reader<'_>) -> (Option<UpstreamUrl>, Option<Arc<IdentityKey>>) {
+    let app_url = r
+        .raw("PROXY_APP_URL")
+        .filter(|s| !s.is_empty())
+        .and_then(|s| {
+            UpstreamUrl::parse(&s)
+                .map_err(|e| r.problem("PROXY_APP_URL", e))
+                .ok()
+        });
+    let identity_key = r
+        .raw("PROXY_IDENTITY_KEY")
+        .filter(|s| !s.is_empty())
+        .and_then(|s| {
+            IdentityKey::import(&s)
+                .map(Arc::new)
+                .map_err(|e| r.problem("PROXY_IDENTITY_KEY", e))
+                .ok()
+        });
+    if identity_key.is_some() && r.raw("PROXY_APP_URL").is_none_or(|s| s.is_empty()) {
+        r.problem(
+            "PROXY_IDENTITY_KEY",
+            "signs the identity the app receives: it needs PROXY_APP_URL",
+        );
+    }
+    (app_url, identity_key)
 }
 
 fn parse_origins(text: &str) -> Result<Vec<Origin>, String> {
@@ -224,6 +256,7 @@ impl Config {
         };
         let upstream_ca = r.raw("PROXY_UPSTREAM_CA").map(PathBuf::from);
         let sessions_table = sessions_table(&mut r, service_role_key.is_some());
+        let (app_url, identity_key) = front_door(&mut r);
 
         match (
             supabase_url,
@@ -274,6 +307,8 @@ impl Config {
                 upstream_ca,
                 hook_secrets,
                 sessions_table,
+                app_url,
+                identity_key,
             }),
             _ => Err(r.into_problems()),
         }
@@ -447,6 +482,41 @@ mod tests {
             Config::load(&source(&good)).unwrap().token_mode,
             TokenMode::Mint(_)
         ));
+    }
+
+    #[test]
+    fn the_app_url_is_optional_and_checked_like_supabase_url() {
+        let base = [
+            ("SUPABASE_URL", "http://127.0.0.1:54321"),
+            ("SUPABASE_ANON_KEY", "anon"),
+        ];
+        let c = Config::load(&source(&base)).unwrap();
+        assert!(c.app_url.is_none() && c.identity_key.is_none());
+        let app = [&base[..], &[("PROXY_APP_URL", "http://127.0.0.1:3000")]].concat();
+        let c = Config::load(&source(&app)).unwrap();
+        assert_eq!(c.app_url.unwrap().authority(), "127.0.0.1:3000");
+        for bad in ["ftp://x", "http://a@b:3000", "http://127.0.0.1:3000/app"] {
+            let wrong = [&base[..], &[("PROXY_APP_URL", bad)]].concat();
+            let err = Config::load(&source(&wrong)).unwrap_err();
+            assert_eq!(err.0.len(), 1, "{err}");
+            assert_eq!(err.0[0].key, "PROXY_APP_URL");
+            assert!(!err.to_string().contains('\n'), "one line: {err}");
+        }
+        let bad_key = [&app[..], &[("PROXY_IDENTITY_KEY", "{\"kty\":\"oct\"}")]].concat();
+        assert_eq!(
+            Config::load(&source(&bad_key)).unwrap_err().0[0].key,
+            "PROXY_IDENTITY_KEY"
+        );
+        let jwk = r#"{"kty":"EC","crv":"P-256","kid":"id-1","d":"CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk"}"#;
+        let keyed = [&app[..], &[("PROXY_IDENTITY_KEY", jwk)]].concat();
+        let c = Config::load(&source(&keyed)).unwrap();
+        assert_eq!(c.identity_key.unwrap().kid(), "id-1");
+        let without_app = [&base[..], &[("PROXY_IDENTITY_KEY", jwk)]].concat();
+        let err = Config::load(&source(&without_app)).unwrap_err();
+        assert!(
+            err.to_string().contains("PROXY_IDENTITY_KEY: signs"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -89,6 +89,12 @@ pub struct Config {
     /// `schema.sql`) in step through PostgREST (`PROXY_SESSIONS_TABLE=on`,
     /// which needs `SUPABASE_SERVICE_ROLE_KEY`).
     pub sessions_table: bool,
+    /// The app behind the proxy (`PROXY_APP_URL`): every request that is
+    /// not for Supabase or `/edge/v1` goes there.
+    pub app_url: Option<UpstreamUrl>,
+    /// The key the app's identity header is signed with
+    /// (`PROXY_IDENTITY_KEY`); without it the server generates one at start.
+    pub identity_key: Option<Arc<crate::identity::IdentityKey>>,
 }
 
 impl Config {

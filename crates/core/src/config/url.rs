@@ -105,6 +105,10 @@ impl PublicUrl {
     pub fn origin(&self) -> &Origin {
         &self.origin
     }
+    /// The URL itself, normalised: the origin and the base path.
+    pub fn url(&self) -> String {
+        format!("{}{}", self.origin.as_str(), self.base_path)
+    }
     /// The path prefix, `""` or e.g. `"/supabase"` (no trailing slash).
     pub fn base_path(&self) -> &str {
         &self.base_path

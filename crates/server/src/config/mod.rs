@@ -22,7 +22,7 @@ impl ConfigSource for Layered<'_> {
                 .filter(|v| !v.trim().is_empty())
                 .or_else(|| self.file.get(key).cloned())
         })?;
-        if key == "PROXY_JWT_PRIVATE_KEY" {
+        if key == "PROXY_JWT_PRIVATE_KEY" || key == "PROXY_IDENTITY_KEY" {
             return Some(key_text(value));
         }
         Some(value)
@@ -160,5 +160,24 @@ mod tests {
         assert!(err.contains("nope: unknown setting"), "{err}");
         assert!(err.contains("PROXY_LISTEN: expected a string"), "{err}");
         assert!(parse_toml("= broken").is_err());
+    }
+
+    #[test]
+    fn the_identity_key_may_be_the_path_of_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = r#"{"kty":"EC","crv":"P-256","kid":"from-a-file","d":"CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk"}"#;
+        let key_path = dir.path().join("identity.jwk");
+        std::fs::write(&key_path, key).unwrap();
+        let toml_path = dir.path().join("proxy.toml");
+        std::fs::write(
+            &toml_path,
+            format!(
+                "PROXY_IDENTITY_KEY = {:?}\n",
+                key_path.display().to_string()
+            ),
+        )
+        .unwrap();
+        let settings = Settings::read(Some(&toml_path)).unwrap();
+        assert_eq!(settings.get("PROXY_IDENTITY_KEY").as_deref(), Some(key));
     }
 }

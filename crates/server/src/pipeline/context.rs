@@ -51,6 +51,9 @@ pub struct Ctx<'a> {
     pub presented: Presented,
     /// What becomes of the cookie on the way out.
     pub cookie: CookieChange,
+    /// The request went to the app behind the proxy: its answer gets no
+    /// CORS headers from the proxy.
+    pub for_app: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -67,6 +70,7 @@ impl<'a> Ctx<'a> {
             lane,
             presented: Presented::Anonymous,
             cookie: CookieChange::None,
+            for_app: false,
         }
     }
 

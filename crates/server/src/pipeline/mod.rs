@@ -26,6 +26,19 @@ use std::sync::Arc;
 
 pub use connection::Connection;
 
+/// Whether `request` goes to the app behind the proxy (`PROXY_APP_URL`).
+fn for_app<B>(app: &App, request: &Request<B>) -> bool {
+    app.front_door.is_some()
+        && sbp_core::route::classify(
+            request.method(),
+            request.uri().path(),
+            request.uri().query(),
+            app.config.public_url.base_path(),
+        )
+        .route
+            == sbp_core::route::Route::App
+}
+
 /// Handles one request from a browser connection.
 pub async fn handle(
     app: Arc<App>,
@@ -33,7 +46,10 @@ pub async fn handle(
     connection: Arc<Connection>,
     lane: OnLane<'_>,
 ) -> Response<Body> {
-    if let Some(preflight) = response::cors::preflight(&app.config, &request) {
+    // The app's preflights are the app's to answer.
+    if !for_app(&app, &request)
+        && let Some(preflight) = response::cors::preflight(&app.config, &request)
+    {
         return preflight;
     }
     let (mut ctx, route, body) = request::classify(app, request, connection, lane);

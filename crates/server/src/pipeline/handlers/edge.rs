@@ -94,12 +94,16 @@ fn end_auth_session(ctx: &Ctx, session: Session) {
 }
 
 /// `GET /edge/v1/.well-known/jwks.json`: the public keys minted tokens are
-/// signed with (none for HS256 or in refresh mode).
+/// signed with (none for HS256 or in refresh mode), and with an app behind
+/// the proxy the key of its `X-Supabase-Identity`.
 pub fn jwks(ctx: &Ctx) -> Response<Body> {
-    let keys = match &ctx.app.config.token_mode {
+    let mut keys = match &ctx.app.config.token_mode {
         TokenMode::Mint(mint) => mint.jwks(),
         TokenMode::Refresh => json!({"keys": []}),
     };
+    if let (Some(door), Some(list)) = (&ctx.app.front_door, keys["keys"].as_array_mut()) {
+        list.push(door.identities.key().public_jwk());
+    }
     let mut response = respond::json(200, &keys);
     response.headers_mut().insert(
         http::header::CACHE_CONTROL,

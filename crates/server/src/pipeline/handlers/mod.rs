@@ -7,6 +7,7 @@ mod account;
 mod confirm;
 mod edge;
 mod forward;
+mod front_door;
 mod hooks;
 mod mfa;
 mod oauth;
@@ -48,5 +49,6 @@ pub async fn handle(
         Route::Logout(scope) => Box::pin(account::logout(ctx, scope, body)).await,
         Route::RealtimeSocket => Box::pin(realtime::socket(ctx)).await,
         Route::Forward(service) => forward::forward(ctx, body, service).await,
+        Route::App => Box::pin(front_door::forward(ctx, body)).await,
     }
 }

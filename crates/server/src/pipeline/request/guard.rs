@@ -31,8 +31,10 @@ pub fn check(ctx: &Ctx, route: &Route) -> Result<(), ProxyError> {
     let method = &ctx.parts.method;
     let verdict = check_csrf(
         method,
-        // Only unsafe methods are checked: the cookie is not looked for otherwise.
-        is_unsafe(method) && carries_cookie(ctx),
+        // Only unsafe methods are checked: the cookie is not looked for
+        // otherwise. The app's requests are the app's to judge (it never
+        // receives the cookie; the front door withholds the identity instead).
+        is_unsafe(method) && !matches!(route, Route::App) && carries_cookie(ctx),
         matches!(route, Route::SignIn | Route::MfaVerify),
         ctx.header(ORIGIN),
         ctx.header(REFERER),

@@ -30,7 +30,11 @@ pub fn classify<'a>(
         parts.uri.query(),
         app.config.public_url.base_path(),
     );
-    let route = classified.route;
+    let route = match classified.route {
+        // Without an app behind the proxy, its paths are not found.
+        Route::App if app.front_door.is_none() => Route::NotFound,
+        route => route,
+    };
     (Ctx::new(app, parts, connection, lane), route, body)
 }
 

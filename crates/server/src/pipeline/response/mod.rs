@@ -24,6 +24,9 @@ pub fn finish(ctx: &Ctx, answer: Result<Response<Body>, ProxyError>) -> Response
         Err(e) => respond::error(&e),
     };
     cookie::apply(ctx, &mut response);
-    cors::apply(&ctx.app.config, &ctx.parts.headers, response.headers_mut());
+    // The app's answers keep the app's own CORS headers.
+    if !ctx.for_app {
+        cors::apply(&ctx.app.config, &ctx.parts.headers, response.headers_mut());
+    }
     response
 }
