@@ -12,6 +12,7 @@
 
 import { NextResponse, type NextRequest } from 'next/server';
 import { identityFrom } from './lib/identity';
+import { safeNext } from './lib/next-path';
 
 /** Where the signed-in variants of two-variant pages live (never linked to). */
 const SIGNED_IN_PREFIX = '/signed-in';
@@ -26,10 +27,6 @@ const SIGN_IN_PAGES = new Set(['/signin', '/signup']);
 
 function isUnder(pathname: string, prefix: string): boolean {
   return pathname === prefix || pathname.startsWith(`${prefix}/`);
-}
-
-function safeNext(next: string | null): string {
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
 }
 
 export async function proxy(request: NextRequest) {

@@ -5,7 +5,8 @@
 
 import { useState, type FormEvent } from 'react';
 import { useSearchParams } from 'next/navigation';
-import { safeNext, supabase } from '@/lib/supabase';
+import { safeNext } from '@/lib/next-path';
+import { supabase } from '@/lib/supabase';
 
 export function SignInForm() {
   const params = useSearchParams();

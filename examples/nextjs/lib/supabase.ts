@@ -23,8 +23,3 @@ export function supabase(): SupabaseClient {
   });
   return client;
 }
-
-/** `next` if it is a path on this site, else `/` (no open redirect). */
-export function safeNext(next: string | null | undefined): string {
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
-}

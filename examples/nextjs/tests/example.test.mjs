@@ -251,6 +251,13 @@ test('sign up, then the protected page comes back with the user in its first HTM
   assert.equal(body.user.iss, origin);
   assert.ok(body.user.exp - body.user.iat <= 60, JSON.stringify(body.user));
   assert.equal(typeof body.user.sid, 'string');
+
+  // Signed in, the sign-in page goes on to `next`, if it is a path here.
+  for (const [next, to] of [['/dashboard', '/dashboard'], ['//evil.example/x', '/'], ['https://evil.example/', '/']]) {
+    const res = await context.request.get(`${origin}/signin?next=${encodeURIComponent(next)}`, { maxRedirects: 0 });
+    assert.equal(res.status(), 307, next);
+    assert.equal(new URL(res.headers().location, origin).href, `${origin}${to}`, next);
+  }
   await context.close();
 });
 
