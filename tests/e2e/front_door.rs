@@ -401,10 +401,11 @@ async fn a_websocket_goes_through_the_front_door() {
     let env = env_with(&app, vec![]).await;
     let (browser, _) = env.signed_in("ws@example.com").await;
     let cookie = format!("sb-session={}", browser.cookie.clone().unwrap());
+    let page = ("origin", "http://127.0.0.1:8787");
     let mut socket = websocket::open(
         env.proxy.addr,
         "/ws",
-        &[("cookie", &cookie), (IDENTITY, "forged")],
+        &[("cookie", &cookie), (IDENTITY, "forged"), page],
     )
     .await
     .expect("the app's upgrade is relayed");
@@ -425,6 +426,20 @@ async fn a_websocket_goes_through_the_front_door() {
     let identity = identity_of(&seen).unwrap();
     assert_ne!(identity, "forged");
     verified(&env, &identity).await;
+
+    // A page elsewhere may open a socket that carries the cookie: it gets
+    // the app's socket, without the identity.
+    let elsewhere = ("origin", "https://evil.example");
+    let mut socket = websocket::open(
+        env.proxy.addr,
+        "/ws?elsewhere",
+        &[("cookie", &cookie), elsewhere],
+    )
+    .await
+    .expect("the app decides about the socket");
+    socket.send_text("hi").await;
+    assert_eq!(socket.next(WAIT).await, Some(Message::Text("hi".into())));
+    assert!(identity_of(&app.last("/ws?elsewhere")).is_none());
 }
 
 #[tokio::test]
@@ -531,4 +546,42 @@ async fn app_requests_never_refresh_auths_tokens() {
     assert_eq!(verified(&env, &identity).await["sub"], user_id.as_str());
     browser.get("/rest/v1/echo").await;
     assert_eq!(env.stub.refresh_count(), 1, "a Supabase call refreshes");
+}
+
+/// The app's sockets count against `PROXY_MAX_SOCKETS`, as Realtime's do.
+#[tokio::test]
+async fn app_sockets_beyond_the_limit_are_refused_before_the_app() {
+    let app = App::start().await;
+    let env = env_with(&app, vec![("PROXY_MAX_SOCKETS", "1".to_string())]).await;
+    let mut first = websocket::open(env.proxy.addr, "/ws?first", &[])
+        .await
+        .expect("one socket is allowed");
+    let refused = websocket::open(env.proxy.addr, "/ws?second", &[])
+        .await
+        .err()
+        .expect("a second socket is refused");
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.body["error"], "too_many_sockets");
+    assert!(!app.seen().iter().any(|s| s.target == "/ws?second"));
+    first.send_text("still open").await;
+    assert_eq!(
+        first.next(WAIT).await,
+        Some(Message::Text("still open".into()))
+    );
+    drop(first);
+    // Closed, the socket frees its place (once the proxy sees both ends go).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match websocket::open(env.proxy.addr, "/ws?third", &[]).await {
+            Ok(_) => break,
+            Err(refused) => {
+                assert_eq!(refused.status, 503);
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the slot is never freed"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
 }

@@ -37,7 +37,8 @@ pub enum Route {
     RevokeSession(String),
     /// `GET /edge/v1/health`
     Health,
-    /// `GET /edge/v1/.well-known/jwks.json`: public keys of mint mode.
+    /// `GET /edge/v1/.well-known/jwks.json`: public keys of mint mode and
+    /// of the app's identity header.
     Jwks,
     /// `GET /edge/v1/authorize`: starts an OAuth or SSO sign-in (server-side PKCE).
     Authorize,

@@ -34,7 +34,8 @@ use sbp_core::http::has_cookie;
 use sbp_core::realtime::anonymous_token;
 use sbp_core::realtime::handshake::{check_origin, websocket_key};
 use sbp_core::session::SessionKey;
-use slots::{SocketSlot, SocketSlots};
+pub use slots::SocketSlot;
+use slots::SocketSlots;
 use state::SocketState;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -70,6 +71,14 @@ impl Realtime {
             slots: SocketSlots::default(),
             tls: Connector::from(tls),
         }
+    }
+}
+
+impl Realtime {
+    /// A place among the `PROXY_MAX_SOCKETS` relayed sockets, for a socket
+    /// relayed elsewhere (the front door's upgrades to the app).
+    pub fn take_slot(&self) -> Option<SocketSlot> {
+        self.slots.take(self.config.limits.max_sockets)
     }
 }
 

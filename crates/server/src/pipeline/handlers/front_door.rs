@@ -3,8 +3,8 @@
 //!
 //! The app receives the browser's request without the proxy's cookie and
 //! with `X-Forwarded-*` and, for a live session, `X-Supabase-Identity` (any
-//! copy the browser sent is removed). An unsafe request from an origin
-//! outside `PROXY_ALLOWED_ORIGINS` goes on without the identity: the
+//! copy the browser sent is removed). An unsafe request or an upgrade from
+//! an origin outside `PROXY_ALLOWED_ORIGINS` goes on without the identity: the
 //! identity is as ambient as a cookie, so the proxy does not lend it to
 //! cross-site writes (docs/SECURITY.md). The app's answer comes back as it
 //! is, less hop-by-hop headers and any `Set-Cookie` of the proxy's cookie;
@@ -17,12 +17,13 @@ use crate::body::{Body, empty, upload};
 use crate::front_door::FrontDoor;
 use crate::pipeline::context::Ctx;
 use crate::pipeline::response::relay::idle_limit;
+use crate::realtime::SocketSlot;
 use crate::upstream::X_FORWARDED_FOR;
 use http::header::{
     CONNECTION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, ORIGIN, REFERER, SET_COOKIE,
     UPGRADE,
 };
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -45,6 +46,12 @@ pub async fn forward(ctx: &mut Ctx<'_>, body: Incoming) -> Result<Response<Body>
     };
     ctx.for_app = true;
     let upgrade = upgrade_asked(&ctx.parts.headers);
+    // An upgraded connection counts against `PROXY_MAX_SOCKETS`, with
+    // Realtime's, from before the app sees it.
+    let slot = match upgrade {
+        Some(_) => Some(app.realtime.take_slot().ok_or(ProxyError::TooManySockets)?),
+        None => None,
+    };
     let mut request = Request::new(upload(body, idle_limit(ctx)));
     *request.method_mut() = ctx.parts.method.clone();
     *request.uri_mut() = door.client.uri(ctx.parts.uri.path_and_query());
@@ -55,8 +62,10 @@ pub async fn forward(ctx: &mut Ctx<'_>, body: Incoming) -> Result<Response<Body>
         Ok(Err(e)) => return Err(ProxyError::UpstreamUnavailable(format!("the app: {e}"))),
         Err(_) => return Err(ProxyError::UpstreamTimeout),
     };
-    if upgrade.is_some() && response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        return relay_upgrade(ctx, response);
+    if let Some(slot) = slot
+        && response.status() == StatusCode::SWITCHING_PROTOCOLS
+    {
+        return relay_upgrade(ctx, response, slot);
     }
     clean_answer(response.headers_mut(), &app.config.cookie_name);
     let (parts, body) = response.into_parts();
@@ -79,6 +88,7 @@ fn app_headers(ctx: &Ctx, door: &FrontDoor, upgrade: Option<HeaderValue>) -> Hea
     let incoming = &ctx.parts.headers;
     let config = &ctx.app.config;
     let mut out = HeaderMap::with_capacity(incoming.len() + 5);
+    let upgrading = upgrade.is_some();
     let hop_by_hop = HopByHop::of(incoming);
     for (name, value) in incoming {
         if !replaced_for_app(name) && !hop_by_hop.contains(name) {
@@ -105,18 +115,24 @@ fn app_headers(ctx: &Ctx, door: &FrontDoor, upgrade: Option<HeaderValue>) -> Hea
     if let Some(host) = incoming.get(HOST) {
         out.insert(X_FORWARDED_HOST.clone(), host.clone());
     }
-    if let Some(identity) = identity(ctx, door) {
+    if let Some(identity) = identity(ctx, door, upgrading) {
         out.insert(X_SUPABASE_IDENTITY.clone(), identity);
     }
     out
 }
 
 /// The identity of the request's live session, unless it is an unsafe
-/// request from an origin the proxy does not allow.
-fn identity(ctx: &Ctx, door: &FrontDoor) -> Option<HeaderValue> {
+/// request or an upgrade from an origin the proxy does not allow (a page
+/// elsewhere may open a WebSocket that carries the cookie).
+fn identity(ctx: &Ctx, door: &FrontDoor, upgrading: bool) -> Option<HeaderValue> {
     let live = ctx.live()?;
-    let method = &ctx.parts.method;
     let config = &ctx.app.config;
+    // An upgrade is judged as an unsafe request is.
+    let method = if upgrading {
+        &Method::POST
+    } else {
+        &ctx.parts.method
+    };
     let verdict = check_csrf(
         method,
         is_unsafe(method),
@@ -165,10 +181,12 @@ fn clean_answer(headers: &mut HeaderMap, cookie_name: &str) {
 }
 
 /// The app switched protocols: the browser gets the app's 101 and the two
-/// connections are joined byte for byte once both are upgraded.
+/// connections are joined byte for byte once both are upgraded, holding
+/// `slot` until both are closed.
 fn relay_upgrade(
     ctx: &mut Ctx,
     mut response: Response<Incoming>,
+    slot: SocketSlot,
 ) -> Result<Response<Body>, ProxyError> {
     let browser = ctx
         .parts
@@ -177,6 +195,7 @@ fn relay_upgrade(
         .ok_or_else(|| ProxyError::BadRequest("the connection cannot be upgraded".into()))?;
     let app_side = hyper::upgrade::on(&mut response);
     tokio::spawn(async move {
+        let _slot = slot;
         match tokio::try_join!(browser, app_side) {
             Ok((browser, app_side)) => {
                 let (mut browser, mut app_side) = (TokioIo::new(browser), TokioIo::new(app_side));

@@ -1,5 +1,6 @@
 //! The handlers: what the proxy does for each route, once the request stage
-//! admitted the request. A handler answers itself or calls Supabase, and
+//! admitted the request. A handler answers itself, calls Supabase or (the
+//! front door) the app behind the proxy, and
 //! says in [`Ctx::cookie`](crate::pipeline::context::Ctx) what becomes of
 //! the cookie; the response stage does the rest.
 
