@@ -2,9 +2,10 @@
 # The whole test suite: formatting, lints, the core's wasm build, every Rust
 # test (unit, store conformance, end-to-end, the model checking of the
 # lane's waker handshake, crates/server/loom, the replay of every fuzz corpus
-# and fixed crash input), and the official supabase-js client driving the
-# proxy; the end-to-end and client suites run twice, the second time behind
-# a compressing stand-in. Installs what it needs when it is missing.
+# and fixed crash input), the official supabase-js client driving the
+# proxy, and the Next.js example behind the proxy in headless Chromium; the
+# end-to-end and client suites run twice, the second time behind a
+# compressing stand-in. Installs what it needs when it is missing.
 #
 # One build serves the tests and the client suite: every cargo command after
 # clippy selects the whole workspace, so features resolve the same and no
@@ -80,4 +81,14 @@ done
   SBP_BIN_DIR="$CARGO_TARGET_DIR/debug" npm test
   step "supabase-js through the proxy, behind a compressing stand-in (SBP_STUB_COMPRESS=1)"
   SBP_STUB_COMPRESS=1 SBP_BIN_DIR="$CARGO_TARGET_DIR/debug" npm test
+)
+
+# About a minute and a half: npm ci, the type check, `next build`, then the
+# app behind `sb-cookie-proxy demo --app` in headless Chromium.
+step "the Next.js example behind the proxy, in headless Chromium (examples/nextjs)"
+(
+  cd examples/nextjs
+  npm ci --no-audit --no-fund
+  npx tsc --noEmit
+  NEXT_TELEMETRY_DISABLED=1 SBP_BIN_DIR="$CARGO_TARGET_DIR/debug" npm test
 )

@@ -1,5 +1,7 @@
 //! `sb-cookie-proxy demo`: the proxy in front of the stand-in Supabase, so
-//! the proxy can be tried without a Supabase project.
+//! the proxy can be tried without a Supabase project; with `--app URL`, the
+//! proxy also stands in front of that app (`PROXY_APP_URL`), as
+//! `examples/nextjs` runs.
 
 use sbp_stub::{Stub, StubConfig};
 use std::collections::HashMap;
@@ -13,17 +15,23 @@ pub const DEMO_PASSWORD: &str = "demo-password";
 pub struct Demo {
     pub stub: Stub,
     pub proxy: crate::RunningProxy,
+    /// The app the proxy stands in front of (`--app`), if any.
+    pub app: Option<String>,
 }
 
-/// Starts the stand-in Supabase and the proxy in front of it. Settings come
-/// from the environment and `file` as usual, except the upstream.
-pub async fn start(file: Option<&Path>) -> anyhow::Result<Demo> {
+/// Starts the stand-in Supabase and the proxy in front of it, and of `app`
+/// (the app's URL) when given. Settings come from the environment and
+/// `file` as usual, except the upstream (and the app, when given).
+pub async fn start(file: Option<&Path>, app: Option<&str>) -> anyhow::Result<Demo> {
     let stub = Stub::start(StubConfig::default()).await?;
     stub.create_user(DEMO_EMAIL, DEMO_PASSWORD);
     let mut fixed = HashMap::from([
         ("SUPABASE_URL".to_string(), stub.url()),
         ("SUPABASE_ANON_KEY".to_string(), stub.anon_key()),
     ]);
+    if let Some(app) = app {
+        fixed.insert("PROXY_APP_URL".to_string(), app.to_string());
+    }
     // Without a public URL, the demo's page origin is where it listens.
     let settings = crate::config::Settings::read(file)?;
     if settings.get("PROXY_PUBLIC_URL").is_none() {
@@ -41,7 +49,11 @@ pub async fn start(file: Option<&Path>) -> anyhow::Result<Demo> {
     }
     let config = settings.load(fixed)?;
     let proxy = crate::start(config).await?;
-    Ok(Demo { stub, proxy })
+    Ok(Demo {
+        stub,
+        proxy,
+        app: app.map(str::to_string),
+    })
 }
 
 /// What to try, printed when the demo starts.
@@ -53,9 +65,21 @@ pub fn instructions(demo: &Demo) -> String {
         sbp_core::config::StoreSpec::File(path) => format!("file {}", path.display()),
         sbp_core::config::StoreSpec::Redis(_) => "Redis".to_string(),
     };
+    let app = match &demo.app {
+        Some(app) => format!(
+            "\nThe app at {app} is served at {origin}/ (run it with PROXY_PUBLIC_URL={origin}).\n"
+        ),
+        None => String::new(),
+    };
     format!(
         "sb-cookie-proxy demo: the proxy is on {base}, in front of a stand-in Supabase at {stub}.
 Sessions are kept in: {store}. A user exists: {DEMO_EMAIL} / {DEMO_PASSWORD}.
+{app}
+The stand-in sends no email: make a sign-in link with its service key, then open
+{origin}/edge/v1/confirm?token_hash=<hashed_token>&type=magiclink&next=/
+  curl -s -H 'apikey: {service}' -H 'authorization: Bearer {service}' \\
+       -H 'content-type: application/json' -d '{{\"type\":\"magiclink\",\"email\":\"{DEMO_EMAIL}\"}}' \\
+       {stub}/auth/v1/admin/generate_link
 
 Try, in another terminal:
   # sign in: the answer has placeholder tokens, the cookie is the session.
@@ -70,5 +94,6 @@ Try, in another terminal:
   curl -si -b jar -c jar -H 'origin: {origin}' -X POST {base}/auth/v1/logout
 Stop with Ctrl-C.",
         stub = demo.stub.url(),
+        service = demo.stub.service_role_key(),
     )
 }

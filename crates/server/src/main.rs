@@ -29,7 +29,12 @@ enum Command {
     /// Run in front of a built-in stand-in Supabase, to try the proxy
     /// without a project. Every setting but the upstream applies.
     #[cfg(feature = "demo")]
-    Demo,
+    Demo {
+        /// Also stand in front of the web app at URL (PROXY_APP_URL), e.g.
+        /// `http://127.0.0.1:3000` for examples/nextjs under `next dev`.
+        #[arg(long, value_name = "URL")]
+        app: Option<String>,
+    },
 }
 
 /// Exit code for a configuration that cannot be used.
@@ -66,7 +71,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e.into()),
         },
         #[cfg(feature = "demo")]
-        Command::Demo => runtime.block_on(demo(cli.config.as_deref())),
+        Command::Demo { app } => runtime.block_on(demo(cli.config.as_deref(), app.as_deref())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -100,12 +105,12 @@ async fn serve(config: sbp_core::config::Config) -> anyhow::Result<()> {
 }
 
 #[cfg(feature = "demo")]
-async fn demo(file: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let demo = sb_cookie_proxy::demo::start(file).await?;
+async fn demo(file: Option<&std::path::Path>, app: Option<&str>) -> anyhow::Result<()> {
+    let demo = sb_cookie_proxy::demo::start(file, app).await?;
     let signals = StopSignals::install()?;
     println!("{}", sb_cookie_proxy::demo::instructions(&demo));
     println!("sb-cookie-proxy listening on http://{}", demo.proxy.addr);
-    let sb_cookie_proxy::demo::Demo { stub, proxy } = demo;
+    let sb_cookie_proxy::demo::Demo { stub, proxy, .. } = demo;
     run_until(signals, proxy).await;
     stub.shutdown().await;
     Ok(())
