@@ -106,3 +106,42 @@ async fn the_demo_signs_its_user_in_on_the_embedded_store() {
     assert!(dir.path().join("data/sessions.redb").is_file());
     demo.kill();
 }
+
+/// A misspelt variable or TOML key is named with the known one it is
+/// closest to; the Supabase CLI's own variables are left alone.
+#[test]
+fn unknown_settings_are_named_with_the_closest_known_one() {
+    let mut command = binary();
+    command
+        .env_clear()
+        .env("PROXY_SESION_STORE", "memory:")
+        .env("SUPABASE_ACCESS_TOKEN", "sbp_cli_token")
+        .env("SUPABASE_URL", "http://127.0.0.1:9");
+    let (code, stderr) = exit_of(command);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("PROXY_SESION_STORE: unknown setting; did you mean PROXY_SESSION_STORE?"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SUPABASE_ACCESS_TOKEN"), "{stderr}");
+    assert!(
+        stderr.contains("SUPABASE_ANON_KEY: is required"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("proxy.toml");
+    std::fs::write(
+        &file,
+        "SUPABASE_URL = \"http://127.0.0.1:9\"\nsupabase_anon_ky = \"anon\"\n",
+    )
+    .unwrap();
+    let mut command = binary();
+    command.env_clear().arg("--config").arg(&file);
+    let (code, stderr) = exit_of(command);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("supabase_anon_ky: unknown setting; did you mean SUPABASE_ANON_KEY?"),
+        "{stderr}"
+    );
+}

@@ -58,6 +58,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    for unknown in sb_cookie_proxy::config::unknown_environment() {
+        tracing::warn!("{unknown} (ignored)");
+    }
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -9,6 +9,7 @@ mod limits;
 mod load;
 mod rate;
 mod reader;
+mod unknown;
 mod url;
 
 pub use duration::parse_duration;
@@ -16,6 +17,7 @@ pub use limits::{Limits, parse_size};
 pub use load::KEYS;
 pub use rate::parse_rate_limit;
 pub use reader::{ConfigProblem, ConfigProblems, ConfigSource};
+pub use unknown::{UnknownSetting, closest_key, edit_distance, unknown_env, unknown_key};
 pub use url::{Origin, PublicUrl, UpstreamUrl};
 
 use crate::guard::{RateLimit, TrustedProxies};

@@ -3,7 +3,7 @@
 //! The file's keys are the environment variable names (`SUPABASE_URL = "..."`),
 //! in upper or lower case. An environment variable overrides the file.
 
-use sbp_core::config::{Config, ConfigSource, KEYS};
+use sbp_core::config::{Config, ConfigSource, UnknownSetting, unknown_env, unknown_key};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -48,11 +48,11 @@ pub fn parse_toml(text: &str) -> Result<HashMap<String, String>, String> {
     let mut out = HashMap::new();
     let mut problems = Vec::new();
     for (name, value) in table {
-        let key = name.to_ascii_uppercase();
-        if !KEYS.contains(&key.as_str()) {
-            problems.push(format!("{name}: unknown setting"));
+        if let Some(unknown) = unknown_key(&name) {
+            problems.push(unknown.to_string());
             continue;
         }
+        let key = name.to_ascii_uppercase();
         let text = match value {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
@@ -84,6 +84,15 @@ pub fn parse_toml(text: &str) -> Result<HashMap<String, String>, String> {
     } else {
         Err(problems.join("\n"))
     }
+}
+
+/// The process's environment variables that look like the proxy's but
+/// that it does not read (a misspelling is otherwise silently ignored).
+pub fn unknown_environment() -> Vec<UnknownSetting> {
+    let names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    unknown_env(names.iter().map(String::as_str))
 }
 
 /// Loads the configuration from the environment and, if given, a TOML file.
@@ -160,6 +169,11 @@ mod tests {
         assert!(err.contains("nope: unknown setting"), "{err}");
         assert!(err.contains("PROXY_LISTEN: expected a string"), "{err}");
         assert!(parse_toml("= broken").is_err());
+        let err = parse_toml("proxy_sesion_store = \"memory:\"\n").unwrap_err();
+        assert_eq!(
+            err,
+            "proxy_sesion_store: unknown setting; did you mean PROXY_SESSION_STORE?"
+        );
     }
 
     #[test]
