@@ -15,6 +15,7 @@ mod fail_closed;
 mod forwarding;
 mod front_door;
 mod hooks;
+mod logs;
 mod mint;
 mod persistence;
 mod realtime;

@@ -51,13 +51,10 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(problem) = init_logs(cli.config.as_deref()) {
+        eprintln!("sb-cookie-proxy: cannot start:\n{problem}");
+        return ExitCode::from(BAD_CONFIG);
+    }
     for unknown in sb_cookie_proxy::config::unknown_environment() {
         tracing::warn!("{unknown} (ignored)");
     }
@@ -90,6 +87,37 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Libraries whose debug and trace lines print what crosses the wire
+/// (tungstenite writes the whole upgrade request, `apikey` and cookies
+/// included, and frames with their tokens): held at info whatever
+/// `RUST_LOG` asks, so that no level logs a secret.
+const WIRE_LOGGERS: &[&str] = &["tungstenite=info", "tokio_tungstenite=info"];
+
+/// Log lines on stderr, as `PROXY_LOG_FORMAT` (environment or file) asks;
+/// colour codes only when stderr is a terminal. A config file that cannot
+/// be read is reported by the configuration's loading, after this.
+fn init_logs(file: Option<&std::path::Path>) -> Result<(), String> {
+    use sbp_core::config::{LogFormat, parse_log_format};
+    use std::io::IsTerminal;
+    let setting = sb_cookie_proxy::config::Settings::read(file)
+        .ok()
+        .and_then(|settings| settings.get("PROXY_LOG_FORMAT"));
+    let format = parse_log_format(setting.as_deref());
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for quiet in WIRE_LOGGERS {
+        filter = filter.add_directive(quiet.parse().expect("a valid directive"));
+    }
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        Ok(LogFormat::Json) => logs.json().flatten_event(true).init(),
+        Ok(LogFormat::Text) | Err(_) => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+    format.map(|_| ())
 }
 
 fn is_config_error(e: &sb_cookie_proxy::Error) -> bool {

@@ -31,10 +31,16 @@ impl ProxyProcess {
 
     /// Runs `command` (the binary, set up) and waits (at most 20 s) for its
     /// "listening on" line; also gives the lines it printed before that.
-    pub fn spawn(mut command: Command) -> (ProxyProcess, Vec<String>) {
+    pub fn spawn(command: Command) -> (ProxyProcess, Vec<String>) {
+        ProxyProcess::spawn_with_stderr(command, Stdio::inherit())
+    }
+
+    /// Like [`ProxyProcess::spawn`], with the process's stderr (its logs)
+    /// going to `stderr`.
+    pub fn spawn_with_stderr(mut command: Command, stderr: Stdio) -> (ProxyProcess, Vec<String>) {
         let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("proxy binary starts");
         let stdout = child.stdout.take().unwrap();

@@ -53,6 +53,8 @@ pub const KEYS: &[&str] = &[
     "PROXY_SESSIONS_TABLE",
     "PROXY_APP_URL",
     "PROXY_IDENTITY_KEY",
+    // Read by the binary before the rest, to set up its logs.
+    "PROXY_LOG_FORMAT",
 ];
 
 fn parse_store(text: &str) -> Result<StoreSpec, String> {

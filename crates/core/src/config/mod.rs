@@ -7,6 +7,7 @@
 mod duration;
 mod limits;
 mod load;
+mod log_format;
 mod rate;
 mod reader;
 mod unknown;
@@ -15,6 +16,7 @@ mod url;
 pub use duration::parse_duration;
 pub use limits::{Limits, parse_size};
 pub use load::KEYS;
+pub use log_format::{LogFormat, parse_log_format};
 pub use rate::parse_rate_limit;
 pub use reader::{ConfigProblem, ConfigProblems, ConfigSource};
 pub use unknown::{UnknownSetting, closest_key, edit_distance, unknown_env, unknown_key};

@@ -17,6 +17,7 @@ mod handlers;
 mod request;
 mod response;
 
+use crate::access_log::{self, Handled};
 use crate::app::App;
 use crate::body::Body;
 use crate::upstream::OnLane;
@@ -39,23 +40,47 @@ fn for_app<B>(app: &App, request: &Request<B>) -> bool {
             == sbp_core::route::Route::App
 }
 
-/// Handles one request from a browser connection.
+/// Handles one request from a browser connection, and writes its
+/// access-log line.
 pub async fn handle(
+    app: Arc<App>,
+    mut request: Request<Incoming>,
+    connection: Arc<Connection>,
+    lane: OnLane<'_>,
+) -> Response<Body> {
+    let started = std::time::Instant::now();
+    let request_id = access_log::request_id(request.headers_mut());
+    let method = request.method().clone();
+    let (handled, response) = run(app, request, connection, lane).await;
+    access_log::finish(started, &method, request_id, handled, response)
+}
+
+/// The three stages (or the CORS preflight's answer).
+async fn run(
     app: Arc<App>,
     request: Request<Incoming>,
     connection: Arc<Connection>,
     lane: OnLane<'_>,
-) -> Response<Body> {
+) -> (Handled, Response<Body>) {
     // The app's preflights are the app's to answer.
     if !for_app(&app, &request)
         && let Some(preflight) = response::cors::preflight(&app.config, &request)
     {
-        return preflight;
+        let handled = Handled {
+            class: "preflight",
+            session: None,
+        };
+        return (handled, preflight);
     }
     let (mut ctx, route, body) = request::classify(app, request, connection, lane);
+    let class = access_log::route_class(&route);
     let answer = match request::admit(&mut ctx, &route).await {
         Ok(()) => handlers::handle(&mut ctx, route, body).await,
         Err(e) => Err(e),
     };
-    response::finish(&ctx, answer)
+    let handled = Handled {
+        class,
+        session: ctx.live().map(|live| live.session.clone()),
+    };
+    (handled, response::finish(&ctx, answer))
 }

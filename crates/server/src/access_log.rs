@@ -1,0 +1,176 @@
+//! The access log: one line per request at info under the target
+//! `sb_cookie_proxy::access`, and the request id that ties it to
+//! Supabase's logs.
+//!
+//! A line names the method, the route class (never the path: a query can
+//! hold a `token_hash` or a `code`), the status, the time the proxy took,
+//! the bytes of the answer when its length is known, the public id of the
+//! session presented (never its cookie) and the request id: the client's
+//! `X-Request-Id` when it is printable and at most 128 bytes, else one the
+//! proxy makes. The id goes upstream with the request and back in the
+//! answer's `X-Request-Id`.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use hyper::body::Body as _;
+use sbp_core::route::{Route, Service};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest client request id kept.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The request's id: the client's when it is acceptable, else a new one
+/// written in its place, so that it is forwarded upstream.
+pub fn request_id(headers: &mut HeaderMap) -> HeaderValue {
+    if let Some(given) = headers.get(&X_REQUEST_ID)
+        && acceptable(given)
+    {
+        return given.clone();
+    }
+    let id = generated();
+    headers.insert(X_REQUEST_ID.clone(), id.clone());
+    id
+}
+
+/// Printable ASCII, 1 to 128 bytes.
+fn acceptable(id: &HeaderValue) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty() && bytes.len() <= MAX_REQUEST_ID && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// A random prefix drawn once per process, then a counter: unique across
+/// instances without a random draw per request.
+fn generated() -> HeaderValue {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // Without randomness the ids are still unique in this process.
+        let _ = getrandom::fill(&mut bytes);
+        u64::from_le_bytes(bytes)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let text = format!("{prefix:016x}-{n:x}");
+    HeaderValue::from_str(&text).expect("hex digits are a header value")
+}
+
+/// A short name for what the proxy did with a request.
+pub fn route_class(route: &Route) -> &'static str {
+    match route {
+        Route::Session => "session",
+        Route::Sessions => "sessions",
+        Route::RevokeSession(_) => "revoke_session",
+        Route::Health => "health",
+        Route::Jwks => "jwks",
+        Route::Authorize => "authorize",
+        Route::Callback => "callback",
+        Route::Confirm => "confirm",
+        Route::AuthHook => "auth_hook",
+        Route::SignIn => "sign_in",
+        Route::MfaVerify => "mfa_verify",
+        Route::RefreshGrant => "refresh_grant",
+        Route::User => "user",
+        Route::Logout(_) => "logout",
+        Route::RealtimeSocket => "realtime_socket",
+        Route::Forward(service) => match service {
+            Service::Auth => "auth",
+            Service::Rest => "rest",
+            Service::Storage => "storage",
+            Service::Functions => "functions",
+            Service::Graphql => "graphql",
+            Service::Realtime => "realtime",
+        },
+        Route::App => "app",
+        Route::MethodNotAllowed => "method_not_allowed",
+        Route::DotSegments => "dot_segments",
+        Route::NotFound => "not_found",
+    }
+}
+
+/// What the pipeline learnt about a request that the line names.
+pub struct Handled {
+    pub class: &'static str,
+    /// The public id of the session the request presented.
+    pub session: Option<std::sync::Arc<sbp_core::session::Session>>,
+}
+
+/// Writes the request's line and returns its answer with the request id.
+pub fn finish(
+    started: Instant,
+    method: &Method,
+    request_id: HeaderValue,
+    handled: Handled,
+    mut response: http::Response<crate::body::Body>,
+) -> http::Response<crate::body::Body> {
+    if tracing::enabled!(target: "sb_cookie_proxy::access", tracing::Level::INFO) {
+        write_line(started, method, &request_id, &handled, &response);
+    }
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id);
+    response
+}
+
+fn write_line(
+    started: Instant,
+    method: &Method,
+    request_id: &HeaderValue,
+    handled: &Handled,
+    response: &http::Response<crate::body::Body>,
+) {
+    let status: StatusCode = response.status();
+    let bytes = response.body().size_hint().exact();
+    let session = handled.session.as_deref().map(|s| s.id.as_str());
+    // Checked printable ASCII or generated hex.
+    let request_id = request_id.to_str().unwrap_or("");
+    tracing::info!(
+        target: "sb_cookie_proxy::access",
+        method = method.as_str(),
+        route = handled.class,
+        status = status.as_u16(),
+        duration_us = started.elapsed().as_micros() as u64,
+        bytes,
+        session,
+        request_id,
+        "request"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_printable_client_id_is_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(&X_REQUEST_ID, HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&mut headers), "abc-123");
+        assert_eq!(headers[&X_REQUEST_ID], "abc-123");
+    }
+
+    #[test]
+    fn an_unfit_client_id_is_replaced_upstream_too() {
+        let long = "a".repeat(129);
+        for bad in [long.as_str(), "has space", ""] {
+            let mut headers = HeaderMap::new();
+            headers.insert(&X_REQUEST_ID, HeaderValue::from_str(bad).unwrap());
+            let id = request_id(&mut headers);
+            assert_ne!(id, bad);
+            assert_eq!(headers[&X_REQUEST_ID], id);
+        }
+        let mut headers = HeaderMap::new();
+        let max = "b".repeat(128);
+        headers.insert(&X_REQUEST_ID, HeaderValue::from_str(&max).unwrap());
+        assert_eq!(request_id(&mut headers), max.as_str());
+    }
+
+    #[test]
+    fn generated_ids_differ() {
+        let (mut a, mut b) = (HeaderMap::new(), HeaderMap::new());
+        assert_ne!(request_id(&mut a), request_id(&mut b));
+    }
+}
