@@ -104,7 +104,13 @@ async fn each_request_gets_one_access_line_and_its_request_id_goes_up_and_back()
     assert_eq!(rest["route"], "rest");
     assert_eq!(rest["status"], 200);
     assert_eq!(rest["request_id"], "trace-me-42");
-    assert!(rest["duration_us"].as_u64().is_some(), "{rest}");
+    let total = rest["duration_us"].as_u64().expect("the proxy's time");
+    let upstream = rest["upstream_us"].as_u64().expect("PostgREST's time");
+    assert!(upstream <= total, "{rest}");
+    assert!(
+        session["upstream_us"].is_null(),
+        "answered by the proxy: {session}"
+    );
     let public_id = rest["session"].as_str().expect("the session's public id");
     assert_eq!(session["session"], public_id);
     assert_eq!(session["request_id"], made.as_str());

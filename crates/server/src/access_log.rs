@@ -54,8 +54,9 @@ fn generated() -> HeaderValue {
         u64::from_le_bytes(bytes)
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // One allocation: the header value keeps the string's bytes.
     let text = format!("{prefix:016x}-{n:x}");
-    HeaderValue::from_str(&text).expect("hex digits are a header value")
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).expect("hex digits are a header value")
 }
 
 /// A short name for what the proxy did with a request.
@@ -91,9 +92,31 @@ pub fn route_class(route: &Route) -> &'static str {
     }
 }
 
+/// How long Supabase took to answer a forwarded request (to its response
+/// head), microseconds; set at most once, by the forwarding handler.
+#[derive(Default)]
+pub struct UpstreamTime(AtomicU64);
+
+impl UpstreamTime {
+    /// Nothing recorded.
+    const UNKNOWN: u64 = 0;
+
+    pub fn record(&self, took: std::time::Duration) {
+        // At least 1: 0 stands for unknown.
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.0.store(micros, Ordering::Relaxed);
+    }
+
+    pub fn micros(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&m| m != Self::UNKNOWN)
+    }
+}
+
 /// What the pipeline learnt about a request that the line names.
 pub struct Handled {
     pub class: &'static str,
+    /// Supabase's time, when the request was forwarded.
+    pub upstream_us: Option<u64>,
     /// The public id of the session the request presented.
     pub session: Option<std::sync::Arc<sbp_core::session::Session>>,
 }
@@ -132,7 +155,8 @@ fn write_line(
         method = method.as_str(),
         route = handled.class,
         status = status.as_u16(),
-        duration_us = started.elapsed().as_micros() as u64,
+        duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        upstream_us = handled.upstream_us,
         bytes,
         session,
         request_id,
@@ -166,6 +190,16 @@ mod tests {
         let max = "b".repeat(128);
         headers.insert(&X_REQUEST_ID, HeaderValue::from_str(&max).unwrap());
         assert_eq!(request_id(&mut headers), max.as_str());
+    }
+
+    #[test]
+    fn upstream_time_is_unknown_until_recorded() {
+        let time = UpstreamTime::default();
+        assert_eq!(time.micros(), None);
+        time.record(std::time::Duration::from_millis(3));
+        assert_eq!(time.micros(), Some(3000));
+        time.record(std::time::Duration::ZERO);
+        assert_eq!(time.micros(), Some(1), "a recorded time is never unknown");
     }
 
     #[test]

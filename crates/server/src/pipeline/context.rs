@@ -54,6 +54,8 @@ pub struct Ctx<'a> {
     /// The request went to the app behind the proxy: its answer gets no
     /// CORS headers from the proxy.
     pub for_app: bool,
+    /// Supabase's time for a forwarded request, for the access log.
+    pub upstream_time: crate::access_log::UpstreamTime,
 }
 
 impl<'a> Ctx<'a> {
@@ -71,6 +73,7 @@ impl<'a> Ctx<'a> {
             presented: Presented::Anonymous,
             cookie: CookieChange::None,
             for_app: false,
+            upstream_time: Default::default(),
         }
     }
 

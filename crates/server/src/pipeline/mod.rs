@@ -68,6 +68,7 @@ async fn run(
     {
         let handled = Handled {
             class: "preflight",
+            upstream_us: None,
             session: None,
         };
         return (handled, preflight);
@@ -80,6 +81,7 @@ async fn run(
     };
     let handled = Handled {
         class,
+        upstream_us: ctx.upstream_time.micros(),
         session: ctx.live().map(|live| live.session.clone()),
     };
     (handled, response::finish(&ctx, answer))
