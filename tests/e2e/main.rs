@@ -6,6 +6,7 @@
 
 mod support;
 
+mod admin;
 mod attacks;
 mod cli;
 mod cluster;

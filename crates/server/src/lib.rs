@@ -4,6 +4,7 @@
 //! [`start`] runs a proxy for a [`Config`](sbp_core::config::Config); the
 //! binary (`main.rs`) only reads the configuration and calls it.
 
+pub mod admin;
 mod app;
 mod body;
 mod coarse_timer;
