@@ -17,6 +17,7 @@ mod forwarding;
 mod front_door;
 mod hooks;
 mod mint;
+mod packaging;
 mod persistence;
 mod realtime;
 mod redirect_flows;
