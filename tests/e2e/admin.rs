@@ -190,6 +190,13 @@ async fn lists_and_revokes_by_each_selector_on_a_file_store() {
     assert_eq!(revoked.ids(), vec![first_id.clone()]);
     let left = run(&settings, &["sessions", "list", "--user", &alice, "--json"]).await;
     assert_eq!(left.ids(), vec![second_id.clone()]);
+    let again = run(&settings, &["sessions", "revoke", "--session", &first_id]).await;
+    assert_eq!(again.code, Some(1), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("no live session has the id"),
+        "{}",
+        again.stderr
+    );
     let revoked = run(
         &settings,
         &["sessions", "revoke", "--user", &alice, "--json"],

@@ -198,6 +198,9 @@ async fn sessions(
                 (None, None) => unreachable!("clap requires one selector"),
             };
             let ended = admin.revoke(&selector).await?;
+            if let (Selector::Session(id), true) = (&selector, ended.is_empty()) {
+                anyhow::bail!("no live session has the id {id}");
+            }
             if !json {
                 eprintln!("ended {} session(s)", ended.len());
             }
