@@ -6,6 +6,7 @@
 
 mod support;
 
+mod admin;
 mod attacks;
 mod cli;
 mod cluster;
@@ -17,6 +18,7 @@ mod front_door;
 mod hooks;
 mod logs;
 mod mint;
+mod packaging;
 mod persistence;
 mod realtime;
 mod redirect_flows;

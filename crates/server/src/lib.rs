@@ -5,6 +5,7 @@
 //! binary (`main.rs`) only reads the configuration and calls it.
 
 mod access_log;
+pub mod admin;
 mod app;
 mod body;
 mod coarse_timer;

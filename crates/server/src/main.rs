@@ -35,6 +35,51 @@ enum Command {
         #[arg(long, value_name = "URL")]
         app: Option<String>,
     },
+    /// List or revoke sessions in the configured store (file or Redis).
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(clap::Subcommand)]
+enum SessionsCommand {
+    /// Print a user's sessions, one line each (never a token).
+    List {
+        #[command(flatten)]
+        who: ListSelector,
+        /// One JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End sessions: running instances close them within a second.
+    Revoke {
+        #[command(flatten)]
+        who: RevokeSelector,
+        /// One JSON array of the ended sessions instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct ListSelector {
+    /// The user's id (Auth's `sub`).
+    #[arg(long, value_name = "ID")]
+    user: Option<String>,
+    /// The user's email (scans the store).
+    #[arg(long, value_name = "E")]
+    email: Option<String>,
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct RevokeSelector {
+    /// Every session of the user with this id.
+    #[arg(long, value_name = "ID")]
+    user: Option<String>,
+    /// The session with this public id.
+    #[arg(long, value_name = "ID")]
+    session: Option<String>,
 }
 
 /// Exit code for a configuration that cannot be used.
@@ -72,6 +117,10 @@ fn main() -> ExitCode {
         },
         #[cfg(feature = "demo")]
         Command::Demo { app } => runtime.block_on(demo(cli.config.as_deref(), app.as_deref())),
+        Command::Sessions(command) => match sb_cookie_proxy::config::load(cli.config.as_deref()) {
+            Ok(config) => runtime.block_on(sessions(&config, command)),
+            Err(e) => Err(e.into()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -155,6 +204,49 @@ async fn run_until(signals: StopSignals, proxy: sb_cookie_proxy::RunningProxy) {
         let _ = stop.send(true);
     });
     proxy.wait().await;
+}
+
+/// `sessions list|revoke`: prints the sessions listed or ended.
+async fn sessions(
+    config: &sbp_core::config::Config,
+    command: SessionsCommand,
+) -> anyhow::Result<()> {
+    use sb_cookie_proxy::admin::{Admin, HEADER, Selector};
+    let admin = Admin::open(config)?;
+    let (rows, json) = match command {
+        SessionsCommand::List { who, json } => {
+            let selector = match (who.user, who.email) {
+                (Some(id), _) => Selector::User(id),
+                (None, Some(email)) => Selector::Email(email),
+                (None, None) => unreachable!("clap requires one selector"),
+            };
+            (admin.list(&selector).await?, json)
+        }
+        SessionsCommand::Revoke { who, json } => {
+            let selector = match (who.user, who.session) {
+                (Some(id), _) => Selector::User(id),
+                (None, Some(id)) => Selector::Session(id),
+                (None, None) => unreachable!("clap requires one selector"),
+            };
+            let ended = admin.revoke(&selector).await?;
+            if let (Selector::Session(id), true) = (&selector, ended.is_empty()) {
+                anyhow::bail!("no live session has the id {id}");
+            }
+            if !json {
+                eprintln!("ended {} session(s)", ended.len());
+            }
+            (ended, json)
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("{HEADER}");
+        for row in &rows {
+            println!("{}", row.line());
+        }
+    }
+    Ok(())
 }
 
 /// SIGTERM and SIGINT (Ctrl-C), listened for from the moment they are

@@ -13,8 +13,8 @@ use super::hook_ids::SeenHookIds;
 use super::sealing::{opened, sealed};
 use commits::Commits;
 use redb::{
-    Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition,
-    WriteTransaction,
+    Database, MultimapTableDefinition, ReadableDatabase, ReadableMultimapTable, ReadableTable,
+    TableDefinition, WriteTransaction,
 };
 use sbp_core::env::UnixSeconds;
 use sbp_core::session::{
@@ -103,6 +103,20 @@ impl FileStore {
             seal,
             hook_ids: Arc::default(),
         })
+    }
+
+    /// The ids of every user with a stored session (the admin command's scan).
+    pub async fn user_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let index = txn.open_multimap_table(BY_USER).map_err(unavailable)?;
+            let mut out = Vec::new();
+            for entry in index.iter().map_err(unavailable)? {
+                out.push(entry.map_err(unavailable)?.0.value().to_string());
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// Runs `f` on the blocking pool with the database.

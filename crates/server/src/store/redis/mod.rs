@@ -98,6 +98,26 @@ impl RedisStore {
         })
     }
 
+    /// The ids of every user with a stored session (the admin command's
+    /// scan), from the index of every session (`P x`, `<user>\n<key>`).
+    pub async fn user_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut connection = self.connection.clone();
+        let entries: Vec<String> = redis::cmd("ZRANGE")
+            .arg(format!("{PREFIX}x"))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        let mut users: Vec<String> = entries
+            .iter()
+            .filter_map(|entry| entry.split_once('\n').map(|(user, _)| user.to_string()))
+            .collect();
+        users.sort();
+        users.dedup();
+        Ok(users)
+    }
+
     /// Sessions in rows of key and fields (as LIST_USER returns them, empty
     /// strings for absent fields), with their tokens opened.
     fn read_rows(&self, flat: &[String]) -> Result<Vec<(SessionKey, Session)>, StoreError> {
