@@ -4,6 +4,7 @@
 //! listener use it.
 
 use crate::front_door::FrontDoor;
+use crate::metrics::Metrics;
 use crate::rate_limiter::RateLimiter;
 use crate::realtime::Realtime;
 use crate::runtime::{OsRandom, SystemClock};
@@ -37,6 +38,8 @@ pub struct App {
     pub flow_keys: StoreKeys,
     /// The app behind the proxy, when `PROXY_APP_URL` is set.
     pub front_door: Option<FrontDoor>,
+    /// Served on the admin listener (`PROXY_ADMIN_LISTEN`).
+    pub metrics: Metrics,
 }
 
 impl App {
@@ -46,11 +49,13 @@ impl App {
         let config = Arc::new(config);
         let rng = OsRandom;
         let tls = crate::tls::client_config(config.upstream_ca.as_deref())?;
+        let metrics = Metrics::new();
         let upstream = Arc::new(Upstream::new(
             config.supabase_url.clone(),
             &config.anon_key,
             std::time::Duration::from_secs(config.limits.upstream_timeout),
             tls.clone(),
+            metrics.upstream.clone(),
         )?);
         let cache = SessionCache::new(
             store,
@@ -83,6 +88,7 @@ impl App {
             None => None,
         };
         Ok(App {
+            metrics,
             front_door,
             flow_keys,
             rate_limiter: config.auth_rate_limit.map(RateLimiter::new),

@@ -13,6 +13,7 @@ mod connect;
 pub mod demo;
 mod error;
 mod front_door;
+mod metrics;
 mod pipeline;
 mod pool;
 mod rate_limiter;

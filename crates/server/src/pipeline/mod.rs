@@ -19,6 +19,7 @@ mod response;
 
 use crate::app::App;
 use crate::body::Body;
+use crate::metrics::RouteClass;
 use crate::upstream::OnLane;
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -46,16 +47,25 @@ pub async fn handle(
     connection: Arc<Connection>,
     lane: OnLane<'_>,
 ) -> Response<Body> {
+    let started = std::time::Instant::now();
     // The app's preflights are the app's to answer.
     if !for_app(&app, &request)
         && let Some(preflight) = response::cors::preflight(&app.config, &request)
     {
+        let elapsed = started.elapsed();
+        app.metrics
+            .request(RouteClass::Preflight, preflight.status(), elapsed);
         return preflight;
     }
     let (mut ctx, route, body) = request::classify(app, request, connection, lane);
+    let class = RouteClass::of(&route);
     let answer = match request::admit(&mut ctx, &route).await {
         Ok(()) => handlers::handle(&mut ctx, route, body).await,
         Err(e) => Err(e),
     };
-    response::finish(&ctx, answer)
+    let response = response::finish(&ctx, answer);
+    ctx.app
+        .metrics
+        .request(class, response.status(), started.elapsed());
+    response
 }
