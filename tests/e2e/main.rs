@@ -6,6 +6,7 @@
 
 mod support;
 
+mod admin_listener;
 mod attacks;
 mod cli;
 mod cluster;
