@@ -146,6 +146,8 @@ async fn the_counters_move_by_exactly_what_was_sent() {
     assert_eq!(requests("other", "4xx"), 1.0);
     assert_eq!(requests("sign_in", "2xx"), 1.0);
     assert_eq!(requests("edge", "2xx"), 1.0);
+    assert_eq!(moved("sbp_sessions_created_total"), 1.0);
+    assert_eq!(moved("sbp_sessions_ended_total"), 0.0);
     assert_eq!(
         moved(r#"sbp_request_duration_seconds_count{route="rest"}"#),
         3.0
@@ -163,6 +165,24 @@ async fn the_counters_move_by_exactly_what_was_sent() {
     assert!(
         moved(r#"sbp_upstream_connections_total{outcome="reused"}"#) >= 2.0,
         "one browser connection's requests reuse its upstream connection"
+    );
+}
+
+#[tokio::test]
+async fn a_logout_ends_one_session_in_the_counters() {
+    let env = with_admin(vec![]).await;
+    let (mut browser, _) = env.signed_in("logout-metrics@example.com").await;
+    let before = metrics(&env).await;
+    let logout = browser
+        .post_json("/auth/v1/logout?scope=local", serde_json::json!({}))
+        .await;
+    assert_eq!(logout.status, 204, "{}", logout.text());
+    let after = metrics(&env).await;
+    let moved = |series: &str| sample(&after, series) - sample(&before, series);
+    assert_eq!(moved("sbp_sessions_ended_total"), 1.0);
+    assert_eq!(
+        moved(r#"sbp_requests_total{route="account",status="2xx"}"#),
+        1.0
     );
 }
 

@@ -67,7 +67,9 @@ impl App {
             rng: Arc::new(OsRandom),
         };
         let settings = SessionSettings::from_config(&config);
-        let sessions = Arc::new(SessionService::new(cache, upstream.clone(), settings, env));
+        let sessions = SessionService::new(cache, upstream.clone(), settings, env)
+            .counted(metrics.sessions.clone());
+        let sessions = Arc::new(sessions);
         let flow_keys = match &config.store_keys {
             Some(keys) => keys.derive(FLOW_KEY_PURPOSE),
             None => StoreKeys::random(&rng),

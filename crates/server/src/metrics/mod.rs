@@ -34,10 +34,41 @@ pub struct UpstreamMetrics {
     pub reused_connections: Counter,
 }
 
+/// What the session service counts: sessions stored at sign-in, sessions
+/// ended on this instance, refreshes (or re-mints) by outcome.
+#[derive(Clone, Debug, Default)]
+pub struct SessionMetrics {
+    pub created: Counter,
+    pub ended: Counter,
+    /// `fresh`, `revoked`, `failed`: see [`SessionMetrics::refreshed`].
+    refreshes: [Counter; 3],
+}
+
+impl SessionMetrics {
+    /// Counts one refresh flight's outcome.
+    pub fn refreshed(&self, outcome: &sbp_core::token::Refreshed) {
+        use sbp_core::token::Refreshed;
+        let index = match outcome {
+            Refreshed::Fresh(_) => 0,
+            Refreshed::Revoked => 1,
+            Refreshed::Failed => 2,
+        };
+        self.refreshes[index].inc();
+    }
+
+    /// Fresh, revoked and failed refreshes so far.
+    #[cfg(test)]
+    pub fn refreshes(&self) -> [u64; 3] {
+        self.refreshes.each_ref().map(Counter::get)
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     /// The upstream client's counters, registered here.
     pub upstream: UpstreamMetrics,
+    /// The session service's counters, registered here.
+    pub sessions: SessionMetrics,
     requests: [[Counter; STATUSES]; ROUTES],
     durations: [Histogram; ROUTES],
     csrf_refused: Counter,
@@ -83,6 +114,28 @@ impl Metrics {
             "Requests sent to Supabase on a new connection or on a reused one",
             connections,
         );
+        let refreshes = Family::<Label, Counter>::default();
+        let sessions = SessionMetrics {
+            created: Counter::default(),
+            ended: Counter::default(),
+            refreshes: ["fresh", "revoked", "failed"]
+                .map(|outcome| refreshes.get_or_create_owned(&[("outcome", outcome)])),
+        };
+        registry.register(
+            "sbp_refreshes",
+            "Refreshes (re-mints in mint mode) of upstream tokens, by outcome",
+            refreshes,
+        );
+        registry.register(
+            "sbp_sessions_created",
+            "Sessions stored at a sign-in on this instance",
+            sessions.created.clone(),
+        );
+        registry.register(
+            "sbp_sessions_ended",
+            "Sessions ended on this instance (logout, revocation, expiry, Auth's refusal, the hook)",
+            sessions.ended.clone(),
+        );
         let csrf_refused = Counter::default();
         registry.register(
             "sbp_csrf_refused",
@@ -98,6 +151,7 @@ impl Metrics {
         Metrics {
             registry,
             upstream,
+            sessions,
             requests,
             durations,
             csrf_refused,
@@ -237,5 +291,32 @@ mod tests {
             text.contains("# TYPE sbp_request_duration_seconds histogram\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn refreshes_are_counted_by_outcome_and_sessions_by_fate() {
+        use sbp_core::token::Refreshed;
+        let metrics = Metrics::new();
+        let sessions = metrics.sessions.clone();
+        sessions.refreshed(&Refreshed::Failed);
+        sessions.refreshed(&Refreshed::Failed);
+        sessions.refreshed(&Refreshed::Revoked);
+        sessions.created.inc();
+        sessions.ended.inc_by(3);
+        let text = metrics.render();
+        assert!(
+            text.contains("sbp_refreshes_total{outcome=\"failed\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sbp_refreshes_total{outcome=\"revoked\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sbp_refreshes_total{outcome=\"fresh\"} 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("sbp_sessions_created_total 1\n"), "{text}");
+        assert!(text.contains("sbp_sessions_ended_total 3\n"), "{text}");
     }
 }
