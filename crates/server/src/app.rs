@@ -49,7 +49,7 @@ impl App {
         let config = Arc::new(config);
         let rng = OsRandom;
         let tls = crate::tls::client_config(config.upstream_ca.as_deref())?;
-        let metrics = Metrics::new();
+        let mut metrics = Metrics::new();
         let upstream = Arc::new(Upstream::new(
             config.supabase_url.clone(),
             &config.anon_key,
@@ -89,13 +89,15 @@ impl App {
             }
             None => None,
         };
+        let realtime = Realtime::new(config.clone(), tls, sessions.ended());
+        metrics.count_open_sockets(realtime.open_sockets());
         Ok(App {
             metrics,
+            realtime,
             front_door,
             flow_keys,
             rate_limiter: config.auth_rate_limit.map(RateLimiter::new),
             placeholder_key: PlaceholderKey::generate(&rng),
-            realtime: Realtime::new(config.clone(), tls, sessions.ended()),
             sessions,
             upstream,
             config,

@@ -9,6 +9,7 @@
 //! parts they count themselves ([`UpstreamMetrics`]).
 
 mod histogram;
+mod open_sockets;
 mod route_class;
 
 pub use histogram::Histogram;
@@ -17,6 +18,8 @@ pub use route_class::{RouteClass, STATUS_CLASSES, status_index};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 type Labels = [(&'static str, &'static str); 2];
@@ -174,6 +177,15 @@ impl Metrics {
         self.rate_limited.inc();
     }
 
+    /// Reports `open` (read when scraped) as `sbp_open_sockets`.
+    pub fn count_open_sockets(&mut self, open: Arc<AtomicUsize>) {
+        self.registry.register(
+            "sbp_open_sockets",
+            "WebSockets relayed now (Realtime, and upgrades to the app), against PROXY_MAX_SOCKETS",
+            open_sockets::OpenSockets(open),
+        );
+    }
+
     /// The Prometheus text format (version 0.0.4) of every metric.
     pub fn render(&self) -> String {
         let mut text = String::new();
@@ -291,6 +303,16 @@ mod tests {
             text.contains("# TYPE sbp_request_duration_seconds histogram\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn open_sockets_are_read_when_scraped() {
+        let mut metrics = Metrics::new();
+        let open = Arc::new(AtomicUsize::new(2));
+        metrics.count_open_sockets(open.clone());
+        assert!(metrics.render().contains("sbp_open_sockets 2\n"));
+        open.store(5, std::sync::atomic::Ordering::Release);
+        assert!(metrics.render().contains("sbp_open_sockets 5\n"));
     }
 
     #[test]
