@@ -148,6 +148,15 @@ async fn the_counters_move_by_exactly_what_was_sent() {
     assert_eq!(requests("edge", "2xx"), 1.0);
     assert_eq!(moved("sbp_sessions_created_total"), 1.0);
     assert_eq!(moved("sbp_sessions_ended_total"), 0.0);
+    // The session was read once, for /edge/v1/session, from memory.
+    assert_eq!(
+        moved(r#"sbp_session_cache_reads_total{outcome="hit"}"#),
+        1.0
+    );
+    assert_eq!(
+        moved(r#"sbp_session_cache_reads_total{outcome="miss"}"#),
+        0.0
+    );
     assert_eq!(
         moved(r#"sbp_request_duration_seconds_count{route="rest"}"#),
         3.0

@@ -61,7 +61,8 @@ impl App {
             store,
             SESSION_CACHE_CAPACITY,
             std::time::Duration::from_secs(config.store_grace),
-        );
+        )
+        .counted(metrics.cache.clone());
         let env = Environment {
             clock: Arc::new(SystemClock),
             rng: Arc::new(OsRandom),

@@ -66,12 +66,23 @@ impl SessionMetrics {
     }
 }
 
+/// What the session cache counts: reads answered from memory, and reads
+/// that went to the store (not cached, or cached too long ago with a
+/// shared store).
+#[derive(Clone, Debug, Default)]
+pub struct CacheMetrics {
+    pub hits: Counter,
+    pub misses: Counter,
+}
+
 pub struct Metrics {
     registry: Registry,
     /// The upstream client's counters, registered here.
     pub upstream: UpstreamMetrics,
     /// The session service's counters, registered here.
     pub sessions: SessionMetrics,
+    /// The session cache's counters, registered here.
+    pub cache: CacheMetrics,
     requests: [[Counter; STATUSES]; ROUTES],
     durations: [Histogram; ROUTES],
     csrf_refused: Counter,
@@ -139,6 +150,16 @@ impl Metrics {
             "Sessions ended on this instance (logout, revocation, expiry, Auth's refusal, the hook)",
             sessions.ended.clone(),
         );
+        let cache_reads = Family::<Label, Counter>::default();
+        let cache = CacheMetrics {
+            hits: cache_reads.get_or_create_owned(&[("outcome", "hit")]),
+            misses: cache_reads.get_or_create_owned(&[("outcome", "miss")]),
+        };
+        registry.register(
+            "sbp_session_cache_reads",
+            "Session reads answered from memory (hit) or from the store (miss)",
+            cache_reads,
+        );
         let csrf_refused = Counter::default();
         registry.register(
             "sbp_csrf_refused",
@@ -155,6 +176,7 @@ impl Metrics {
             registry,
             upstream,
             sessions,
+            cache,
             requests,
             durations,
             csrf_refused,
@@ -284,6 +306,7 @@ mod tests {
         upstream.duration.observe(Duration::from_millis(20));
         metrics.csrf_refused();
         metrics.rate_limited();
+        metrics.cache.hits.inc();
         let text = metrics.render();
         assert!(
             text.contains("sbp_upstream_connections_total{outcome=\"reused\"} 2\n"),
@@ -299,6 +322,14 @@ mod tests {
         );
         assert!(text.contains("sbp_csrf_refused_total 1\n"), "{text}");
         assert!(text.contains("sbp_rate_limited_total 1\n"), "{text}");
+        assert!(
+            text.contains("sbp_session_cache_reads_total{outcome=\"hit\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sbp_session_cache_reads_total{outcome=\"miss\"} 0\n"),
+            "{text}"
+        );
         assert!(
             text.contains("# TYPE sbp_request_duration_seconds histogram\n"),
             "{text}"
