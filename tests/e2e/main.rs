@@ -7,6 +7,7 @@
 mod support;
 
 mod admin;
+mod admin_listener;
 mod attacks;
 mod cli;
 mod cluster;

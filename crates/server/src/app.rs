@@ -4,6 +4,7 @@
 //! listener use it.
 
 use crate::front_door::FrontDoor;
+use crate::metrics::Metrics;
 use crate::rate_limiter::RateLimiter;
 use crate::realtime::Realtime;
 use crate::runtime::{OsRandom, SystemClock};
@@ -37,6 +38,8 @@ pub struct App {
     pub flow_keys: StoreKeys,
     /// The app behind the proxy, when `PROXY_APP_URL` is set.
     pub front_door: Option<FrontDoor>,
+    /// Served on the admin listener (`PROXY_ADMIN_LISTEN`).
+    pub metrics: Metrics,
 }
 
 impl App {
@@ -46,23 +49,28 @@ impl App {
         let config = Arc::new(config);
         let rng = OsRandom;
         let tls = crate::tls::client_config(config.upstream_ca.as_deref())?;
+        let mut metrics = Metrics::new();
         let upstream = Arc::new(Upstream::new(
             config.supabase_url.clone(),
             &config.anon_key,
             std::time::Duration::from_secs(config.limits.upstream_timeout),
             tls.clone(),
+            metrics.upstream.clone(),
         )?);
         let cache = SessionCache::new(
             store,
             SESSION_CACHE_CAPACITY,
             std::time::Duration::from_secs(config.store_grace),
-        );
+        )
+        .counted(metrics.cache.clone());
         let env = Environment {
             clock: Arc::new(SystemClock),
             rng: Arc::new(OsRandom),
         };
         let settings = SessionSettings::from_config(&config);
-        let sessions = Arc::new(SessionService::new(cache, upstream.clone(), settings, env));
+        let sessions = SessionService::new(cache, upstream.clone(), settings, env)
+            .counted(metrics.sessions.clone());
+        let sessions = Arc::new(sessions);
         let flow_keys = match &config.store_keys {
             Some(keys) => keys.derive(FLOW_KEY_PURPOSE),
             None => StoreKeys::random(&rng),
@@ -82,12 +90,15 @@ impl App {
             }
             None => None,
         };
+        let realtime = Realtime::new(config.clone(), tls, sessions.ended());
+        metrics.count_open_sockets(realtime.open_sockets());
         Ok(App {
+            metrics,
+            realtime,
             front_door,
             flow_keys,
             rate_limiter: config.auth_rate_limit.map(RateLimiter::new),
             placeholder_key: PlaceholderKey::generate(&rng),
-            realtime: Realtime::new(config.clone(), tls, sessions.ended()),
             sessions,
             upstream,
             config,

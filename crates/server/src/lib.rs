@@ -15,6 +15,7 @@ mod connect;
 pub mod demo;
 mod error;
 mod front_door;
+mod metrics;
 mod pipeline;
 mod pool;
 mod rate_limiter;

@@ -180,6 +180,9 @@ async fn serve(config: sbp_core::config::Config) -> anyhow::Result<()> {
     let proxy = sb_cookie_proxy::start(config).await?;
     let signals = StopSignals::install()?;
     println!("sb-cookie-proxy listening on http://{}", proxy.addr);
+    if let Some(admin) = proxy.admin_addr {
+        println!("sb-cookie-proxy admin listener on http://{admin}");
+    }
     run_until(signals, proxy).await;
     Ok(())
 }

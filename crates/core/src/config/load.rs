@@ -19,6 +19,7 @@ pub const KEYS: &[&str] = &[
     "SUPABASE_SERVICE_ROLE_KEY",
     "SUPABASE_JWT_SECRET",
     "PROXY_LISTEN",
+    "PROXY_ADMIN_LISTEN",
     "PROXY_PUBLIC_URL",
     "PROXY_ALLOWED_ORIGINS",
     "PROXY_TOKEN_MODE",
@@ -204,6 +205,23 @@ impl Config {
             s.parse()
                 .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:8787"))
         });
+        let admin_listen = r.parsed("PROXY_ADMIN_LISTEN", Some("off"), |s| match s {
+            "off" | "" => Ok(None),
+            s => s
+                .parse::<std::net::SocketAddr>()
+                .map(Some)
+                .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:9090, or off")),
+        });
+        // Port 0 asks for any free port: two such listeners never collide.
+        if let (Some(Some(admin)), Some(public)) = (admin_listen, listen)
+            && admin == public
+            && admin.port() != 0
+        {
+            r.problem(
+                "PROXY_ADMIN_LISTEN",
+                format!("{admin} is PROXY_LISTEN's address; the admin listener needs its own"),
+            );
+        }
         let public_url = r.parsed(
             "PROXY_PUBLIC_URL",
             Some("http://127.0.0.1:8787"),
@@ -271,7 +289,7 @@ impl Config {
             cookie_name,
             (session_ttl, session_idle_ttl, mint_ttl, refresh_margin),
             (trusted_proxies, auth_rate_limit, limits, store_grace),
-            (store_keys, hook_secrets),
+            (store_keys, hook_secrets, admin_listen),
         ) {
             (
                 Some(supabase_url),
@@ -284,13 +302,14 @@ impl Config {
                 Some(cookie_name),
                 (Some(session_ttl), Some(session_idle_ttl), Some(mint_ttl), Some(refresh_margin)),
                 (Some(trusted_proxies), Some(auth_rate_limit), Some(limits), Some(store_grace)),
-                (Some(store_keys), Some(hook_secrets)),
+                (Some(store_keys), Some(hook_secrets), Some(admin_listen)),
             ) if r.is_clean() => Ok(Config {
                 supabase_url,
                 anon_key,
                 service_role_key,
                 jwt_secret,
                 listen,
+                admin_listen,
                 public_url,
                 allowed_origins,
                 token_mode,
@@ -552,6 +571,41 @@ mod tests {
             assert_eq!(problems.0.len(), 1, "{shown}");
             assert!(shown.starts_with("PROXY_STORE_KEY: "), "{shown}");
             assert!(!shown.contains(bad), "the key is not repeated: {shown}");
+        }
+    }
+
+    #[test]
+    fn the_admin_listener_is_off_by_default_and_never_the_public_address() {
+        let base = [
+            ("SUPABASE_URL", "http://127.0.0.1:54321"),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("PROXY_LISTEN", "127.0.0.1:8787"),
+        ];
+        let with = |value: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("PROXY_ADMIN_LISTEN", value));
+            Config::load(&source(&pairs))
+        };
+        assert_eq!(Config::load(&source(&base)).unwrap().admin_listen, None);
+        assert_eq!(with("off").unwrap().admin_listen, None);
+        let admin = with("127.0.0.1:9090").unwrap().admin_listen;
+        assert_eq!(
+            admin.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:9090")
+        );
+        let mut any_ports = base.to_vec();
+        any_ports[2] = ("PROXY_LISTEN", "127.0.0.1:0");
+        any_ports.push(("PROXY_ADMIN_LISTEN", "127.0.0.1:0"));
+        assert!(
+            Config::load(&source(&any_ports))
+                .unwrap()
+                .admin_listen
+                .is_some()
+        );
+        for bad in ["127.0.0.1:8787", "localhost", "on"] {
+            let problems = with(bad).unwrap_err();
+            assert_eq!(problems.0.len(), 1, "{problems}");
+            assert_eq!(problems.0[0].key, "PROXY_ADMIN_LISTEN", "{problems}");
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct Config {
     pub service_role_key: Option<String>,
     pub jwt_secret: Option<String>,
     pub listen: SocketAddr,
+    /// The admin listener (`PROXY_ADMIN_LISTEN`: metrics, liveness,
+    /// readiness), off by default; never the public address.
+    pub admin_listen: Option<SocketAddr>,
     pub public_url: PublicUrl,
     pub allowed_origins: Vec<Origin>,
     pub token_mode: TokenMode,

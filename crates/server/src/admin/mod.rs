@@ -139,6 +139,7 @@ impl Admin {
             &config.anon_key,
             Duration::from_secs(config.limits.upstream_timeout),
             tls,
+            Default::default(),
         )?);
         let cache = SessionCache::new(store, 1, Duration::ZERO);
         let env = Environment {

@@ -20,6 +20,7 @@ mod response;
 use crate::access_log::{self, Handled};
 use crate::app::App;
 use crate::body::Body;
+use crate::metrics::RouteClass;
 use crate::upstream::OnLane;
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -62,10 +63,13 @@ async fn run(
     connection: Arc<Connection>,
     lane: OnLane<'_>,
 ) -> (Handled, Response<Body>) {
+    let started = std::time::Instant::now();
     // The app's preflights are the app's to answer.
     if !for_app(&app, &request)
         && let Some(preflight) = response::cors::preflight(&app.config, &request)
     {
+        app.metrics
+            .request(RouteClass::Preflight, preflight.status(), started.elapsed());
         let handled = Handled {
             class: "preflight",
             upstream_us: None,
@@ -75,6 +79,7 @@ async fn run(
     }
     let (mut ctx, route, body) = request::classify(app, request, connection, lane);
     let class = access_log::route_class(&route);
+    let metrics_class = RouteClass::of(&route);
     let answer = match request::admit(&mut ctx, &route).await {
         Ok(()) => handlers::handle(&mut ctx, route, body).await,
         Err(e) => Err(e),
@@ -84,5 +89,9 @@ async fn run(
         upstream_us: ctx.upstream_time.micros(),
         session: ctx.live().map(|live| live.session.clone()),
     };
-    (handled, response::finish(&ctx, answer))
+    let response = response::finish(&ctx, answer);
+    ctx.app
+        .metrics
+        .request(metrics_class, response.status(), started.elapsed());
+    (handled, response)
 }

@@ -24,6 +24,7 @@ use super::dial::{Dial, SendError, dialer};
 use super::lane::{Checkout, Lane, OnLane, Seats};
 use super::park::{IdleStack, Parking};
 use super::{Connect, RequestBody};
+use crate::metrics::UpstreamMetrics;
 use crate::sync::lock;
 use bytes::Bytes;
 use http::{Request, Response};
@@ -48,12 +49,15 @@ pub struct Pool<B> {
     parked: Arc<Parking<B>>,
     /// Lanes that hold a connection.
     seats: Seats,
+    /// Counts requests sent on new and on reused connections.
+    counts: UpstreamMetrics,
 }
 
 impl<B: RequestBody> Pool<B> {
     /// A pool of connections opened by `connector`.
-    pub fn new<C: Connect>(connector: C) -> Arc<Pool<B>> {
+    pub fn new<C: Connect>(connector: C, counts: UpstreamMetrics) -> Arc<Pool<B>> {
         Arc::new(Pool {
+            counts,
             dial: dialer(connector),
             idle: Mutex::new(IdleStack::new(MAX_IDLE)),
             parked: Arc::default(),
@@ -82,7 +86,10 @@ impl<B: RequestBody> Pool<B> {
         };
         match lane.checkout() {
             Checkout::Ready(mut sender) => Sending::OnLane {
-                answer: sender.try_send_request(request),
+                answer: {
+                    self.counts.reused_connections.inc();
+                    sender.try_send_request(request)
+                },
                 sender: Some(sender),
                 lane,
                 pool: self,
@@ -111,6 +118,7 @@ impl<B: RequestBody> Pool<B> {
             lane.install(connection, &self.parked);
             match send_reused(&mut sender, request).await? {
                 Reused::Answered(response) => {
+                    self.counts.reused_connections.inc();
                     return Ok(track(response, sender, Home::Lane(lane.share())));
                 }
                 Reused::Unsent(unsent) => request = unsent,
@@ -121,6 +129,7 @@ impl<B: RequestBody> Pool<B> {
             }
         }
         let (sender, connection) = self.dial.dial().await?;
+        self.counts.new_connections.inc();
         lane.install(connection, &self.parked);
         send_first(sender, request, Home::Lane(lane.share())).await
     }
@@ -142,6 +151,7 @@ impl<B: RequestBody> Pool<B> {
         if let Some(mut sender) = self.checkout() {
             match send_reused(&mut sender, request).await? {
                 Reused::Answered(response) => {
+                    self.counts.reused_connections.inc();
                     return Ok(track(response, sender, Home::Pool(self.clone())));
                 }
                 Reused::Unsent(again) | Reused::Replay(again) => request = again,
@@ -150,6 +160,7 @@ impl<B: RequestBody> Pool<B> {
         // Boxed: connecting is rare, and its future would otherwise make
         // every request's future larger.
         let (sender, connection) = self.dial.dial().await?;
+        self.counts.new_connections.inc();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "upstream connection ended with an error");

@@ -80,6 +80,11 @@ impl Realtime {
     pub fn take_slot(&self) -> Option<SocketSlot> {
         self.slots.take(self.config.limits.max_sockets)
     }
+
+    /// The count of open relayed sockets (Realtime's and the app's upgrades).
+    pub fn open_sockets(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.slots.counter()
+    }
 }
 
 /// An upgrade request that passed the checks, not answered yet.

@@ -32,6 +32,11 @@ impl SocketSlots {
         })
     }
 
+    /// The count of sockets holding a slot, shared (read by the metrics).
+    pub fn counter(&self) -> Arc<AtomicUsize> {
+        self.open.clone()
+    }
+
     /// How many sockets hold a slot.
     #[cfg(test)]
     fn open(&self) -> usize {

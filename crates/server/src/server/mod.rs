@@ -10,6 +10,7 @@
 //!
 //! [`Limits::workers`]: sbp_core::config::Limits::workers
 
+mod admin;
 mod listen;
 mod workers;
 
@@ -44,6 +45,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A proxy that is serving; dropping it does not stop it, [`RunningProxy::shutdown`] does.
 pub struct RunningProxy {
     pub addr: SocketAddr,
+    /// The admin listener's address, when `PROXY_ADMIN_LISTEN` is set.
+    pub admin_addr: Option<SocketAddr>,
     pub app: Arc<App>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -94,6 +97,18 @@ pub async fn start_with_store(config: Config, store: Store) -> Result<RunningPro
     let count = worker_count(config.limits.workers);
     let mut listeners = listen::bind(listen, count).await.map_err(cannot_listen)?;
     let addr = listeners[0].local_addr().map_err(cannot_listen)?;
+    let admin_listener = match config.admin_listen {
+        Some(admin) => Some(
+            TcpListener::bind(admin)
+                .await
+                .map_err(|cause| crate::Error::Listen { addr: admin, cause })?,
+        ),
+        None => None,
+    };
+    let admin_addr = match &admin_listener {
+        Some(listener) => Some(listener.local_addr().map_err(cannot_listen)?),
+        None => None,
+    };
     let app = Arc::new(App::new(config, store)?);
     let (stop, stopped) = watch::channel(false);
     crate::sessions_table::start(&app, stopped.clone())?;
@@ -123,6 +138,10 @@ pub async fn start_with_store(config: Config, store: Store) -> Result<RunningPro
     }
     tokio::spawn(sweep(app.clone(), stopped.clone()));
     tokio::spawn(follow_store(app.clone(), stopped.clone()));
+    // The admin listener outlives the public ones: it reports the drain.
+    let (stop_admin, admin_stopped) = watch::channel(false);
+    let admin = admin_listener
+        .map(|listener| admin::start(listener, app.clone(), stopped.clone(), admin_stopped));
     let task = tokio::spawn({
         let app = app.clone();
         async move {
@@ -130,10 +149,15 @@ pub async fn start_with_store(config: Config, store: Store) -> Result<RunningPro
             for worker in others {
                 worker.finished().await;
             }
+            let _ = stop_admin.send(true);
+            if let Some(admin) = admin {
+                let _ = admin.await;
+            }
         }
     });
     Ok(RunningProxy {
         addr,
+        admin_addr,
         app,
         stop,
         task,

@@ -28,6 +28,7 @@ mod users;
 pub use auth::AuthApi;
 pub use sbp_core::token::Refreshed;
 
+use crate::metrics::SessionMetrics;
 use crate::store::{CachedStore, SessionCache, Store};
 use crate::upstream::Upstream;
 use futures_util::future::{BoxFuture, Shared};
@@ -104,6 +105,7 @@ pub struct SessionService<S = Store, A = Upstream> {
     ended: broadcast::Sender<SessionKey>,
     /// Announces sessions stored and ended (see [`SessionService::changes`]).
     changes: broadcast::Sender<SessionChange>,
+    metrics: SessionMetrics,
 }
 
 impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
@@ -122,7 +124,17 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
             mint_checks: MintChecks::default(),
             ended: broadcast::channel(ENDED_BACKLOG).0,
             changes: broadcast::channel(ENDED_BACKLOG).0,
+            metrics: SessionMetrics::default(),
         }
+    }
+
+    /// Counts into `metrics` (registered ones) instead of its own.
+    pub fn counted(self, metrics: SessionMetrics) -> SessionService<S, A> {
+        SessionService { metrics, ..self }
+    }
+
+    pub fn metrics(&self) -> &SessionMetrics {
+        &self.metrics
     }
 
     pub fn settings(&self) -> &SessionSettings {
@@ -167,6 +179,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         // Nobody following is not an error: no socket is open.
         let _ = self.ended.send(key.clone());
         if let Ok(Some(session)) = &removed {
+            self.metrics.ended.inc();
             self.announce(|| SessionChange::Ended(Arc::new(session.clone())));
         }
         removed
@@ -184,6 +197,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         session: Session,
     ) -> Result<Arc<Session>, StoreError> {
         let stored = self.cache.insert(key, session).await?;
+        self.metrics.created.inc();
         self.announce(|| SessionChange::Stored(stored.clone()));
         Ok(stored)
     }
@@ -224,7 +238,9 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
 
     /// Deletes the sessions expired at `now` from the store; returns how many.
     pub async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError> {
-        self.cache.sweep(now).await
+        let swept = self.cache.sweep(now).await?;
+        self.metrics.ended.inc_by(swept as u64);
+        Ok(swept)
     }
 
     /// Drops one cached session (another instance changed it).

@@ -48,6 +48,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
                 let (service, key) = (self.clone(), key.clone());
                 let task = tokio::spawn(async move {
                     let outcome = service.run(&key).await;
+                    service.metrics().refreshed(&outcome);
                     service.flights().remove(&key);
                     outcome
                 });

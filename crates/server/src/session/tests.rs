@@ -224,3 +224,25 @@ async fn use_is_recorded_off_the_request_path_when_due() {
     assert_eq!(stored.last_seen_at, now);
     assert_eq!(stored.idle_expires_at, touched.idle_expires_at);
 }
+
+#[tokio::test(start_paused = true)]
+async fn each_refresh_flight_is_counted_once_by_outcome_and_an_end_once() {
+    let auth = Arc::new(FakeAuth::default());
+    let sessions = service(SharedStore::default(), auth.clone(), refresh_settings());
+    let key = signed_in(&sessions, sessions.now() + NEAR_EXPIRY).await;
+    assert_eq!(sessions.metrics().created.get(), 1);
+    auth.answer_refresh(Duration::from_secs(1), token_answer(sessions.now(), "r2"));
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let (sessions, key) = (sessions.clone(), key.clone());
+            tokio::spawn(async move { sessions.refresh(&key).await })
+        })
+        .collect();
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+    assert_eq!(sessions.metrics().refreshes(), [1, 0, 0]);
+    sessions.end(&key).await.unwrap();
+    sessions.end(&key).await.unwrap();
+    assert_eq!(sessions.metrics().ended.get(), 1, "a session ends once");
+}

@@ -165,7 +165,8 @@ mod tests {
     fn postgrest(key: &str) -> Postgrest {
         let tls = crate::tls::client_config(None).unwrap();
         let url = UpstreamUrl::parse("http://127.0.0.1:9").unwrap();
-        let upstream = Upstream::new(url, "anon", Duration::from_secs(1), tls).unwrap();
+        let upstream =
+            Upstream::new(url, "anon", Duration::from_secs(1), tls, Default::default()).unwrap();
         Postgrest::new(Arc::new(upstream), key, Duration::from_secs(1)).unwrap()
     }
 

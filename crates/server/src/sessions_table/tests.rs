@@ -16,7 +16,8 @@ use tokio::time::Instant;
 fn mirror() -> Mirror {
     let tls = crate::tls::client_config(None).unwrap();
     let url = UpstreamUrl::parse("http://127.0.0.1:9").unwrap();
-    let upstream = Upstream::new(url, "anon", Duration::from_secs(1), tls).unwrap();
+    let upstream =
+        Upstream::new(url, "anon", Duration::from_secs(1), tls, Default::default()).unwrap();
     let postgrest = Postgrest::new(Arc::new(upstream), "service", Duration::from_secs(1)).unwrap();
     Mirror {
         postgrest: Arc::new(postgrest),

@@ -6,6 +6,7 @@
 use super::OnLane;
 use crate::body::{Body, read_decoded};
 use crate::connect::{Connector, Origin};
+use crate::metrics::{Histogram, UpstreamMetrics};
 use crate::pool::{Pool, PooledBody, SendError, describe};
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -17,7 +18,7 @@ use sbp_core::config::UpstreamUrl;
 use sbp_core::token::ApiKeyKind;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A response from Supabase, its body streamed from a pooled connection.
 pub type UpstreamResponse = Response<PooledBody<Body>>;
@@ -35,6 +36,8 @@ pub struct Upstream {
     pub anon_key_kind: ApiKeyKind,
     /// How long Supabase may take to send response headers.
     response_timeout: Duration,
+    /// How long it took (`sbp_upstream_duration_seconds`).
+    duration: Histogram,
 }
 
 /// Where `url` points: its host, port (the scheme's by default) and
@@ -62,10 +65,12 @@ impl Upstream {
         anon_key: &str,
         response_timeout: Duration,
         tls: Arc<rustls::ClientConfig>,
+        metrics: UpstreamMetrics,
     ) -> Result<Upstream, crate::Error> {
         let origin = origin(&url, Connector::from(tls))?;
         Ok(Upstream {
-            pool: Pool::new(origin),
+            duration: metrics.duration.clone(),
+            pool: Pool::new(origin, metrics),
             host: header_value("SUPABASE_URL's host", url.authority())?,
             apikey: header_value("SUPABASE_ANON_KEY", anon_key)?,
             anon_bearer: header_value("SUPABASE_ANON_KEY", &format!("Bearer {anon_key}"))?,
@@ -95,6 +100,7 @@ impl Upstream {
         mut request: Request<Body>,
     ) -> impl Future<Output = Result<UpstreamResponse, ProxyError>> + Send + 'a {
         request.headers_mut().insert(HOST, self.host.clone());
+        let started = Instant::now();
         let sent = self.pool.send(lane, request);
         let limit = self.response_timeout;
         let answered = match lane {
@@ -104,17 +110,20 @@ impl Upstream {
                 tokio::time::timeout(limit, sent).await.ok()
             })),
         };
-        answered.map(|answered| match answered {
-            Some(Ok(response)) => Ok(response),
-            Some(Err(SendError::Connect(e))) => {
-                tracing::warn!(error = %e, "cannot connect to Supabase");
-                Err(ProxyError::UpstreamUnavailable(e))
+        answered.map(move |answered| {
+            self.duration.observe(started.elapsed());
+            match answered {
+                Some(Ok(response)) => Ok(response),
+                Some(Err(SendError::Connect(e))) => {
+                    tracing::warn!(error = %e, "cannot connect to Supabase");
+                    Err(ProxyError::UpstreamUnavailable(e))
+                }
+                Some(Err(SendError::Http(e))) => {
+                    tracing::warn!(error = %describe(&e), "upstream request failed");
+                    Err(ProxyError::UpstreamUnavailable(describe(&e)))
+                }
+                None => Err(ProxyError::UpstreamTimeout),
             }
-            Some(Err(SendError::Http(e))) => {
-                tracing::warn!(error = %describe(&e), "upstream request failed");
-                Err(ProxyError::UpstreamUnavailable(describe(&e)))
-            }
-            None => Err(ProxyError::UpstreamTimeout),
         })
     }
 

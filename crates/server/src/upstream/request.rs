@@ -155,7 +155,14 @@ mod tests {
     fn upstream() -> Upstream {
         let url = UpstreamUrl::parse("http://127.0.0.1:1").unwrap();
         let tls = crate::tls::client_config(None).unwrap();
-        Upstream::new(url, "anon", std::time::Duration::from_secs(1), tls).unwrap()
+        Upstream::new(
+            url,
+            "anon",
+            std::time::Duration::from_secs(1),
+            tls,
+            Default::default(),
+        )
+        .unwrap()
     }
 
     /// The service a path is forwarded to, as the pipeline classifies it.
@@ -239,7 +246,14 @@ mod tests {
         let url = UpstreamUrl::parse("http://127.0.0.1:1").unwrap();
         let key = "sb_publishable_abc";
         let tls = crate::tls::client_config(None).unwrap();
-        let upstream = Upstream::new(url, key, std::time::Duration::from_secs(1), tls).unwrap();
+        let upstream = Upstream::new(
+            url,
+            key,
+            std::time::Duration::from_secs(1),
+            tls,
+            Default::default(),
+        )
+        .unwrap();
         let headers = HeaderMap::new();
         let anonymous = |path| Forward {
             bearer: upstream.anon_bearer.clone(),

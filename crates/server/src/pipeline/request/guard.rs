@@ -42,14 +42,16 @@ pub fn check(ctx: &Ctx, route: &Route) -> Result<(), ProxyError> {
     );
     if let CsrfVerdict::Refused(why) = verdict {
         tracing::info!(path = %ctx.path(), %why, "cross-site request refused");
+        ctx.app.metrics.csrf_refused();
         return Err(ProxyError::CrossSiteRefused(why));
     }
     if let Some(limiter) = &ctx.app.rate_limiter
         && takes_secrets(ctx.path(), ctx.parts.uri.query())
     {
-        limiter
-            .check(ctx.client_ip())
-            .map_err(ProxyError::RateLimited)?;
+        limiter.check(ctx.client_ip()).map_err(|refused| {
+            ctx.app.metrics.rate_limited();
+            ProxyError::RateLimited(refused)
+        })?;
     }
     Ok(())
 }

@@ -50,7 +50,10 @@ impl Listener {
 /// A pool to an in-memory upstream, and that upstream's listener.
 fn pool_and_listener() -> (Arc<Pool>, Listener) {
     let (connect, accept) = mpsc::unbounded_channel();
-    (Pool::new(Memory(connect)), Listener(accept))
+    (
+        Pool::new(Memory(connect), Default::default()),
+        Listener(accept),
+    )
 }
 
 /// An upstream that counts the connections it accepted. `/big` streams 64

@@ -14,6 +14,7 @@
 
 mod ledger;
 
+use crate::metrics::CacheMetrics;
 use ledger::Ledger;
 use sbp_core::env::UnixSeconds;
 use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
@@ -143,6 +144,7 @@ pub struct SessionCache<S> {
     lifetime: Option<Duration>,
     /// How long an entry may serve while the store is unreachable.
     grace: Duration,
+    counts: CacheMetrics,
 }
 
 impl<S: CachedStore> SessionCache<S> {
@@ -152,7 +154,13 @@ impl<S: CachedStore> SessionCache<S> {
             store,
             cache: Ledger::new(capacity),
             grace,
+            counts: CacheMetrics::default(),
         }
+    }
+
+    /// Counts hits and misses into `counts` (registered ones).
+    pub fn counted(self, counts: CacheMetrics) -> Self {
+        Self { counts, ..self }
     }
 
     /// What the store now holds for `key`, written as `session`: the
@@ -185,12 +193,15 @@ impl<S: CachedStore> SessionCache<S> {
         // Misses are boxed: the store's futures are large, and every
         // request's future would carry their size.
         let Some(entry) = self.cache.get(key) else {
+            self.counts.misses.inc();
             return Box::pin(self.reload(key)).await;
         };
         let age = entry.cached_at.elapsed();
         if self.lifetime.is_none_or(|lifetime| age < lifetime) {
+            self.counts.hits.inc();
             return Ok(Some(entry.session));
         }
+        self.counts.misses.inc();
         match Box::pin(self.reload(key)).await {
             Err(e) if age < self.grace => {
                 tracing::warn!(error = %e, "store unreachable; serving a cached session within its grace");
@@ -327,6 +338,20 @@ mod tests {
 
     fn session(id: &str) -> Session {
         crate::test_support::session(id, "a")
+    }
+
+    #[tokio::test]
+    async fn reads_from_memory_are_hits_and_reads_from_the_store_misses() {
+        let counts = CacheMetrics::default();
+        let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 4, Duration::ZERO)
+            .counted(counts.clone());
+        let key = SessionKey::from_stored("k0");
+        assert!(cache.get(&key).await.unwrap().is_none());
+        assert_eq!((counts.hits.get(), counts.misses.get()), (0, 1));
+        cache.insert(&key, session("s0")).await.unwrap();
+        cache.get(&key).await.unwrap().unwrap();
+        cache.get(&key).await.unwrap().unwrap();
+        assert_eq!((counts.hits.get(), counts.misses.get()), (2, 1));
     }
 
     #[tokio::test]
