@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 /// A proxy with the admin listener on a free port (and `extra` settings).
 async fn with_admin(extra: Vec<(&'static str, String)>) -> Env {
@@ -248,5 +249,14 @@ async fn readiness_goes_503_at_the_stop_signal_while_requests_drain() {
         readiness(addr).await.0,
         503,
         "still not ready once it is served"
+    );
+    // Nothing holds the drain beyond the request in flight (the admin
+    // listener, which outlives it, once made every worker wait 10 s).
+    let stopping = Instant::now();
+    env.proxy.wait().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "the proxy took {:?} to stop once its requests were served",
+        stopping.elapsed()
     );
 }

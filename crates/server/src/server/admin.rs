@@ -4,6 +4,11 @@
 //! once Auth answered its health check at start-up, while the store
 //! answers a ping and the proxy is not draining; 503 with the reason
 //! otherwise). Anything else is 404.
+//!
+//! It holds the app weakly: a worker's drain waits for everything else to
+//! let go of the app, and the admin listener lives on until the workers are
+//! done (it reports the drain), so a strong hold would make every drain
+//! wait for its timeout.
 
 use crate::app::App;
 use crate::body::empty;
@@ -15,8 +20,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use sbp_core::session::SessionStore;
 use std::pin::pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -51,13 +56,14 @@ pub fn start(
         auth_reached: AtomicBool::new(false),
         draining,
     });
+    let app = Arc::downgrade(&app);
     tokio::spawn(probe_auth(app.clone(), readiness.clone(), stop.clone()));
     tokio::spawn(serve(listener, app, readiness, stop))
 }
 
 async fn serve(
     listener: TcpListener,
-    app: Arc<App>,
+    app: Weak<App>,
     readiness: Arc<Readiness>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -77,7 +83,13 @@ async fn serve(
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let (app, readiness) = (app.clone(), readiness.clone());
-                async move { Ok::<_, std::convert::Infallible>(answer(&app, &readiness, request).await) }
+                async move {
+                    let response = match app.upgrade() {
+                        Some(app) => answer(&app, &readiness, request).await,
+                        None => text(StatusCode::SERVICE_UNAVAILABLE, "not ready: stopped\n"),
+                    };
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -151,9 +163,10 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
 }
 
 /// Asks Auth's health endpoint until it answers 2xx once, backing off.
-async fn probe_auth(app: Arc<App>, readiness: Arc<Readiness>, mut stop: watch::Receiver<bool>) {
+async fn probe_auth(app: Weak<App>, readiness: Arc<Readiness>, mut stop: watch::Receiver<bool>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
+        let Some(app) = app.upgrade() else { return };
         let request = Request::get("/auth/v1/health")
             .body(empty())
             .expect("a constant request is valid");
@@ -170,6 +183,7 @@ async fn probe_auth(app: Arc<App>, readiness: Arc<Readiness>, mut stop: watch::R
             Ok((parts, _)) => tracing::warn!(status = %parts.status, "Auth health check failed"),
             Err(e) => tracing::warn!(error = %e, "Auth health check failed"),
         }
+        drop(app);
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = stop.changed() => return,
