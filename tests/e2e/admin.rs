@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::websocket::{Socket, open};
+use support::websocket::{closed_as_ended, session_socket};
 use support::{Browser, Env, RedisServer, Setup, binary};
 
 /// How soon a running instance must see a revocation.
@@ -284,46 +284,6 @@ async fn a_memory_store_and_bad_usage_are_refused() {
     }
 }
 
-/// A Realtime socket of `browser`'s session on `env`'s proxy, a channel joined.
-async fn socket_of(env: &Env, browser: &Browser) -> Socket {
-    let cookie = format!(
-        "sb-session={}",
-        browser.cookie.as_deref().expect("signed in")
-    );
-    let mut socket = open(
-        env.proxy.addr,
-        "/realtime/v1/websocket?apikey=browser-key&vsn=2.0.0",
-        &[
-            ("cookie", cookie.as_str()),
-            ("origin", "http://127.0.0.1:8787"),
-        ],
-    )
-    .await
-    .expect("upgrade accepted");
-    socket
-        .join("1", "realtime:admin", json!({"config": {}}))
-        .await;
-    socket
-}
-
-/// Waits for `socket` to be closed as its session ended, at most [`WITHIN`]
-/// after `since`.
-async fn closed_as_ended(socket: &mut Socket, since: Instant) {
-    let frame = socket
-        .closed(Duration::from_secs(5))
-        .await
-        .expect("a close frame");
-    assert!(
-        since.elapsed() < WITHIN,
-        "closed only after {:?}",
-        since.elapsed()
-    );
-    assert_eq!(
-        (u16::from(frame.code), frame.reason.as_str()),
-        (4001, "session ended")
-    );
-}
-
 /// Waits at most [`WITHIN`] after `since` for `browser`'s next request to be 401.
 async fn refused_within_a_second(browser: &mut Browser, since: Instant) {
     loop {
@@ -354,8 +314,18 @@ async fn a_running_instance_on_redis_sees_a_revocation_within_a_second() {
     let (mut other, _) = env.signed_in("erin@example.com").await;
     let first_id = session_id(&mut first).await;
     let second_id = session_id(&mut second).await;
-    let mut first_socket = socket_of(&env, &first).await;
-    let mut second_socket = socket_of(&env, &second).await;
+    let mut first_socket = session_socket(
+        env.proxy.addr,
+        first.cookie.as_deref().expect("signed in"),
+        "realtime:admin",
+    )
+    .await;
+    let mut second_socket = session_socket(
+        env.proxy.addr,
+        second.cookie.as_deref().expect("signed in"),
+        "realtime:admin",
+    )
+    .await;
 
     let by_email = run(
         &env.settings,
@@ -380,7 +350,7 @@ async fn a_running_instance_on_redis_sees_a_revocation_within_a_second() {
     let since = Instant::now();
     assert_eq!(revoked.code, Some(0), "{}", revoked.stderr);
     assert_eq!(revoked.ids(), [first_id]);
-    closed_as_ended(&mut first_socket, since).await;
+    closed_as_ended(&mut first_socket, since, WITHIN).await;
     refused_within_a_second(&mut first, since).await;
     assert_eq!(second.get("/edge/v1/session").await.status, 200);
 
@@ -391,7 +361,7 @@ async fn a_running_instance_on_redis_sees_a_revocation_within_a_second() {
     .await;
     let since = Instant::now();
     assert_eq!(revoked.ids(), [second_id]);
-    closed_as_ended(&mut second_socket, since).await;
+    closed_as_ended(&mut second_socket, since, WITHIN).await;
     refused_within_a_second(&mut second, since).await;
     assert_eq!(other.get("/edge/v1/session").await.status, 200);
 }

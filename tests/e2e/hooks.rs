@@ -15,7 +15,7 @@ use support::hooks::{
     Call, OLD_SECRET, SECRET, UNKNOWN_SECRET, configured_secrets, new_id, payload, unix_now,
     user_row,
 };
-use support::websocket::{Socket, open};
+use support::websocket::{Socket, closed_as_ended as closed_as_ended_within, session_socket};
 use support::{Browser, Env, RedisServer, Setup, jwt_claims};
 
 /// The stand-in's legacy JWT secret, for mint mode.
@@ -58,6 +58,18 @@ async fn session_user(browser: &mut Browser) -> Value {
     }
 }
 
+/// A Realtime socket of `browser`'s session opened on `proxy`, with a channel joined.
+async fn socket_on(proxy: &sb_cookie_proxy::RunningProxy, browser: &Browser) -> Socket {
+    let cookie = browser.cookie.as_deref().expect("signed in");
+    session_socket(proxy.addr, cookie, "realtime:hooked").await
+}
+
+/// Waits for `socket` to be closed as its session ended, at most [`WITHIN`]
+/// after `since`.
+async fn closed_as_ended(socket: &mut Socket, since: Instant) {
+    closed_as_ended_within(socket, since, WITHIN).await;
+}
+
 /// Waits at most [`WITHIN`] for `browser`'s session to satisfy `check`.
 async fn within_a_second(what: &str, browser: &mut Browser, check: impl Fn(&Value) -> bool) {
     let started = Instant::now();
@@ -83,46 +95,6 @@ async fn set_app_metadata(env: &Env, user_id: &str, metadata: Value) -> Value {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     reply.json()
-}
-
-/// A Realtime socket of `browser`'s session opened on `proxy`, with a channel joined.
-async fn socket_on(proxy: &sb_cookie_proxy::RunningProxy, browser: &Browser) -> Socket {
-    let cookie = format!(
-        "sb-session={}",
-        browser.cookie.as_deref().expect("signed in")
-    );
-    let mut socket = open(
-        proxy.addr,
-        "/realtime/v1/websocket?apikey=browser-key&vsn=2.0.0",
-        &[
-            ("cookie", cookie.as_str()),
-            ("origin", "http://127.0.0.1:8787"),
-        ],
-    )
-    .await
-    .expect("upgrade accepted");
-    socket
-        .join("1", "realtime:hooked", json!({"config": {}}))
-        .await;
-    socket
-}
-
-/// Waits for `socket` to be closed as its session ended, at most [`WITHIN`]
-/// after `since`.
-async fn closed_as_ended(socket: &mut Socket, since: Instant) {
-    let frame = socket
-        .closed(Duration::from_secs(5))
-        .await
-        .expect("a close frame");
-    assert!(
-        since.elapsed() < WITHIN,
-        "closed only after {:?}",
-        since.elapsed()
-    );
-    assert_eq!(
-        (u16::from(frame.code), frame.reason.as_str()),
-        (4001, "session ended")
-    );
 }
 
 fn banned(user: &Value) -> Value {

@@ -126,3 +126,42 @@ impl Socket {
         }
     }
 }
+
+/// A Realtime socket of the session whose cookie value is `cookie`
+/// (`sb-session`), opened on the proxy at `addr` from its allowed origin,
+/// with the channel `topic` joined.
+pub async fn session_socket(addr: std::net::SocketAddr, cookie: &str, topic: &str) -> Socket {
+    let cookie = format!("sb-session={cookie}");
+    let mut socket = open(
+        addr,
+        "/realtime/v1/websocket?apikey=browser-key&vsn=2.0.0",
+        &[
+            ("cookie", cookie.as_str()),
+            ("origin", "http://127.0.0.1:8787"),
+        ],
+    )
+    .await
+    .expect("upgrade accepted");
+    socket
+        .join("1", topic, serde_json::json!({"config": {}}))
+        .await;
+    socket
+}
+
+/// Waits for `socket` to be closed as its session ended (4001), at most
+/// `within` after `since`.
+pub async fn closed_as_ended(socket: &mut Socket, since: std::time::Instant, within: Duration) {
+    let frame = socket
+        .closed(Duration::from_secs(5))
+        .await
+        .expect("a close frame");
+    assert!(
+        since.elapsed() < within,
+        "closed only after {:?}",
+        since.elapsed()
+    );
+    assert_eq!(
+        (u16::from(frame.code), frame.reason.as_str()),
+        (4001, "session ended")
+    );
+}
