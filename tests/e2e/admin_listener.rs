@@ -4,6 +4,7 @@
 //! drain after the stop signal.
 
 use crate::support::http::{full, http_client};
+use crate::support::websocket::session_socket;
 use crate::support::{Env, RedisServer, Setup, eventually};
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -54,6 +55,26 @@ fn sample(metrics: &str, series: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
         .parse()
         .unwrap()
+}
+
+/// The labels of `sbp_sessions_ended_total{reason}`.
+const END_REASONS: [&str; 7] = [
+    "sign_out",
+    "replaced",
+    "revoked",
+    "admin",
+    "auth_ended",
+    "hook",
+    "expired",
+];
+
+fn ended(reason: &str) -> String {
+    format!("sbp_sessions_ended_total{{reason=\"{reason}\"}}")
+}
+
+/// Operations of the test environment's (memory) store.
+fn store_ops(operation: &str) -> String {
+    format!("sbp_store_operations_total{{backend=\"memory\",operation=\"{operation}\"}}")
 }
 
 async fn metrics(env: &Env) -> String {
@@ -148,7 +169,12 @@ async fn the_counters_move_by_exactly_what_was_sent() {
     assert_eq!(requests("sign_in", "2xx"), 1.0);
     assert_eq!(requests("edge", "2xx"), 1.0);
     assert_eq!(moved("sbp_sessions_created_total"), 1.0);
-    assert_eq!(moved("sbp_sessions_ended_total"), 0.0);
+    for reason in END_REASONS {
+        assert_eq!(moved(&ended(reason)), 0.0, "{reason}");
+    }
+    // The sign-in stored its session; /edge/v1/session read it from memory.
+    assert_eq!(moved(&store_ops("insert")), 1.0);
+    assert_eq!(moved(&store_ops("get")), 0.0);
     // The session was read once, for /edge/v1/session, from memory.
     assert_eq!(
         moved(r#"sbp_session_cache_reads_total{outcome="hit"}"#),
@@ -189,7 +215,11 @@ async fn a_logout_ends_one_session_in_the_counters() {
     assert_eq!(logout.status, 204, "{}", logout.text());
     let after = metrics(&env).await;
     let moved = |series: &str| sample(&after, series) - sample(&before, series);
-    assert_eq!(moved("sbp_sessions_ended_total"), 1.0);
+    for reason in END_REASONS {
+        let expected = if reason == "sign_out" { 1.0 } else { 0.0 };
+        assert_eq!(moved(&ended(reason)), expected, "{reason}");
+    }
+    assert_eq!(moved(&store_ops("remove")), 1.0);
     assert_eq!(
         moved(r#"sbp_requests_total{route="account",status="2xx"}"#),
         1.0
@@ -213,6 +243,18 @@ async fn readiness_is_503_while_the_store_is_down_and_200_after() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(down.as_deref(), Some("not ready: store unavailable\n"));
+    let text = metrics(&env).await;
+    let ping = |family: &str| {
+        sample(
+            &text,
+            &format!("{family}{{backend=\"redis\",operation=\"ping\"}}"),
+        )
+    };
+    assert!(ping("sbp_store_errors_total") >= 1.0, "{text}");
+    assert!(
+        ping("sbp_store_operations_total") > ping("sbp_store_errors_total"),
+        "{text}"
+    );
     assert_eq!(get(addr, "/livez").await.0, 200, "alive all the same");
     redis.restart();
     until_ready(addr).await;
@@ -259,4 +301,37 @@ async fn readiness_goes_503_at_the_stop_signal_while_requests_drain() {
         "the proxy took {:?} to stop once its requests were served",
         stopping.elapsed()
     );
+}
+
+#[tokio::test]
+async fn realtime_frames_the_proxy_rewrites_are_counted() {
+    let env = with_admin(vec![]).await;
+    let (_browser, cookie) = env.signed_in("frames@example.com").await;
+    let before = metrics(&env).await;
+    let mut socket = session_socket(env.proxy.addr, &cookie, "realtime:frames").await;
+    socket
+        .send_text(r#"["1","2","realtime:frames","access_token",{"access_token":"client"}]"#)
+        .await;
+    let frames = |text: &str, kind: &str| {
+        sample(
+            text,
+            &format!("sbp_realtime_frames_total{{kind=\"{kind}\"}}"),
+        )
+    };
+    let before = frames(&before, "rewritten");
+    let env = &env;
+    let mut after = String::new();
+    for _ in 0..100 {
+        after = metrics(env).await;
+        if frames(&after, "rewritten") - before >= 2.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        frames(&after, "rewritten") - before,
+        2.0,
+        "the join and the client's token push, each with the session's token: {after}"
+    );
+    assert_eq!(sample(&after, "sbp_open_sockets"), 1.0);
 }

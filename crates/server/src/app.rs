@@ -57,12 +57,13 @@ impl App {
             tls.clone(),
             metrics.upstream.clone(),
         )?);
+        let store_ops = metrics.store.of(store.backend());
         let cache = SessionCache::new(
             store,
             SESSION_CACHE_CAPACITY,
             std::time::Duration::from_secs(config.store_grace),
         )
-        .counted(metrics.cache.clone());
+        .counted(metrics.cache.clone(), store_ops);
         let env = Environment {
             clock: Arc::new(SystemClock),
             rng: Arc::new(OsRandom),
@@ -90,7 +91,8 @@ impl App {
             }
             None => None,
         };
-        let realtime = Realtime::new(config.clone(), tls, sessions.ended());
+        let realtime =
+            Realtime::new(config.clone(), tls, sessions.ended()).counted(metrics.frames.clone());
         metrics.count_open_sockets(realtime.open_sockets());
         Ok(App {
             metrics,

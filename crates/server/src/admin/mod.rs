@@ -15,7 +15,7 @@ use crate::store::{SessionCache, Store};
 use crate::upstream::Upstream;
 use sbp_core::config::{Config, StoreSpec};
 use sbp_core::edge::Timestamp;
-use sbp_core::session::{Session, SessionKey, StoreError, TokenSeal};
+use sbp_core::session::{EndReason, Session, SessionKey, StoreError, TokenSeal};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,7 +162,7 @@ impl Admin {
     pub async fn revoke(&self, selector: &Selector) -> Result<Vec<SessionRow>, AdminError> {
         let mut ended = Vec::new();
         for (key, _) in self.find(selector).await? {
-            if let Some(session) = self.sessions.end(&key).await? {
+            if let Some(session) = self.sessions.end(&key, EndReason::Admin).await? {
                 ended.push(SessionRow::of(&session));
             }
         }

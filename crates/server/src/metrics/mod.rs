@@ -10,10 +10,16 @@
 
 mod histogram;
 mod open_sockets;
+mod realtime;
 mod route_class;
+mod sessions;
+mod store;
 
 pub use histogram::Histogram;
+pub use realtime::FrameMetrics;
 pub use route_class::{RouteClass, STATUS_CLASSES, status_index};
+pub use sessions::SessionMetrics;
+pub use store::{StoreFamilies, StoreMetrics, StoreOp};
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -37,35 +43,6 @@ pub struct UpstreamMetrics {
     pub reused_connections: Counter,
 }
 
-/// What the session service counts: sessions stored at sign-in, sessions
-/// ended on this instance, refreshes (or re-mints) by outcome.
-#[derive(Clone, Debug, Default)]
-pub struct SessionMetrics {
-    pub created: Counter,
-    pub ended: Counter,
-    /// `fresh`, `revoked`, `failed`: see [`SessionMetrics::refreshed`].
-    refreshes: [Counter; 3],
-}
-
-impl SessionMetrics {
-    /// Counts one refresh flight's outcome.
-    pub fn refreshed(&self, outcome: &sbp_core::token::Refreshed) {
-        use sbp_core::token::Refreshed;
-        let index = match outcome {
-            Refreshed::Fresh(_) => 0,
-            Refreshed::Revoked => 1,
-            Refreshed::Failed => 2,
-        };
-        self.refreshes[index].inc();
-    }
-
-    /// Fresh, revoked and failed refreshes so far.
-    #[cfg(test)]
-    pub fn refreshes(&self) -> [u64; 3] {
-        self.refreshes.each_ref().map(Counter::get)
-    }
-}
-
 /// What the session cache counts: reads answered from memory, and reads
 /// that went to the store (not cached, or cached too long ago with a
 /// shared store).
@@ -83,6 +60,10 @@ pub struct Metrics {
     pub sessions: SessionMetrics,
     /// The session cache's counters, registered here.
     pub cache: CacheMetrics,
+    /// The store operations' counters; [`StoreFamilies::of`] a backend.
+    pub store: StoreFamilies,
+    /// Realtime's frame counters, registered here.
+    pub frames: FrameMetrics,
     requests: [[Counter; STATUSES]; ROUTES],
     durations: [Histogram; ROUTES],
     csrf_refused: Counter,
@@ -128,28 +109,9 @@ impl Metrics {
             "Requests sent to Supabase on a new connection or on a reused one",
             connections,
         );
-        let refreshes = Family::<Label, Counter>::default();
-        let sessions = SessionMetrics {
-            created: Counter::default(),
-            ended: Counter::default(),
-            refreshes: ["fresh", "revoked", "failed"]
-                .map(|outcome| refreshes.get_or_create_owned(&[("outcome", outcome)])),
-        };
-        registry.register(
-            "sbp_refreshes",
-            "Refreshes (re-mints in mint mode) of upstream tokens, by outcome",
-            refreshes,
-        );
-        registry.register(
-            "sbp_sessions_created",
-            "Sessions stored at a sign-in on this instance",
-            sessions.created.clone(),
-        );
-        registry.register(
-            "sbp_sessions_ended",
-            "Sessions ended on this instance (logout, revocation, expiry, Auth's refusal, the hook)",
-            sessions.ended.clone(),
-        );
+        let sessions = SessionMetrics::registered(&mut registry);
+        let store = StoreFamilies::registered(&mut registry);
+        let frames = FrameMetrics::registered(&mut registry);
         let cache_reads = Family::<Label, Counter>::default();
         let cache = CacheMetrics {
             hits: cache_reads.get_or_create_owned(&[("outcome", "hit")]),
@@ -177,6 +139,8 @@ impl Metrics {
             upstream,
             sessions,
             cache,
+            store,
+            frames,
             requests,
             durations,
             csrf_refused,
@@ -355,7 +319,8 @@ mod tests {
         sessions.refreshed(&Refreshed::Failed);
         sessions.refreshed(&Refreshed::Revoked);
         sessions.created.inc();
-        sessions.ended.inc_by(3);
+        sessions.ended(sbp_core::session::EndReason::Expired, 3);
+        sessions.ended(sbp_core::session::EndReason::SignOut, 1);
         let text = metrics.render();
         assert!(
             text.contains("sbp_refreshes_total{outcome=\"failed\"} 2\n"),
@@ -370,6 +335,62 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("sbp_sessions_created_total 1\n"), "{text}");
-        assert!(text.contains("sbp_sessions_ended_total 3\n"), "{text}");
+        assert!(
+            text.contains("sbp_sessions_ended_total{reason=\"expired\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sbp_sessions_ended_total{reason=\"sign_out\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sbp_sessions_ended_total{reason=\"hook\"} 0\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn store_operations_and_errors_are_counted_by_backend_and_operation() {
+        let metrics = Metrics::new();
+        let redis = metrics.store.of("redis");
+        let ok: Result<(), ()> = Ok(());
+        let _ = redis.counted(StoreOp::Get, ok);
+        let _ = redis.counted(StoreOp::Get, Err::<(), ()>(()));
+        let _ = redis.counted(StoreOp::Touch, ok);
+        metrics.frames.rewritten.inc();
+        let text = metrics.render();
+        for (series, value) in [
+            (
+                r#"sbp_store_operations_total{backend="redis",operation="get"}"#,
+                2,
+            ),
+            (
+                r#"sbp_store_errors_total{backend="redis",operation="get"}"#,
+                1,
+            ),
+            (
+                r#"sbp_store_operations_total{backend="redis",operation="touch"}"#,
+                1,
+            ),
+            (
+                r#"sbp_store_errors_total{backend="redis",operation="touch"}"#,
+                0,
+            ),
+            (
+                r#"sbp_store_operations_total{backend="redis",operation="insert"}"#,
+                0,
+            ),
+            (r#"sbp_realtime_frames_total{kind="rewritten"}"#, 1),
+            (r#"sbp_realtime_frames_total{kind="pushed"}"#, 0),
+        ] {
+            assert!(
+                text.contains(&format!("{series} {value}\n")),
+                "{series}: {text}"
+            );
+        }
+        assert!(
+            !text.contains(r#"backend="file""#),
+            "only the backend in use: {text}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use http::request;
 use sbp_core::ProxyError;
 use sbp_core::guard::client_ip;
 use sbp_core::route::strip_base;
-use sbp_core::session::{Session, SessionKey, SessionSecret};
+use sbp_core::session::{EndReason, Session, SessionKey, SessionSecret};
 use sbp_core::token::{AfterRefresh, after_refresh, needs_new_tokens};
 use std::sync::Arc;
 
@@ -139,7 +139,7 @@ impl<'a> Ctx<'a> {
             }
             Some(_) => {
                 // Boxed: rare, and every request's future would carry it.
-                Box::pin(self.app.sessions.end(&key))
+                Box::pin(self.app.sessions.end(&key, EndReason::Expired))
                     .await
                     .map_err(store_down)?;
                 Presented::Stale(key)

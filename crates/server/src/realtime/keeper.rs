@@ -142,6 +142,7 @@ mod tests {
         FakeAuth, SharedStore, TestService, answer, refresh_settings, service, signed_in,
         token_answer,
     };
+    use sbp_core::session::EndReason;
     use std::pin::pin;
     use tokio::time::{Instant, sleep};
     use tokio_tungstenite::tungstenite::Message;
@@ -207,7 +208,7 @@ mod tests {
         let ending = async {
             // Between two of the keeper's looks (every 2 s).
             sleep(Duration::from_secs(5)).await;
-            sessions.end(&key).await.unwrap();
+            sessions.end(&key, EndReason::SignOut).await.unwrap();
             std::future::pending::<()>().await;
         };
         let end = tokio::select! {

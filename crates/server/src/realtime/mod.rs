@@ -21,6 +21,7 @@ use sockets::SessionSockets;
 
 use crate::body::{Body, empty, full};
 use crate::connect::Connector;
+use crate::metrics::FrameMetrics;
 use crate::session::{AuthApi, SessionService};
 use crate::store::CachedStore;
 use framing::socket_config;
@@ -55,6 +56,7 @@ pub struct Realtime {
     slots: SocketSlots,
     /// For `wss://` upstreams.
     tls: Connector,
+    frames: FrameMetrics,
 }
 
 impl Realtime {
@@ -70,7 +72,13 @@ impl Realtime {
             sockets: Arc::new(SessionSockets::following(ended)),
             slots: SocketSlots::default(),
             tls: Connector::from(tls),
+            frames: FrameMetrics::default(),
         }
+    }
+
+    /// Counts the frames its sockets change into `frames` (registered ones).
+    pub fn counted(self, frames: FrameMetrics) -> Realtime {
+        Realtime { frames, ..self }
     }
 }
 
@@ -162,6 +170,7 @@ impl Upgrade {
             on_upgrade, slot, ..
         } = self;
         let sockets = realtime.sockets.clone();
+        let frames = realtime.frames.clone();
         tokio::spawn(async move {
             let _slot = slot;
             match on_upgrade.await {
@@ -171,7 +180,7 @@ impl Upgrade {
                     let browser =
                         WebSocketStream::from_raw_socket(io, Role::Server, Some(framing)).await;
                     let idle_timeout = Duration::from_secs(config.limits.socket_idle_timeout);
-                    let state = SocketState::new(token);
+                    let state = SocketState::new(token).counted(frames);
                     let keeper = keeper::keep(&sessions, &sockets, link, &state);
                     relay::run(browser, upstream, &state, keeper, idle_timeout).await;
                 }

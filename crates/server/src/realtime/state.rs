@@ -3,6 +3,7 @@
 //! proxy owes Supabase a round of `access_token` pushes, and when a frame
 //! last went either way.
 
+use crate::metrics::FrameMetrics;
 use sbp_core::realtime::{Channels, ClientFrame, ServerFrame};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -25,6 +26,7 @@ pub struct SocketState {
     opened: Instant,
     /// When the last frame went either way, in milliseconds since `opened`.
     last_frame: AtomicU64,
+    frames: FrameMetrics,
 }
 
 impl SocketState {
@@ -38,7 +40,13 @@ impl SocketState {
             pushes_due: Notify::new(),
             opened: Instant::now(),
             last_frame: AtomicU64::new(0),
+            frames: FrameMetrics::default(),
         }
+    }
+
+    /// Counts the frames it changes into `frames` (registered ones).
+    pub fn counted(self, frames: FrameMetrics) -> Self {
+        SocketState { frames, ..self }
     }
 
     /// Notes that a frame went one way or the other.
@@ -76,13 +84,20 @@ impl SocketState {
         } = &mut *inner;
         match channels.on_client_text(&text, token.as_deref()) {
             ClientFrame::Unchanged => Message::Text(text),
-            ClientFrame::Rewritten(rewritten) => Message::text(rewritten),
+            ClientFrame::Rewritten(rewritten) => {
+                self.frames.rewritten.inc();
+                Message::text(rewritten)
+            }
         }
     }
 
     /// Whether a server text frame goes on to the client.
     pub fn server_text(&self, text: &str) -> ServerFrame {
-        self.lock().channels.on_server_text(text)
+        let frame = self.lock().channels.on_server_text(text);
+        if frame == ServerFrame::Drop {
+            self.frames.dropped.inc();
+        }
+        frame
     }
 
     /// Makes `token` the one to inject; when it changed, the joined topics
@@ -110,9 +125,11 @@ impl SocketState {
         let Inner {
             channels, token, ..
         } = &mut *inner;
-        token
+        let pushes = token
             .as_deref()
-            .map_or_else(Vec::new, |token| channels.token_pushes(token))
+            .map_or_else(Vec::new, |token| channels.token_pushes(token));
+        self.frames.pushed.inc_by(pushes.len() as u64);
+        pushes
     }
 }
 
@@ -129,7 +146,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_new_token_is_injected_and_pushed_once() {
-        let state = SocketState::new(Some("t1".into()));
+        let frames = FrameMetrics::default();
+        let state = SocketState::new(Some("t1".into())).counted(frames.clone());
         let join = text(state.client_text(r#"["1","1","realtime:r","phx_join",{}]"#.into()));
         assert!(join.contains(r#""access_token":"t1""#), "{join}");
         assert!(state.take_pushes().is_empty(), "nothing due yet");
@@ -154,6 +172,11 @@ mod tests {
         assert!(state.take_pushes().is_empty(), "pushed once");
         let next = text(state.client_text(r#"["1","2","realtime:r","access_token",{}]"#.into()));
         assert!(next.contains(r#""access_token":"t2""#), "{next}");
+        // The join and the client's push were rewritten; the proxy pushed once.
+        assert_eq!((frames.rewritten.get(), frames.pushed.get()), (2, 1));
+        let reply = r#"["1","sbp-1","realtime:r","phx_reply",{"status":"ok","response":{}}]"#;
+        assert_eq!(state.server_text(reply), ServerFrame::Drop);
+        assert_eq!(frames.dropped.get(), 1, "the reply to the proxy's push");
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,7 +18,6 @@ use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use sbp_core::session::SessionStore;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -143,7 +142,7 @@ async fn not_ready(app: &App, readiness: &Readiness) -> Option<&'static str> {
     if !readiness.auth_reached.load(Ordering::Acquire) {
         return Some("Auth not reached yet");
     }
-    match app.sessions.store().ping().await {
+    match app.sessions.ping().await {
         Ok(()) => None,
         Err(e) => {
             tracing::warn!(error = %e, "readiness: store unavailable");

@@ -3,6 +3,7 @@
 
 use super::SessionChange;
 use super::testing::{FakeAuth, SharedStore, refresh_settings, service, signed_in};
+use sbp_core::session::EndReason;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::TryRecvError;
@@ -29,12 +30,12 @@ async fn stored_touched_and_ended_sessions_are_announced_with_their_public_field
     };
     assert_eq!(touched.last_seen_at, now);
 
-    sessions.end(&key).await.unwrap();
+    sessions.end(&key, EndReason::SignOut).await.unwrap();
     let SessionChange::Ended(ended) = changes.try_recv().unwrap() else {
         panic!("an ended session is announced");
     };
     assert_eq!(ended.id, stored.id);
     // Ending it again (already gone) announces nothing more.
-    sessions.end(&key).await.unwrap();
+    sessions.end(&key, EndReason::SignOut).await.unwrap();
     assert_eq!(changes.try_recv().unwrap_err(), TryRecvError::Empty);
 }

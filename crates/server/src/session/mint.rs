@@ -9,7 +9,7 @@ use crate::store::CachedStore;
 use sbp_core::ProxyError;
 use sbp_core::auth::session_gone;
 use sbp_core::config::TokenMode;
-use sbp_core::session::{Session, SessionKey, UpstreamTokens};
+use sbp_core::session::{EndReason, Session, SessionKey, UpstreamTokens};
 use sbp_core::token::{MintKey, claims_for_user, needs_new_tokens, session_claims};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -126,7 +126,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
                     code,
                     "Auth ended a minted-for session; ending it here"
                 );
-                if let Err(e) = self.end(key).await {
+                if let Err(e) = self.end(key, EndReason::AuthEnded).await {
                     tracing::warn!(error = %e, "cannot delete a revoked session");
                 }
             }

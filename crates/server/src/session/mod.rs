@@ -35,7 +35,7 @@ use futures_util::future::{BoxFuture, Shared};
 use mint_checks::MintChecks;
 use sbp_core::config::{Config, TokenMode};
 use sbp_core::env::{Clock, RandomSource, UnixSeconds, random_array};
-use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
+use sbp_core::session::{EndReason, Session, SessionKey, StoreError, UpstreamTokens, UserObject};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -173,13 +173,17 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
     }
 
     /// Deletes a session and announces its end (announced even when the
-    /// store fails to delete it).
-    pub async fn end(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+    /// store fails to delete it); counted under `reason`.
+    pub async fn end(
+        &self,
+        key: &SessionKey,
+        reason: EndReason,
+    ) -> Result<Option<Session>, StoreError> {
         let removed = self.cache.remove(key).await;
         // Nobody following is not an error: no socket is open.
         let _ = self.ended.send(key.clone());
         if let Ok(Some(session)) = &removed {
-            self.metrics.ended.inc();
+            self.metrics.ended(reason, 1);
             self.announce(|| SessionChange::Ended(Arc::new(session.clone())));
         }
         removed
@@ -231,6 +235,11 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         Ok(touched)
     }
 
+    /// Whether the store answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.cache.ping().await
+    }
+
     /// Every stored session of a user.
     pub async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
         self.cache.list_user(user_id).await
@@ -239,7 +248,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
     /// Deletes the sessions expired at `now` from the store; returns how many.
     pub async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError> {
         let swept = self.cache.sweep(now).await?;
-        self.metrics.ended.inc_by(swept as u64);
+        self.metrics.ended(EndReason::Expired, swept as u64);
         Ok(swept)
     }
 

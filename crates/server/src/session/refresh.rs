@@ -20,7 +20,7 @@ use crate::store::CachedStore;
 use futures_util::FutureExt;
 use sbp_core::auth::{Kept, RefreshAnswer, read_refresh_answer};
 use sbp_core::config::TokenMode;
-use sbp_core::session::{SessionKey, UserObject};
+use sbp_core::session::{EndReason, SessionKey, UserObject};
 use sbp_core::token::needs_new_tokens;
 use std::collections::HashMap;
 use std::sync::{Arc, MutexGuard};
@@ -67,7 +67,6 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         if let TokenMode::Mint(mint) = &self.settings.token_mode {
             return self.remint(key, mint).await;
         }
-        let store = self.cache.store();
         let owner: String = self
             .random::<16>()
             .iter()
@@ -76,7 +75,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         let lease_ms = LOCK_LEASE.as_millis() as u64;
         let waiting_since = Instant::now();
         loop {
-            match store.lock_refresh(key, &owner, lease_ms).await {
+            match self.cache.lock_refresh(key, &owner, lease_ms).await {
                 Ok(true) => break,
                 Ok(false) if waiting_since.elapsed() > LOCK_LEASE + WAIT_STEP => {
                     return Refreshed::Failed;
@@ -106,11 +105,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
                 loop {
                     tokio::time::sleep(LOCK_LEASE / 3).await;
                     if !matches!(
-                        service
-                            .cache
-                            .store()
-                            .renew_refresh(&key, &owner, lease_ms)
-                            .await,
+                        service.cache.renew_refresh(&key, &owner, lease_ms).await,
                         Ok(true)
                     ) {
                         tracing::warn!("lost the refresh lock while refreshing");
@@ -121,7 +116,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
         };
         let outcome = self.refresh_locked(key).await;
         renewal.abort();
-        if let Err(e) = store.unlock_refresh(key, &owner).await {
+        if let Err(e) = self.cache.unlock_refresh(key, &owner).await {
             tracing::warn!(error = %e, "cannot release the refresh lock; it ends with its lease");
         }
         outcome
@@ -177,7 +172,7 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
             }
             RefreshAnswer::EndsSession(code) => {
                 tracing::info!(status, code, "Auth ended the session; ending it here");
-                if let Err(e) = self.end(key).await {
+                if let Err(e) = self.end(key, EndReason::AuthEnded).await {
                     tracing::warn!(error = %e, "cannot delete a revoked session");
                 }
                 Refreshed::Revoked

@@ -5,7 +5,9 @@ use super::testing::{
     FakeAuth, SharedStore, answer, mint_settings, refresh_settings, service, signed_in,
     token_answer,
 };
+use crate::metrics::StoreOp;
 use crate::store::CachedStore;
+use sbp_core::session::EndReason;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::TryRecvError;
@@ -194,7 +196,7 @@ async fn ending_a_session_deletes_it_and_announces_its_end() {
     );
     let mut ended = sessions.ended();
     let key = signed_in(&sessions, sessions.now() + 3600).await;
-    let removed = sessions.end(&key).await.unwrap();
+    let removed = sessions.end(&key, EndReason::SignOut).await.unwrap();
     assert_eq!(removed.unwrap().user_id, "u");
     assert!(sessions.get(&key).await.unwrap().is_none());
     assert_eq!(ended.try_recv().unwrap(), key);
@@ -242,7 +244,17 @@ async fn each_refresh_flight_is_counted_once_by_outcome_and_an_end_once() {
         waiter.await.unwrap();
     }
     assert_eq!(sessions.metrics().refreshes(), [1, 0, 0]);
-    sessions.end(&key).await.unwrap();
-    sessions.end(&key).await.unwrap();
-    assert_eq!(sessions.metrics().ended.get(), 1, "a session ends once");
+    // One flight took the shared store's lock once and let it go once.
+    let ops = sessions.cache.ops();
+    assert_eq!(ops.count(StoreOp::Lock), (1, 0));
+    assert_eq!(ops.count(StoreOp::Unlock), (1, 0));
+    assert_eq!(ops.count(StoreOp::UpdateTokens), (1, 0));
+    sessions.end(&key, EndReason::SignOut).await.unwrap();
+    sessions.end(&key, EndReason::SignOut).await.unwrap();
+    assert_eq!(
+        sessions.metrics().ended_for(EndReason::SignOut),
+        1,
+        "a session ends once"
+    );
+    assert_eq!(sessions.cache.ops().count(StoreOp::Remove), (2, 0));
 }

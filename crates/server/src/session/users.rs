@@ -12,7 +12,7 @@ use super::{AuthApi, SessionService};
 use crate::store::CachedStore;
 use sbp_core::config::TokenMode;
 use sbp_core::hooks::{Effect, user_from_row};
-use sbp_core::session::{Session, SessionKey, StoreError, UserObject};
+use sbp_core::session::{EndReason, Session, SessionKey, StoreError, UserObject};
 use sbp_core::token::{session_claims, user_changes_claims};
 use serde_json::Value;
 use std::sync::Arc;
@@ -89,14 +89,14 @@ impl<S: CachedStore, A: AuthApi> SessionService<S, A> {
             Effect::EndUser { user_id } => {
                 let sessions = self.list_user(&user_id).await?;
                 for (key, _) in &sessions {
-                    self.end(key).await?;
+                    self.end(key, EndReason::Hook).await?;
                 }
                 Ok(HookOutcome::Ended(sessions.len()))
             }
             Effect::EndAuthSession { session_id } => {
                 match self.cache.find_auth_session(&session_id).await? {
                     Some((key, _)) => {
-                        self.end(&key).await?;
+                        self.end(&key, EndReason::Hook).await?;
                         Ok(HookOutcome::Ended(1))
                     }
                     None => Ok(HookOutcome::Ended(0)),

@@ -48,6 +48,15 @@ impl Store {
         }
     }
 
+    /// The backend's name, for the metrics' `backend` label.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Memory(_) => "memory",
+            Store::File(_) => "file",
+            Store::Redis(_) => "redis",
+        }
+    }
+
     /// Whether other processes share this store (then cached sessions may
     /// be stale and refreshes need the store's lock).
     pub fn is_shared(&self) -> bool {

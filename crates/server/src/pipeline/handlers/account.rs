@@ -16,7 +16,7 @@ use sbp_core::ProxyError;
 use sbp_core::auth::{AuthError, wants_versioned_errors};
 use sbp_core::http::make_private;
 use sbp_core::route::{LogoutScope, Service};
-use sbp_core::session::Session;
+use sbp_core::session::{EndReason, Session};
 use serde_json::Value;
 
 /// Auth's answer to a call that needs a session, when there is none.
@@ -104,7 +104,11 @@ pub async fn logout(
         }
     };
     for k in &doomed {
-        ctx.app.sessions.end(k).await.map_err(store_down)?;
+        ctx.app
+            .sessions
+            .end(k, EndReason::SignOut)
+            .await
+            .map_err(store_down)?;
     }
     if scope != LogoutScope::Others {
         ctx.cookie = CookieChange::Clear;

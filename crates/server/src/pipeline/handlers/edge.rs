@@ -9,7 +9,7 @@ use http::{Method, Request, Response};
 use sbp_core::ProxyError;
 use sbp_core::config::TokenMode;
 use sbp_core::edge::{session_list_item, session_view};
-use sbp_core::session::{Session, SessionStore};
+use sbp_core::session::{EndReason, Session};
 use sbp_core::token::usable;
 use serde_json::json;
 use std::sync::Arc;
@@ -61,7 +61,12 @@ pub async fn revoke(ctx: &mut Ctx<'_>, id: &str) -> Result<Response<Body>, Proxy
         .into_iter()
         .find(|(_, s)| s.id == id)
         .ok_or(ProxyError::SessionNotFound)?;
-    let removed = ctx.app.sessions.end(&key).await.map_err(store_down)?;
+    let removed = ctx
+        .app
+        .sessions
+        .end(&key, EndReason::Revoked)
+        .await
+        .map_err(store_down)?;
     if let Some(session) = removed {
         end_auth_session(ctx, session);
     }
@@ -114,7 +119,7 @@ pub fn jwks(ctx: &Ctx) -> Response<Body> {
 
 /// `GET /edge/v1/health`: 200 when the store answers.
 pub async fn health(ctx: &Ctx<'_>) -> Response<Body> {
-    match ctx.app.sessions.store().ping().await {
+    match ctx.app.sessions.ping().await {
         Ok(()) => respond::json(200, &json!({"status": "ok"})),
         Err(e) => {
             tracing::warn!(error = %e, "health check: store unavailable");

@@ -20,7 +20,7 @@ use sbp_core::auth::read_token_response;
 use sbp_core::config::TokenMode;
 use sbp_core::http::make_private;
 use sbp_core::route::Service;
-use sbp_core::session::{SessionKey, UserObject};
+use sbp_core::session::{EndReason, SessionKey, UserObject};
 use sbp_core::token::read_claims;
 
 /// Forwards the verification with the session's token; its tokens replace
@@ -96,7 +96,11 @@ async fn end_sessions_below_aal2(
             .and_then(|c| c.all.get("aal"))
             .and_then(|a| a.as_str());
         if key != *current && aal != Some("aal2") {
-            ctx.app.sessions.end(&key).await.map_err(store_down)?;
+            ctx.app
+                .sessions
+                .end(&key, EndReason::Revoked)
+                .await
+                .map_err(store_down)?;
         }
     }
     Ok(())

@@ -21,7 +21,7 @@ use sbp_core::auth::{
 };
 use sbp_core::config::TokenMode;
 use sbp_core::route::Service;
-use sbp_core::session::{NewSession, Session, SessionSecret, UserObject};
+use sbp_core::session::{EndReason, NewSession, Session, SessionSecret, UserObject};
 use sbp_core::token::{placeholder_refresh_token, session_claims};
 use serde_json::{Map, Value};
 
@@ -83,7 +83,10 @@ pub async fn start_session(ctx: &mut Ctx<'_>, grant: SignIn) -> Result<Vec<u8>, 
     if continued.is_none()
         && let Some(old) = ctx.presented_key().cloned()
     {
-        app.sessions.end(&old).await.map_err(store_down)?;
+        app.sessions
+            .end(&old, EndReason::Replaced)
+            .await
+            .map_err(store_down)?;
     }
     let new = NewSession {
         id: uuid::Builder::from_random_bytes(app.random())

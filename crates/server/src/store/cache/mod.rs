@@ -14,7 +14,7 @@
 
 mod ledger;
 
-use crate::metrics::CacheMetrics;
+use crate::metrics::{CacheMetrics, StoreMetrics, StoreOp};
 use ledger::Ledger;
 use sbp_core::env::UnixSeconds;
 use sbp_core::session::{Session, SessionKey, StoreError, UpstreamTokens, UserObject};
@@ -145,6 +145,8 @@ pub struct SessionCache<S> {
     /// How long an entry may serve while the store is unreachable.
     grace: Duration,
     counts: CacheMetrics,
+    /// Every operation sent to the store, and its failures.
+    ops: StoreMetrics,
 }
 
 impl<S: CachedStore> SessionCache<S> {
@@ -155,12 +157,24 @@ impl<S: CachedStore> SessionCache<S> {
             cache: Ledger::new(capacity),
             grace,
             counts: CacheMetrics::default(),
+            ops: StoreMetrics::default(),
         }
     }
 
-    /// Counts hits and misses into `counts` (registered ones).
-    pub fn counted(self, counts: CacheMetrics) -> Self {
-        Self { counts, ..self }
+    /// Counts hits and misses into `counts`, and the store's operations
+    /// into `ops` (registered ones).
+    pub fn counted(self, counts: CacheMetrics, ops: StoreMetrics) -> Self {
+        Self {
+            counts,
+            ops,
+            ..self
+        }
+    }
+
+    /// The counters of the store's operations.
+    #[cfg(test)]
+    pub fn ops(&self) -> &StoreMetrics {
+        &self.ops
     }
 
     /// What the store now holds for `key`, written as `session`: the
@@ -214,7 +228,7 @@ impl<S: CachedStore> SessionCache<S> {
     /// Reads the session from the store, bypassing (and refreshing) the cache.
     pub async fn reload(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
         let ticket = self.cache.read_ticket();
-        let found = self.store.get(key).await?;
+        let found = self.ops.counted(StoreOp::Get, self.store.get(key).await)?;
         self.cache.fill(key, ticket, found.clone().map(Entry::new));
         Ok(found)
     }
@@ -225,7 +239,8 @@ impl<S: CachedStore> SessionCache<S> {
         session: Session,
     ) -> Result<Arc<Session>, StoreError> {
         let write = self.cache.begin_write(key);
-        self.store.insert(key, &session).await?;
+        let stored = self.store.insert(key, &session).await;
+        self.ops.counted(StoreOp::Insert, stored)?;
         let session = self.shared_with_store(key, session);
         write.finish(Some(Entry::new(session.clone())));
         Ok(session)
@@ -241,15 +256,15 @@ impl<S: CachedStore> SessionCache<S> {
         outdated_seen: Option<&str>,
     ) -> Result<Option<Arc<Session>>, StoreError> {
         let write = self.cache.begin_write(key);
-        if !self
+        let updated = self
             .store
             .update_tokens(key, tokens, user, outdated_seen)
-            .await?
-        {
+            .await;
+        if !self.ops.counted(StoreOp::UpdateTokens, updated)? {
             write.finish(None);
             return Ok(None);
         }
-        let stored = self.store.get(key).await?;
+        let stored = self.ops.counted(StoreOp::Get, self.store.get(key).await)?;
         write.finish(stored.clone().map(Entry::new));
         Ok(stored)
     }
@@ -263,11 +278,12 @@ impl<S: CachedStore> SessionCache<S> {
         outdate: Option<&str>,
     ) -> Result<Option<Arc<Session>>, StoreError> {
         let write = self.cache.begin_write(key);
-        if !self.store.update_user(key, user, outdate).await? {
+        let updated = self.store.update_user(key, user, outdate).await;
+        if !self.ops.counted(StoreOp::UpdateUser, updated)? {
             write.finish(None);
             return Ok(None);
         }
-        let stored = self.store.get(key).await?;
+        let stored = self.ops.counted(StoreOp::Get, self.store.get(key).await)?;
         write.finish(stored.clone().map(Entry::new));
         Ok(stored)
     }
@@ -277,7 +293,8 @@ impl<S: CachedStore> SessionCache<S> {
         &self,
         auth_session_id: &str,
     ) -> Result<Option<(SessionKey, Session)>, StoreError> {
-        self.store.find_auth_session(auth_session_id).await
+        let found = self.store.find_auth_session(auth_session_id).await;
+        self.ops.counted(StoreOp::FindAuthSession, found)
     }
 
     /// See [`CachedStore::claim_hook_id`].
@@ -287,7 +304,8 @@ impl<S: CachedStore> SessionCache<S> {
         now: UnixSeconds,
         ttl: u64,
     ) -> Result<bool, StoreError> {
-        self.store.claim_hook_id(id, now, ttl).await
+        let claimed = self.store.claim_hook_id(id, now, ttl).await;
+        self.ops.counted(StoreOp::ClaimHookId, claimed)
     }
 
     /// Records that `session` was used at `now`; returns the session as the
@@ -305,7 +323,8 @@ impl<S: CachedStore> SessionCache<S> {
         let stored = self
             .store
             .touch(key, touched.last_seen_at, touched.idle_expires_at)
-            .await?;
+            .await;
+        let stored = self.ops.counted(StoreOp::Touch, stored)?;
         write.finish(stored.clone().map(Entry::new));
         Ok(stored)
     }
@@ -314,20 +333,51 @@ impl<S: CachedStore> SessionCache<S> {
         let write = self.cache.begin_delete(key);
         let removed = self.store.remove(key).await;
         write.finish(None);
-        removed
+        self.ops.counted(StoreOp::Remove, removed)
     }
 
     pub async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
-        self.store.list_user(user_id).await
+        let listed = self.store.list_user(user_id).await;
+        self.ops.counted(StoreOp::ListUser, listed)
     }
 
     /// Deletes expired sessions from the store (the cache checks expiry on use).
     pub async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError> {
-        self.store.sweep(now).await
+        let swept = self.store.sweep(now).await;
+        self.ops.counted(StoreOp::Sweep, swept)
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.store.ping().await
+        let answered = self.store.ping().await;
+        self.ops.counted(StoreOp::Ping, answered)
+    }
+
+    /// See [`CachedStore::lock_refresh`].
+    pub async fn lock_refresh(
+        &self,
+        key: &SessionKey,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let locked = self.store.lock_refresh(key, owner, lease_ms).await;
+        self.ops.counted(StoreOp::Lock, locked)
+    }
+
+    /// See [`CachedStore::renew_refresh`].
+    pub async fn renew_refresh(
+        &self,
+        key: &SessionKey,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let renewed = self.store.renew_refresh(key, owner, lease_ms).await;
+        self.ops.counted(StoreOp::RenewLock, renewed)
+    }
+
+    /// See [`CachedStore::unlock_refresh`].
+    pub async fn unlock_refresh(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
+        let unlocked = self.store.unlock_refresh(key, owner).await;
+        self.ops.counted(StoreOp::Unlock, unlocked)
     }
 }
 
@@ -344,7 +394,7 @@ mod tests {
     async fn reads_from_memory_are_hits_and_reads_from_the_store_misses() {
         let counts = CacheMetrics::default();
         let cache = SessionCache::new(Store::Memory(MemoryStore::default()), 4, Duration::ZERO)
-            .counted(counts.clone());
+            .counted(counts.clone(), StoreMetrics::default());
         let key = SessionKey::from_stored("k0");
         assert!(cache.get(&key).await.unwrap().is_none());
         assert_eq!((counts.hits.get(), counts.misses.get()), (0, 1));
@@ -352,6 +402,9 @@ mod tests {
         cache.get(&key).await.unwrap().unwrap();
         cache.get(&key).await.unwrap().unwrap();
         assert_eq!((counts.hits.get(), counts.misses.get()), (2, 1));
+        // Only the miss and the insert reached the store.
+        assert_eq!(cache.ops().count(StoreOp::Get), (1, 0));
+        assert_eq!(cache.ops().count(StoreOp::Insert), (1, 0));
     }
 
     #[tokio::test]
