@@ -194,6 +194,16 @@ for kind in s u; do
     { rcli --scan --pattern "sbp:$kind:*" || true; } | head -200 >"$SNAP/keys.$kind"
     while read -r key; do rcli memory usage "$key" samples 0; done <"$SNAP/keys.$kind" >"$SNAP/key-bytes.$kind"
 done
+# snapshot_fields FILE: each field of 20 sampled session hashes and its length.
+snapshot_fields() {
+    local key field
+    head -20 "$SNAP/keys.s" | while read -r key; do
+        rcli hkeys "$key" | while read -r field; do
+            printf '%s\t%s\n' "$field" "$(rcli hstrlen "$key" "$field")"
+        done
+    done >"$1"
+}
+snapshot_fields "$SNAP/key-fields.signed-in"
 rcli --scan | sed -E 's/^(sbp:[a-z]+):.*/\1:*/' | sort | uniq -c >"$SNAP/key-kinds"
 
 # ---- the mixed load ---------------------------------------------------------------
@@ -217,6 +227,7 @@ snapshot loaded
 clear_stub_record
 # The same sessions' hashes again, now that their tokens were refreshed.
 while read -r key; do rcli memory usage "$key" samples 0; done <"$SNAP/keys.s" >"$SNAP/key-bytes-loaded.s"
+snapshot_fields "$SNAP/key-fields.loaded"
 log "$(jq -r '"\(.requests) requests in \(.secs | floor) s (\(.requests_per_second | floor) req/s), \(.load.error_total) errors"' "$WORK/load.json")"
 
 # ---- the report -------------------------------------------------------------------

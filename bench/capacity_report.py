@@ -153,6 +153,16 @@ def main():
         sizes = [int(x) for x in read(path).split() if x.isdigit()] if os.path.exists(path) else []
         if sizes:
             fig(key, round(sum(sizes) / len(sizes)), "B", f"MEMORY USAGE of {label}, mean of {len(sizes)}")
+    for stage in ("signed-in", "loaded"):
+        path = os.path.join(snap_dir, f"key-fields.{stage}")
+        lengths = {}
+        for line in read(path).splitlines() if os.path.exists(path) else []:
+            field, length = line.split("\t")
+            lengths.setdefault(field, []).append(int(length or 0))
+        if lengths:
+            shown = ", ".join(f"{f} {round(sum(v) / len(v))}" for f, v in sorted(lengths.items()))
+            fig(f"redis_session_fields_{stage.replace('-', '_')}", shown, "B",
+                f"a session hash's fields and their mean length in bytes ({stage}, 20 sessions)")
     rss = lambda snap, n: snap.proc[n]["rss_kib"] * 1024
     for n in (0, 1):
         fig(f"proxy{n}_rss_mib_start", round(rss(start, n) / 2**20, 1), "MiB", f"proxy {n} RSS before the sign-ins")

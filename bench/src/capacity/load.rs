@@ -199,7 +199,9 @@ fn names_user(body: &[u8], user_id: &str) -> Result<(), String> {
         Ok(())
     } else {
         let start = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-        Err(format!("wrong user: answer does not name {user_id}: {start}"))
+        Err(format!(
+            "wrong user: answer does not name {user_id}: {start}"
+        ))
     }
 }
 
@@ -210,7 +212,12 @@ fn predict_refresh(run: &Run, session: &Session) {
     if now >= due
         && session
             .due
-            .compare_exchange(due, now + run.refresh_after, Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(
+                due,
+                now + run.refresh_after,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
             .is_ok()
     {
         run.predicted_refreshes.fetch_add(1, Ordering::Relaxed);

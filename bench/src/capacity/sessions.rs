@@ -196,7 +196,9 @@ fn session_of(
     let placeholder = answer["access_token"]
         .as_str()
         .ok_or("bad body: no access_token")?;
-    let user_id = answer["user"]["id"].as_str().ok_or("bad body: no user.id")?;
+    let user_id = answer["user"]["id"]
+        .as_str()
+        .ok_or("bad body: no user.id")?;
     Ok((
         format!("{}={}", cookie.name(), cookie.value()),
         placeholder.to_owned(),
