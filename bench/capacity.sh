@@ -65,7 +65,8 @@ while (($#)); do
     shift
 done
 for n in SESSIONS DURATION TOKEN_TTL CONNS; do
-    [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "--${n,,} must be a positive whole number, not ${!n}"
+    flag=${n,,}
+    [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "--${flag//_/-} must be a positive whole number, not ${!n}"
 done
 ((TOKEN_TTL >= 20)) || die "--token-ttl below 20 s leaves the proxies no room to refresh"
 

@@ -250,3 +250,100 @@ fn read_sessions(path: &str, instances: usize, refresh_after: u64) -> Result<Vec
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_with(sessions: Vec<Session>, refresh_after: u64) -> Run {
+        Run {
+            options: Options {
+                anon_key: String::new(),
+                proxies: vec!["http://a".into(), "http://b".into()],
+                sessions: String::new(),
+                secs: 1,
+                conns: 1,
+                token_ttl: 120,
+                refresh_margin: 60,
+            },
+            sessions,
+            refresh_after,
+            predicted_refreshes: AtomicU64::new(0),
+            deadline: Instant::now(),
+        }
+    }
+
+    fn sessions_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn the_sessions_file_is_read_with_each_tokens_due_time() {
+        let file =
+            sessions_file("1\tsb-session=x\ttok\tu-1\t1000\n0\tsb-session=y\ttok2\tu-2\t2000\n");
+        let sessions = read_sessions(file.path().to_str().unwrap(), 2, 90).unwrap();
+        assert_eq!(sessions.len(), 2);
+        assert_eq!(sessions[0].instance, 1);
+        assert_eq!(sessions[0].authorization, "Bearer tok");
+        assert_eq!(sessions[0].due.load(Ordering::Relaxed), 1090);
+        assert_eq!(sessions[1].due.load(Ordering::Relaxed), 2090);
+    }
+
+    #[test]
+    fn a_bad_sessions_line_is_named() {
+        let path = |f: &tempfile::NamedTempFile| f.path().to_str().unwrap().to_owned();
+        let short = sessions_file("0\tsb-session=x\ttok\n");
+        let err = read_sessions(&path(&short), 2, 90).err().unwrap();
+        assert!(
+            err.ends_with(":1: not instance, cookie, token, user, time"),
+            "{err}"
+        );
+        let unknown = sessions_file("0\tc\tt\tu\t1\n5\tc\tt\tu\t1\n");
+        let err = read_sessions(&path(&unknown), 2, 90).err().unwrap();
+        assert!(err.ends_with(":2: instance 5 unknown"), "{err}");
+    }
+
+    #[test]
+    fn a_due_token_is_predicted_refreshed_once_until_due_again() {
+        let file = sessions_file("0\tc\tt\tu\t0\n");
+        let run = run_with(
+            read_sessions(file.path().to_str().unwrap(), 2, 90).unwrap(),
+            90,
+        );
+        predict_refresh(&run, &run.sessions[0]);
+        predict_refresh(&run, &run.sessions[0]);
+        assert_eq!(run.predicted_refreshes.load(Ordering::Relaxed), 1);
+        let due = run.sessions[0].due.load(Ordering::Relaxed);
+        assert!(due >= unix_now() + 89, "next due {due}");
+    }
+
+    #[test]
+    fn each_instance_holds_what_it_signed_in_or_was_visited_with() {
+        let file = sessions_file("0\tc\tt\tu\t0\n1\tc\tt\tu\t0\n0\tc\tt\tu\t0\n");
+        let run = run_with(
+            read_sessions(file.path().to_str().unwrap(), 2, 90).unwrap(),
+            90,
+        );
+        run.sessions[1].visited[0].store(true, Ordering::Relaxed);
+        assert_eq!(cached_estimate(&run), vec![3, 1]);
+    }
+
+    #[test]
+    fn an_answer_about_another_user_is_an_error() {
+        assert!(names_user(br#"[{"user_id":"u-1"}]"#, "u-1").is_ok());
+        let err = names_user(br#"[{"user_id":"u-2"}]"#, "u-1").unwrap_err();
+        assert!(err.starts_with("wrong user:"), "{err}");
+    }
+
+    #[test]
+    fn picks_stay_below_the_bound_and_spread() {
+        let mut pick = Pick(7);
+        let mut seen = [0u32; 4];
+        for _ in 0..4000 {
+            seen[pick.below(4)] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
+    }
+}

@@ -219,3 +219,44 @@ fn write_sessions(path: &str, sessions: &[SignedIn]) -> Result<(), String> {
     }
     out.flush().map_err(|e| format!("cannot write {path}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderMap;
+
+    fn headers(set_cookies: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in set_cookies {
+            headers.append(http::header::SET_COOKIE, value.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn a_sign_in_answer_gives_the_cookie_pair_placeholder_and_user() {
+        let headers = headers(&[
+            "sb-access-token=; Max-Age=0; Path=/",
+            "sb-session=abc_DEF-123; HttpOnly; SameSite=Lax; Path=/; Max-Age=2592000",
+        ]);
+        let body = br#"{"access_token":"eyJ.placeholder.sig","user":{"id":"u-1"}}"#;
+        let (cookie, placeholder, user) = session_of(&headers, body, "sb-session").unwrap();
+        assert_eq!(cookie, "sb-session=abc_DEF-123");
+        assert_eq!(placeholder, "eyJ.placeholder.sig");
+        assert_eq!(user, "u-1");
+    }
+
+    #[test]
+    fn a_sign_in_answer_without_the_cookie_or_token_is_an_error() {
+        let body = br#"{"access_token":"t","user":{"id":"u"}}"#;
+        let err = session_of(&headers(&["other=1"]), body, "sb-session").unwrap_err();
+        assert!(err.starts_with("no cookie:"), "{err}");
+        let cleared = headers(&["sb-session=; Max-Age=0"]);
+        assert!(session_of(&cleared, body, "sb-session").is_err());
+        let ok = headers(&["sb-session=v"]);
+        let err = session_of(&ok, br#"{"user":{"id":"u"}}"#, "sb-session").unwrap_err();
+        assert_eq!(err, "bad body: no access_token");
+        let err = session_of(&ok, b"<html>", "sb-session").unwrap_err();
+        assert!(err.starts_with("bad body: not JSON"), "{err}");
+    }
+}

@@ -96,3 +96,34 @@ where
     }
     results
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_count_by_kind_and_cause_and_merge() {
+        let started = Instant::now();
+        let mut one = Tally::default();
+        one.record("rest", started, &Ok::<(), String>(()));
+        one.record(
+            "rest",
+            started,
+            &Err::<(), _>("status 401: expired".to_owned()),
+        );
+        let mut two = Tally::default();
+        two.record(
+            "rest",
+            started,
+            &Err::<(), _>("status 401: again".to_owned()),
+        );
+        two.record("edge_session", started, &Ok::<(), String>(()));
+        one.merge(two);
+        assert_eq!(one.ok_count(), 2);
+        assert_eq!(one.error_count(), 2);
+        let report = one.json();
+        assert_eq!(report["errors"]["rest: status 401"], 2);
+        assert_eq!(report["error_samples"][0], "rest: status 401: expired");
+        assert_eq!(report["ok"]["edge_session"], 1);
+    }
+}
