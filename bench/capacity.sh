@@ -3,8 +3,8 @@
 # share one Redis; 100,000 sessions are signed in across them, then a mixed
 # load runs for a bounded time; writes bench/CAPACITY.md (+ CAPACITY.tsv).
 #
-#   bench/capacity.sh          100,000 sessions, 240 s of load, token lifetime 120 s (~8 min)
-#   bench/capacity.sh --quick  10,000 sessions, 45 s of load, token lifetime 40 s (~2 min)
+#   bench/capacity.sh          100,000 sessions, 240 s of load, token lifetime 120 s (~5 min on 2 vCPU, plus the build)
+#   bench/capacity.sh --quick  10,000 sessions, 45 s of load, token lifetime 40 s (~1 min)
 #
 # Options: --sessions N, --duration SECS (the load), --token-ttl SECS (the
 # stand-in's access token lifetime), --conns N (requests in flight, default
