@@ -1,8 +1,9 @@
 //! `sb-cookie-proxy check`, the real binary against the stand-in Supabase:
 //! every probe passing (legacy and publishable keys, file store, mint
-//! mode), and each failure named with its fix and exit code 1: a wrong
-//! anon key, an unreachable or silent project, REST down behind the
-//! gateway, an untrusted certificate, a wrong JWT secret, Redis down; a
+//! mode with the JWT secret or an imported key), and each failure named
+//! with its fix and exit code 1: a wrong anon key, an unreachable or silent
+//! project, REST down behind the gateway, an untrusted certificate, a
+//! wrong JWT secret or an untrusted signing key, Redis down; a
 //! misspelt variable is a warning; a configuration that cannot be loaded
 //! exits 2.
 
@@ -359,5 +360,38 @@ async fn a_configuration_that_cannot_be_loaded_exits_2_naming_each_problem() {
         checked.stdout.contains("colour: unknown setting"),
         "{}",
         checked.stdout
+    );
+}
+
+#[tokio::test]
+async fn mint_mode_with_an_imported_key_passes_only_where_the_project_trusts_it() {
+    use base64::Engine;
+    let d = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 32]);
+    let private = serde_json::json!({"kty": "EC", "crv": "P-256", "kid": "check-key", "d": d});
+    let key = sbp_core::token::MintKey::from_private_key(&private.to_string(), None).unwrap();
+    let public = serde_json::from_value(key.jwks()["keys"][0].clone()).unwrap();
+    let private = private.to_string();
+    let mint = [
+        ("PROXY_TOKEN_MODE", "mint"),
+        ("PROXY_JWT_PRIVATE_KEY", private.as_str()),
+    ];
+
+    let trusting = Stub::start(StubConfig {
+        trusted_jwks: vec![public],
+        ..StubConfig::default()
+    })
+    .await
+    .unwrap();
+    let checked = check(&with(&trusting, &mint)).await;
+    assert_eq!(checked.code, Some(0), "{}", checked.stdout);
+    assert!(passed(&checked, "mint"), "{}", checked.stdout);
+
+    let other = Stub::start(StubConfig::default()).await.unwrap();
+    let checked = check(&with(&other, &mint)).await;
+    assert_eq!(checked.code, Some(1), "{}", checked.stdout);
+    failed_saying(
+        &checked,
+        "mint",
+        "the project does not trust PROXY_JWT_PRIVATE_KEY",
     );
 }
