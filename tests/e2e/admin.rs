@@ -8,21 +8,12 @@ use crate::support;
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::websocket::{closed_as_ended, session_socket};
-use support::{Browser, Env, RedisServer, Setup, binary};
+use support::{Browser, Env, RedisServer, Run, Setup, run};
 
 /// How soon a running instance must see a revocation.
 const WITHIN: Duration = Duration::from_secs(1);
-
-/// What a run of the binary gave.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
 
 impl Run {
     fn json(&self) -> Value {
@@ -39,56 +30,6 @@ impl Run {
             .collect();
         ids.sort();
         ids
-    }
-}
-
-/// Runs the binary with exactly `settings` as its environment and `args`,
-/// off the test's runtime (a proxy may run on it), killed after 20 s.
-async fn run(settings: &HashMap<String, String>, args: &[&str]) -> Run {
-    let mut command = binary();
-    command
-        .env_clear()
-        .envs(settings)
-        .env("RUST_LOG", "warn")
-        .args(args);
-    tokio::task::spawn_blocking(move || run_to_end(command))
-        .await
-        .unwrap()
-}
-
-fn run_to_end(mut command: Command) -> Run {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let stdout = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = out.read_to_string(&mut text);
-        text
-    });
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the command did not end within 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code(),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
     }
 }
 

@@ -9,6 +9,7 @@ mod support;
 mod admin;
 mod admin_listener;
 mod attacks;
+mod check;
 mod cli;
 mod cluster;
 mod database;

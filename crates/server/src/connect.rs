@@ -1,10 +1,11 @@
 //! Connecting to the upstream: TCP, then TLS for `https`/`wss` with the one
 //! client configuration of [`crate::tls`]. Used by the HTTP connection pool
-//! ([`crate::pool`], through [`Origin`]) and by Realtime's WebSocket
-//! connections (`crate::realtime::upstream`).
+//! ([`crate::pool`], through [`Origin`]), by Realtime's WebSocket
+//! connections (`crate::realtime::upstream`) and by `check`'s probes.
 
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
+use sbp_core::config::UpstreamUrl;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -67,6 +68,22 @@ pub struct Origin {
     pub host: String,
     pub port: u16,
     pub tls: bool,
+}
+
+impl Origin {
+    /// Where `url` points: its host, port (the scheme's by default) and
+    /// whether it is TLS.
+    pub fn of(url: &UpstreamUrl, connector: Connector) -> Result<Origin, crate::Error> {
+        let invalid = || crate::Error::Upstream("SUPABASE_URL is not a valid URL".into());
+        let authority: http::uri::Authority = url.authority().parse().map_err(|_| invalid())?;
+        let tls = url.is_https();
+        Ok(Origin {
+            connector,
+            host: authority.host().to_string(),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+            tls,
+        })
+    }
 }
 
 impl crate::pool::Connect for Origin {

@@ -8,6 +8,7 @@ mod access_log;
 pub mod admin;
 mod app;
 mod body;
+pub mod check;
 mod coarse_timer;
 pub mod config;
 mod connect;

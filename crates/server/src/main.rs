@@ -38,6 +38,10 @@ enum Command {
     /// List or revoke sessions in the configured store (file or Redis).
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Check the configuration, then probe the project (Auth, REST,
+    /// Realtime, mint mode) and the session store: one line per probe.
+    /// Exits 0 when all pass, 1 when one fails, 2 for a bad configuration.
+    Check,
 }
 
 #[derive(clap::Subcommand)]
@@ -100,8 +104,12 @@ fn main() -> ExitCode {
         eprintln!("sb-cookie-proxy: cannot start:\n{problem}");
         return ExitCode::from(BAD_CONFIG);
     }
-    for unknown in sb_cookie_proxy::config::unknown_environment() {
-        tracing::warn!("{unknown} (ignored)");
+    let command = cli.command.unwrap_or(Command::Serve);
+    // `check` reports unknown variables in its own lines.
+    if !matches!(command, Command::Check) {
+        for unknown in sb_cookie_proxy::config::unknown_environment() {
+            tracing::warn!("{unknown} (ignored)");
+        }
     }
     let runtime = match runtime() {
         Ok(runtime) => runtime,
@@ -110,7 +118,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let result = match command {
         Command::Serve => match sb_cookie_proxy::config::load(cli.config.as_deref()) {
             Ok(config) => runtime.block_on(serve(config)),
             Err(e) => Err(e.into()),
@@ -121,6 +129,7 @@ fn main() -> ExitCode {
             Ok(config) => runtime.block_on(sessions(&config, command)),
             Err(e) => Err(e.into()),
         },
+        Command::Check => return check(&runtime, cli.config.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -207,6 +216,15 @@ async fn run_until(signals: StopSignals, proxy: sb_cookie_proxy::RunningProxy) {
         let _ = stop.send(true);
     });
     proxy.wait().await;
+}
+
+/// `check`: prints one line per probe; the exit code says whether all passed.
+fn check(runtime: &tokio::runtime::Runtime, file: Option<&std::path::Path>) -> ExitCode {
+    let report = runtime.block_on(sb_cookie_proxy::check::run(file));
+    for line in &report.lines {
+        println!("{line}");
+    }
+    ExitCode::from(report.exit_code())
 }
 
 /// `sessions list|revoke`: prints the sessions listed or ended.

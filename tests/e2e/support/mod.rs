@@ -12,7 +12,7 @@ mod redis;
 pub mod websocket;
 
 pub use browser::{Browser, Reply};
-pub use process::{ProxyProcess, binary, exit_of};
+pub use process::{ProxyProcess, Run, binary, exit_of, run};
 pub use redis::{RedisServer, redis_values};
 
 use sb_cookie_proxy::RunningProxy;

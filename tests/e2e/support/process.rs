@@ -1,6 +1,7 @@
 //! The proxy as a separate process (the real binary), for tests that kill
-//! it, restart it, read its exit code or measure its memory: the one way
-//! the suite starts the binary, waits for it to listen, or runs it to its end.
+//! it, restart it, read its exit code or its output, or measure its memory:
+//! the one way the suite starts the binary, waits for it to listen, or runs
+//! it to its end.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -115,6 +116,64 @@ pub fn exit_of(mut command: Command) -> (Option<i32>, String) {
         panic!("the proxy started instead of ending");
     };
     (child.wait().unwrap().code(), text)
+}
+
+/// What a run of the binary to its end gave.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the binary with exactly `settings` as its environment and `args`,
+/// off the test's runtime (a proxy or the stand-in may run on it), killed
+/// after 20 s.
+pub async fn run(settings: &HashMap<String, String>, args: &[&str]) -> Run {
+    let mut command = binary();
+    command
+        .env_clear()
+        .envs(settings)
+        .env("RUST_LOG", "warn")
+        .args(args);
+    tokio::task::spawn_blocking(move || run_to_end(command))
+        .await
+        .unwrap()
+}
+
+fn run_to_end(mut command: Command) -> Run {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the command did not end within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code: status.code(),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 impl Drop for ProxyProcess {

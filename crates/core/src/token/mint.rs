@@ -141,6 +141,15 @@ impl MintKey {
         self.algorithm
     }
 
+    /// The setting the key came from: `SUPABASE_JWT_SECRET` (HS256) or
+    /// `PROXY_JWT_PRIVATE_KEY` (an asymmetric key).
+    pub fn setting(&self) -> &'static str {
+        match self.public {
+            None => "SUPABASE_JWT_SECRET",
+            Some(_) => "PROXY_JWT_PRIVATE_KEY",
+        }
+    }
+
     /// A token with `claims` and `iat` = `now`, `exp` = `now + ttl`; returns
     /// the token and its `iat` and `exp`.
     pub fn mint(
@@ -231,6 +240,7 @@ mod tests {
             "a secret is never published"
         );
         assert!(MintKey::from_secret("short").is_err());
+        assert_eq!(key.setting(), "SUPABASE_JWT_SECRET");
     }
 
     #[test]
@@ -244,6 +254,7 @@ mod tests {
             "d": URL_SAFE_NO_PAD.encode([7u8; 32]),
             "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()), "y": URL_SAFE_NO_PAD.encode(point.y().unwrap())});
         let key = MintKey::from_private_key(&jwk.to_string(), None).unwrap();
+        assert_eq!(key.setting(), "PROXY_JWT_PRIVATE_KEY");
         let (token, _, _) = key.mint(&claims(), 1000, 300).unwrap();
         assert_eq!(
             jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),

@@ -40,20 +40,6 @@ pub struct Upstream {
     duration: Histogram,
 }
 
-/// Where `url` points: its host, port (the scheme's by default) and
-/// whether it is TLS.
-fn origin(url: &UpstreamUrl, connector: Connector) -> Result<Origin, crate::Error> {
-    let invalid = || crate::Error::Upstream("SUPABASE_URL is not a valid URL".into());
-    let authority: http::uri::Authority = url.authority().parse().map_err(|_| invalid())?;
-    let tls = url.is_https();
-    Ok(Origin {
-        connector,
-        host: authority.host().to_string(),
-        port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
-        tls,
-    })
-}
-
 fn header_value(what: &str, value: &str) -> Result<HeaderValue, crate::Error> {
     HeaderValue::from_str(value)
         .map_err(|_| crate::Error::Upstream(format!("{what} is not a valid header value")))
@@ -67,7 +53,7 @@ impl Upstream {
         tls: Arc<rustls::ClientConfig>,
         metrics: UpstreamMetrics,
     ) -> Result<Upstream, crate::Error> {
-        let origin = origin(&url, Connector::from(tls))?;
+        let origin = Origin::of(&url, Connector::from(tls))?;
         Ok(Upstream {
             duration: metrics.duration.clone(),
             pool: Pool::new(origin, metrics),

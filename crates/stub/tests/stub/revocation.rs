@@ -1,6 +1,7 @@
 //! Auth refusing a user's tokens once they are gone (a revoked session, a
 //! ban, a deleted user) in Auth's order; the gateway with a publishable
-//! key; canned answers to the refresh grant.
+//! key, and refusing a key that is not the project's; canned answers to
+//! the refresh grant.
 
 use http::StatusCode;
 use sbp_stub::{CannedAnswer, ErrorShape, StubConfig};
@@ -153,4 +154,22 @@ async fn the_gateway_takes_a_publishable_key_and_a_bearer_equal_to_it() {
         .send("GET", "/functions/v1/hello", &[("apikey", PUBLISHABLE)], "")
         .await;
     assert_eq!(function.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_gateway_refuses_an_api_key_that_is_not_the_projects_in_front_of_rest() {
+    let (stub, client) = start_default().await;
+    for (method, path) in [("GET", "/rest/v1/todos"), ("POST", "/graphql/v1")] {
+        let refused = client
+            .send(method, path, &[("apikey", "not-this-projects-key")], "{}")
+            .await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(refused.json()["message"], "Invalid API key", "{path}");
+        for key in [stub.anon_key(), stub.service_role_key()] {
+            let admitted = client.send(method, path, &[("apikey", &key)], "{}").await;
+            assert_eq!(admitted.status, StatusCode::OK, "{path}");
+        }
+        let bare = client.send(method, path, &[], "{}").await;
+        assert_eq!(bare.status, StatusCode::OK, "{path}");
+    }
 }
