@@ -19,6 +19,38 @@ use tokio_rustls::client::TlsStream;
 /// TCP connecting and the TLS handshake together.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The step at which [`Connector::open`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenStep {
+    /// No TCP connection (refused, no route, the name not resolved).
+    Tcp,
+    /// The TLS handshake, or a host that cannot be a TLS server name.
+    Tls,
+    /// Not done within [`CONNECT_TIMEOUT`].
+    Timeout,
+}
+
+/// Why [`Connector::open`] failed: the step, and a message that names it.
+#[derive(Debug)]
+pub struct OpenError {
+    pub step: OpenStep,
+    message: String,
+}
+
+impl OpenError {
+    pub fn new(step: OpenStep, message: String) -> OpenError {
+        OpenError { step, message }
+    }
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for OpenError {}
+
 /// Opens TCP (and TLS) connections with the shared client configuration;
 /// cheap to clone.
 #[derive(Clone)]
@@ -38,26 +70,35 @@ impl Connector {
     /// A connection to `host:port` (`host` a name or an IP address, IPv6
     /// with or without brackets), over TLS when `tls`; the error says
     /// which step failed. Gives up after [`CONNECT_TIMEOUT`].
-    pub async fn open(&self, host: &str, port: u16, tls: bool) -> Result<Stream, String> {
+    pub async fn open(&self, host: &str, port: u16, tls: bool) -> Result<Stream, OpenError> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
+        let failed = OpenError::new;
         let opened = async {
-            let tcp = TcpStream::connect((host, port))
-                .await
-                .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+            let tcp = TcpStream::connect((host, port)).await.map_err(|e| {
+                failed(
+                    OpenStep::Tcp,
+                    format!("cannot connect to {host}:{port}: {e}"),
+                )
+            })?;
             let _ = tcp.set_nodelay(true);
             if !tls {
                 return Ok(Stream::Plain(tcp));
             }
             let name = ServerName::try_from(host.to_string())
-                .map_err(|e| format!("bad TLS name {host}: {e}"))?;
+                .map_err(|e| failed(OpenStep::Tls, format!("bad TLS name {host}: {e}")))?;
             let tls = self.tls.connect(name, tcp).await;
-            Ok(Stream::Tls(Box::new(
-                tls.map_err(|e| format!("TLS with {host}: {e}"))?,
-            )))
+            Ok(Stream::Tls(Box::new(tls.map_err(|e| {
+                failed(OpenStep::Tls, format!("TLS with {host}: {e}"))
+            })?)))
         };
         tokio::time::timeout(CONNECT_TIMEOUT, opened)
             .await
-            .map_err(|_| format!("connecting to {host}:{port} timed out"))?
+            .map_err(|_| {
+                failed(
+                    OpenStep::Timeout,
+                    format!("connecting to {host}:{port} timed out"),
+                )
+            })?
     }
 }
 
@@ -90,7 +131,8 @@ impl crate::pool::Connect for Origin {
     type Io = Stream;
 
     async fn connect(&self) -> Result<Stream, String> {
-        self.connector.open(&self.host, self.port, self.tls).await
+        let opened = self.connector.open(&self.host, self.port, self.tls).await;
+        opened.map_err(|e| e.to_string())
     }
 }
 

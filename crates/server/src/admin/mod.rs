@@ -11,7 +11,7 @@
 
 use crate::runtime::{OsRandom, SystemClock};
 use crate::session::{Environment, SessionService, SessionSettings};
-use crate::store::{SessionCache, Store};
+use crate::store::{FileStore, SessionCache, Store};
 use crate::upstream::Upstream;
 use sbp_core::config::{Config, StoreSpec};
 use sbp_core::edge::Timestamp;
@@ -124,11 +124,12 @@ impl Admin {
         let store = match &config.session_store {
             StoreSpec::Memory => return Err(AdminError::MemoryStore),
             StoreSpec::File(path) => {
-                Store::open(&config.session_store, instance, seal).map_err(|e| match e {
-                    StoreError::Unavailable(m) if m.contains("already open") => {
+                Store::open(&config.session_store, instance, seal).map_err(|e| {
+                    if FileStore::held_elsewhere(&e) {
                         AdminError::FileInUse(path.display().to_string())
+                    } else {
+                        AdminError::Store(e)
                     }
-                    e => AdminError::Store(e),
                 })?
             }
             StoreSpec::Redis(_) => Store::open(&config.session_store, instance, seal)?,

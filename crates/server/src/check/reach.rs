@@ -2,7 +2,7 @@
 //! the proxy's [`Connector`](crate::connect::Connector); each way of not
 //! getting there named with its likely fix.
 
-use crate::connect::{Origin, Stream};
+use crate::connect::{OpenError, OpenStep, Origin, Stream};
 
 /// The likely fix when a probe gets no answer in time.
 pub const ON_TIMEOUT: &str =
@@ -23,12 +23,11 @@ pub enum Unreached {
 }
 
 impl Unreached {
-    /// Which step an error of `Connector::open` is from.
-    pub fn of_connect(message: String) -> Unreached {
-        if message.starts_with("TLS with") || message.starts_with("bad TLS name") {
-            Unreached::Tls(message)
-        } else {
-            Unreached::Connect(message)
+    /// An error of `Connector::open`, by the step it failed at.
+    pub fn of_connect(error: OpenError) -> Unreached {
+        match error.step {
+            OpenStep::Tls => Unreached::Tls(error.to_string()),
+            OpenStep::Tcp | OpenStep::Timeout => Unreached::Connect(error.to_string()),
         }
     }
 
@@ -81,22 +80,26 @@ mod tests {
 
     #[test]
     fn each_way_of_not_getting_there_names_its_fix() {
-        let refused = Unreached::of_connect(
+        let refused = Unreached::of_connect(OpenError::new(
+            OpenStep::Tcp,
             "cannot connect to 127.0.0.1:9: Connection refused (os error 111)".into(),
-        );
+        ));
         assert!(matches!(refused, Unreached::Connect(_)));
         assert_eq!(
             refused.failure(),
             "cannot connect to 127.0.0.1:9: Connection refused (os error 111); nothing listens \
              there: check SUPABASE_URL's host and port, and that the project is running"
         );
-        let unreachable =
-            Unreached::of_connect("cannot connect to 10.0.0.1:443: Network is unreachable".into());
+        let unreachable = Unreached::of_connect(OpenError::new(
+            OpenStep::Tcp,
+            "cannot connect to 10.0.0.1:443: Network is unreachable".into(),
+        ));
         assert!(unreachable.failure().ends_with("(network, firewall)"));
 
-        let tls = Unreached::of_connect(
+        let tls = Unreached::of_connect(OpenError::new(
+            OpenStep::Tls,
             "TLS with example.com: invalid peer certificate: UnknownIssuer".into(),
-        );
+        ));
         assert!(matches!(tls, Unreached::Tls(_)));
         assert!(
             tls.failure()

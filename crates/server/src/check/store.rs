@@ -4,7 +4,7 @@
 
 use super::line::{Line, timed};
 use crate::runtime::OsRandom;
-use crate::store::Store;
+use crate::store::{FileStore, Store};
 use sbp_core::config::{Config, StoreSpec};
 use sbp_core::session::{SessionStore, StoreError, TokenSeal};
 use std::sync::Arc;
@@ -49,11 +49,9 @@ pub async fn probe(config: &Config) -> Line {
 fn judge(spec: &StoreSpec, where_: &str, pinged: Result<(), StoreError>) -> Result<String, String> {
     match (spec, pinged) {
         (_, Ok(())) => Ok(where_.to_string()),
-        (StoreSpec::File(_), Err(StoreError::Unavailable(why))) if why.contains("already open") => {
-            Ok(format!(
-                "{where_} (open in another process, a running proxy? A second one could not open it)"
-            ))
-        }
+        (StoreSpec::File(_), Err(e)) if FileStore::held_elsewhere(&e) => Ok(format!(
+            "{where_} (open in another process, a running proxy? A second one could not open it)"
+        )),
         (StoreSpec::File(_), Err(e)) => Err(format!(
             "{where_}: {e}; PROXY_SESSION_STORE's file must be in a folder this user can write"
         )),

@@ -3,7 +3,7 @@
 //! with connection upgrades (WebSockets) allowed.
 
 use crate::body::Body;
-use crate::connect::{Connector, Origin, Stream};
+use crate::connect::{Connector, OpenError, Origin, Stream};
 use http::Uri;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use hyper::body::Incoming;
@@ -32,10 +32,10 @@ impl Connection for Stream {
 
 impl tower_service::Service<Uri> for AppConnector {
     type Response = TokioIo<Stream>;
-    type Error = String;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, String>> + Send>>;
+    type Error = OpenError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, OpenError>> + Send>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), OpenError>> {
         Poll::Ready(Ok(()))
     }
 

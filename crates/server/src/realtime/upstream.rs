@@ -71,7 +71,7 @@ pub async fn connect(
         let stream = connector
             .open(host, port, upstream.is_https())
             .await
-            .map_err(ConnectError::Unreachable)?;
+            .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
         let stream: Box<dyn Io> = Box::new(stream);
         let framing = socket_config(config.limits.max_socket_message);
         tokio_tungstenite::client_async_with_config(request, stream, Some(framing))

@@ -79,6 +79,12 @@ fn open_private_file(path: &Path) -> std::io::Result<File> {
 }
 
 impl FileStore {
+    /// Whether `error`, from [`FileStore::open`], says another process
+    /// holds the file (redb lets one process open it).
+    pub fn held_elsewhere(error: &StoreError) -> bool {
+        matches!(error, StoreError::Unavailable(m) if m.contains("already open"))
+    }
+
     /// Opens (or creates) the database file, creating its folder if needed;
     /// `seal` says how upstream tokens are written.
     pub fn open(path: &Path, seal: TokenSeal) -> Result<FileStore, StoreError> {
