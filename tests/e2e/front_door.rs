@@ -443,6 +443,30 @@ async fn a_websocket_goes_through_the_front_door() {
 }
 
 #[tokio::test]
+async fn the_app_s_sockets_are_cut_when_the_proxy_stops() {
+    let app = App::start().await;
+    let env = env_with(&app, vec![]).await;
+    let page = ("origin", "http://127.0.0.1:8787");
+    let mut socket = websocket::open(env.proxy.addr, "/ws", &[page])
+        .await
+        .expect("the app's upgrade is relayed");
+    socket.send_text("before").await;
+    assert_eq!(
+        socket.next(WAIT).await,
+        Some(Message::Text("before".into()))
+    );
+    let stopping = std::time::Instant::now();
+    env.proxy.shutdown().await;
+    // The bytes are the app's protocol: no close frame, the connection ends.
+    assert_eq!(socket.next(WAIT).await, None, "the socket ended");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(3),
+        "the open socket held the stop for {:?}",
+        stopping.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn an_unreachable_app_is_a_502() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());

@@ -25,6 +25,7 @@ mod persistence;
 mod realtime;
 mod redirect_flows;
 mod refresh;
+mod restart;
 mod sign_in;
 mod store_conformance;
 mod streaming;

@@ -208,14 +208,10 @@ async fn demo(file: Option<&std::path::Path>, app: Option<&str>) -> anyhow::Resu
     Ok(())
 }
 
+/// Serves until SIGTERM or SIGINT, then drains (`PROXY_DRAIN_TIMEOUT`)
+/// and closes the store.
 async fn run_until(signals: StopSignals, proxy: sb_cookie_proxy::RunningProxy) {
-    let stop = proxy.stopper();
-    tokio::spawn(async move {
-        signals.wait().await;
-        tracing::info!("shutting down");
-        let _ = stop.send(true);
-    });
-    proxy.wait().await;
+    proxy.serve_until(signals.wait()).await;
 }
 
 /// `check`: prints one line per probe; the exit code says whether all passed.

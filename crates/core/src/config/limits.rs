@@ -31,6 +31,9 @@ pub struct Limits {
     pub max_socket_message: usize,
     /// A WebSocket without a frame either way for this long is closed, seconds.
     pub socket_idle_timeout: u64,
+    /// At a stop, how long requests in flight (and the work they started)
+    /// may take to finish, seconds.
+    pub drain_timeout: u64,
     /// Threads serving connections, each with its own listener on the
     /// address; `None`: one per CPU.
     pub workers: Option<usize>,
@@ -109,6 +112,7 @@ pub(super) fn load_limits(r: &mut Reader<'_>) -> Option<Limits> {
     // least what a heartbeat or a join needs.
     let max_socket_message = r.parsed("PROXY_MAX_SOCKET_MESSAGE", Some("4MiB"), bounded_size(1024));
     let socket_idle_timeout = r.parsed("PROXY_SOCKET_IDLE_TIMEOUT", Some("2m"), seconds);
+    let drain_timeout = r.parsed("PROXY_DRAIN_TIMEOUT", Some("30s"), seconds);
     let workers = r.parsed("PROXY_WORKERS", Some("auto"), workers);
     Some(Limits {
         max_header_bytes: usize::try_from(max_header_bytes?).ok()?,
@@ -123,6 +127,7 @@ pub(super) fn load_limits(r: &mut Reader<'_>) -> Option<Limits> {
         max_sockets: max_sockets?,
         max_socket_message: usize::try_from(max_socket_message?).ok()?,
         socket_idle_timeout: socket_idle_timeout?,
+        drain_timeout: drain_timeout?,
         workers: workers?,
     })
 }
@@ -179,6 +184,20 @@ mod tests {
             assert!(
                 err.lines().count() == 1 && err.starts_with(&format!("{key}: ")),
                 "{key}={bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_drain_timeout_defaults_to_30s_and_refuses_bad_values() {
+        assert_eq!(load(&[]).unwrap().drain_timeout, 30);
+        let set = load(&[("PROXY_DRAIN_TIMEOUT", "2m")]).unwrap();
+        assert_eq!(set.drain_timeout, 120);
+        for bad in ["0s", "30", "soon"] {
+            let err = load(&[("PROXY_DRAIN_TIMEOUT", bad)]).unwrap_err();
+            assert!(
+                err.lines().count() == 1 && err.starts_with("PROXY_DRAIN_TIMEOUT: "),
+                "{bad}: {err}"
             );
         }
     }

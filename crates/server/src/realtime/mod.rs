@@ -89,6 +89,11 @@ impl Realtime {
         self.slots.take(self.config.limits.max_sockets)
     }
 
+    /// Closes every relayed socket, open or opened from now on: the proxy stops.
+    pub fn close_all(&self) {
+        self.slots.close_all();
+    }
+
     /// The count of open relayed sockets (Realtime's and the app's upgrades).
     pub fn open_sockets(&self) -> Arc<std::sync::atomic::AtomicUsize> {
         self.slots.counter()
@@ -172,17 +177,20 @@ impl Upgrade {
         let sockets = realtime.sockets.clone();
         let frames = realtime.frames.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let mut slot = slot;
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let io = TokioIo::new(upgraded);
                     let framing = socket_config(config.limits.max_socket_message);
                     let browser =
                         WebSocketStream::from_raw_socket(io, Role::Server, Some(framing)).await;
-                    let idle_timeout = Duration::from_secs(config.limits.socket_idle_timeout);
                     let state = SocketState::new(token).counted(frames);
-                    let keeper = keeper::keep(&sessions, &sockets, link, &state);
-                    relay::run(browser, upstream, &state, keeper, idle_timeout).await;
+                    let ends = relay::Ends {
+                        session_end: keeper::keep(&sessions, &sockets, link, &state),
+                        stopping: slot.stopping(),
+                        idle_timeout: Duration::from_secs(config.limits.socket_idle_timeout),
+                    };
+                    relay::run(browser, upstream, &state, ends).await;
                 }
                 Err(e) => tracing::debug!(error = %e, "realtime: the browser's upgrade failed"),
             }

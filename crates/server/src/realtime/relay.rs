@@ -8,8 +8,9 @@
 //! other side, which gets [`CLOSE_GRACE`] to answer. The proxy closes both
 //! sides itself when the session ends (the browser gets
 //! [`SESSION_ENDED_CLOSE_CODE`], Supabase a normal close), when a message
-//! is over `PROXY_MAX_SOCKET_MESSAGE` (1009 to both), and when no frame
-//! went either way for `PROXY_SOCKET_IDLE_TIMEOUT` (1001 to both).
+//! is over `PROXY_MAX_SOCKET_MESSAGE` (1009 to both), when no frame
+//! went either way for `PROXY_SOCKET_IDLE_TIMEOUT` (1001 to both), and when
+//! the proxy stops (1001 to both: clients reconnect to another instance).
 
 use crate::realtime::state::SocketState;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -44,6 +45,7 @@ enum Closing {
     Session(SessionEnd),
     TooBig,
     Idle,
+    Stopping,
 }
 
 impl Closing {
@@ -62,20 +64,31 @@ impl Closing {
                 close(CloseCode::Away, "idle timeout"),
                 close(CloseCode::Away, "idle timeout"),
             ),
+            Closing::Stopping => (
+                close(CloseCode::Away, "server shutting down"),
+                close(CloseCode::Away, "server shutting down"),
+            ),
         }
     }
 }
 
-/// Relays until either side closes, the session ends (`session_end`
-/// resolves: the session keeper), a message is too big or no frame went
-/// either way for `idle_timeout`. `state` is shared with the keeper.
-pub async fn run<B, U>(
-    browser: B,
-    upstream: U,
-    state: &SocketState,
-    session_end: impl Future<Output = SessionEnd>,
-    idle_timeout: Duration,
-) where
+/// What ends a relay besides its sockets.
+pub struct Ends<K, S> {
+    /// Resolves when the session ends (the session keeper).
+    pub session_end: K,
+    /// Resolves when the proxy stops.
+    pub stopping: S,
+    /// No frame either way this long closes the socket.
+    pub idle_timeout: Duration,
+}
+
+/// Relays until either side closes, the session ends, the proxy stops, a
+/// message is too big or no frame went either way for the idle timeout
+/// (`ends`). `state` is shared with the keeper.
+pub async fn run<B, U, K, S>(browser: B, upstream: U, state: &SocketState, ends: Ends<K, S>)
+where
+    K: Future<Output = SessionEnd>,
+    S: Future<Output = ()>,
     B: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError>,
     U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError>,
 {
@@ -92,7 +105,7 @@ pub async fn run<B, U>(
             &mut to_browser,
             state
         ));
-        let mut keeper = pin!(session_end);
+        let mut keeper = pin!(ends.session_end);
         tokio::select! {
             ended = &mut up => match ended {
                 Direction::Closed => {
@@ -109,7 +122,8 @@ pub async fn run<B, U>(
                 Direction::TooBig => Some(Closing::TooBig),
             },
             end = &mut keeper => Some(Closing::Session(end)),
-            () = state.idle(idle_timeout) => Some(Closing::Idle),
+            () = ends.stopping => Some(Closing::Stopping),
+            () = state.idle(ends.idle_timeout) => Some(Closing::Idle),
         }
     };
     let Some(closing) = closing else {
@@ -263,13 +277,12 @@ mod tests {
             sleep(Duration::from_secs(5)).await;
             SessionEnd::Deleted
         };
-        let relay = run(
-            from_browser,
-            to_supabase,
-            &state,
+        let ends = Ends {
             session_end,
-            Duration::from_secs(600),
-        );
+            stopping: std::future::pending(),
+            idle_timeout: Duration::from_secs(600),
+        };
+        let relay = run(from_browser, to_supabase, &state, ends);
         let sides = async {
             let join = r#"["1","1","realtime:room","phx_join",{"access_token":"browser's"}]"#;
             browser.send(Message::text(join)).await.unwrap();
@@ -299,13 +312,12 @@ mod tests {
         let (mut browser, from_browser) = socket_pair().await;
         let (to_supabase, mut supabase) = socket_pair().await;
         let state = SocketState::new(None);
-        let relay = run(
-            from_browser,
-            to_supabase,
-            &state,
-            std::future::pending(),
-            Duration::from_secs(30),
-        );
+        let ends = Ends {
+            session_end: std::future::pending(),
+            stopping: std::future::pending(),
+            idle_timeout: Duration::from_secs(30),
+        };
+        let relay = run(from_browser, to_supabase, &state, ends);
         let started = tokio::time::Instant::now();
         let sides = async { tokio::join!(close_code(&mut browser), close_code(&mut supabase)) };
         let ((), (browser_close, supabase_close)) = tokio::join!(relay, sides);
@@ -314,5 +326,30 @@ mod tests {
             (CloseCode::Away, CloseCode::Away)
         );
         assert!(started.elapsed() >= Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_closes_both_sides_with_going_away() {
+        let (mut browser, from_browser) = socket_pair().await;
+        let (to_supabase, mut supabase) = socket_pair().await;
+        let state = SocketState::new(None);
+        let ends = Ends {
+            session_end: std::future::pending(),
+            stopping: sleep(Duration::from_secs(3)),
+            idle_timeout: Duration::from_secs(600),
+        };
+        let relay = run(from_browser, to_supabase, &state, ends);
+        let started = tokio::time::Instant::now();
+        let sides = async { tokio::join!(close_code(&mut browser), close_code(&mut supabase)) };
+        let ((), (browser_close, supabase_close)) = tokio::join!(relay, sides);
+        assert_eq!(
+            (browser_close, supabase_close),
+            (CloseCode::Away, CloseCode::Away)
+        );
+        let closed_after = started.elapsed();
+        assert!(
+            closed_after >= Duration::from_secs(3) && closed_after < Duration::from_secs(10),
+            "closed at the stop: {closed_after:?}"
+        );
     }
 }

@@ -30,17 +30,15 @@ use std::net::SocketAddr;
 use std::num::NonZero;
 use std::pin::pin;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc, watch};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use workers::Worker;
 
 /// How often expired sessions are deleted from the store (and expired idle
 /// upstream connections closed).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
-/// How long shutdown waits for requests in flight.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A proxy that is serving; dropping it does not stop it, [`RunningProxy::shutdown`] does.
 pub struct RunningProxy {
@@ -49,19 +47,33 @@ pub struct RunningProxy {
     pub admin_addr: Option<SocketAddr>,
     pub app: Arc<App>,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    /// Serves until the stop; its output is the drain's deadline.
+    task: JoinHandle<Instant>,
 }
 
 impl RunningProxy {
-    /// Stops accepting, waits for requests in flight and for background
-    /// work (refreshes, last-seen writes, sockets) to let go of the app,
-    /// both bounded, and returns: the store is then closed, so a file store
-    /// can be opened again at once.
+    /// Stops accepting, closes the relayed sockets (1001), waits for
+    /// requests in flight and for background work (refreshes, last-seen
+    /// writes, store commits) to let go of the app, up to
+    /// `PROXY_DRAIN_TIMEOUT` in all, and returns: the store is then closed,
+    /// so a file store can be opened again at once.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
-        let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
+        let deadline = self.task.await.unwrap_or_else(|_| Instant::now());
         App::background_done(&Arc::downgrade(&self.app), deadline).await;
+    }
+
+    /// Serves until `signal` resolves, then shuts down
+    /// ([`RunningProxy::shutdown`]); returns early if serving ended on its
+    /// own (it does not, unless it panicked).
+    pub async fn serve_until(mut self, signal: impl Future<Output = ()>) {
+        tokio::select! {
+            () = signal => {}
+            _ = &mut self.task => return,
+        }
+        tracing::info!("shutting down");
+        self.shutdown().await;
+        tracing::info!("stopped");
     }
 
     /// Resolves when the proxy stopped on its own (it does not, unless it panicked).
@@ -145,7 +157,7 @@ pub async fn start_with_store(config: Config, store: Store) -> Result<RunningPro
     let task = tokio::spawn({
         let app = app.clone();
         async move {
-            serve(first, app, slots, stopped).await;
+            let deadline = serve(first, app, slots, stopped).await;
             for worker in others {
                 worker.finished().await;
             }
@@ -153,6 +165,7 @@ pub async fn start_with_store(config: Config, store: Store) -> Result<RunningPro
             if let Some(admin) = admin {
                 let _ = admin.await;
             }
+            deadline
         }
     });
     Ok(RunningProxy {
@@ -170,14 +183,17 @@ fn worker_count(configured: Option<usize>) -> usize {
 }
 
 /// Serves `listener` on the current runtime until `stopped` fires, then
-/// waits (bounded) for its connections to finish. `slots` limits the
-/// connections of every listener together.
+/// closes the relayed sockets, serves the connections already queued on
+/// the listener and waits, up to `PROXY_DRAIN_TIMEOUT`, for its
+/// connections to finish. `slots` limits the connections of every
+/// listener together. Returns the drain's deadline, which bounds the
+/// background work the requests left too.
 async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     slots: Arc<Semaphore>,
     mut stopped: watch::Receiver<bool>,
-) {
+) -> Instant {
     // Every connection task holds a sender; when all are dropped, all are done.
     let (open, mut all_closed) = mpsc::channel::<()>(1);
     let limits = app.config.limits.clone();
@@ -188,6 +204,14 @@ async fn serve(
         .max_header_size(limits.max_header_bytes)
         .max_headers(limits.max_headers)
         .max_buf_size(limits.max_header_bytes.max(64 * 1024));
+    let served = Served {
+        app,
+        http,
+        timer,
+        open,
+    };
+    // A connection accepted when the stop came, still waiting for a slot.
+    let mut waiting = None;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -210,13 +234,60 @@ async fn serve(
                 Ok(slot) => slot,
                 Err(_) => break,
             },
-            _ = stopped.changed() => break,
+            _ = stopped.changed() => {
+                waiting = Some((stream, peer));
+                break;
+            }
         };
+        // The shutdown signal is polled only when it fired.
+        let mut stop = stopped.clone();
+        let stop = WhenWoken::new(async move {
+            let _ = stop.changed().await;
+        });
+        served.spawn(stream, peer, Some(slot), stop);
+    }
+    let deadline = Instant::now() + Duration::from_secs(limits.drain_timeout);
+    served.app.realtime.close_all();
+    // What the system accepted before the stop is answered, not reset: one
+    // request per connection, then it closes.
+    let mut last_requests = served.clone();
+    last_requests.http.keep_alive(false);
+    for (stream, peer) in waiting.into_iter().chain(queued(listener)) {
+        last_requests.spawn(stream, peer, None, std::future::pending());
+    }
+    drop((served, last_requests));
+    let drained = tokio::time::timeout_at(deadline.into(), all_closed.recv()).await;
+    if drained.is_err() {
+        tracing::warn!("shutdown: requests still in flight were cut off");
+    }
+    deadline
+}
+
+/// What serving a connection takes.
+#[derive(Clone)]
+struct Served {
+    app: Arc<App>,
+    http: http1::Builder,
+    timer: CoarseTimer,
+    /// Held by every connection's task.
+    open: mpsc::Sender<()>,
+}
+
+impl Served {
+    /// Serves `stream` in a task of its own until it closes, or until
+    /// `stop` resolves and the request in flight is answered. `slot` is its
+    /// place under `PROXY_MAX_CONNECTIONS`.
+    fn spawn(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        slot: Option<OwnedSemaphorePermit>,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) {
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
+        let app = self.app.clone();
         let browser = Connection::new(peer);
-        let (open, mut stopped) = (open.clone(), stopped.clone());
-        let (http, timer) = (http.clone(), timer.clone());
+        let (http, timer, open) = (self.http.clone(), self.timer.clone(), self.open.clone());
         tokio::spawn(async move {
             // The connection's lane is polled with it, in this task; only
             // requests made inside `drive` can use it (`OnLane`).
@@ -234,12 +305,10 @@ async fn serve(
                         .serve_connection(TokioIo::new(stream), service)
                         .with_upgrades();
                     let mut connection = pin!(connection);
-                    // The shutdown signal is polled only when it fired.
-                    let stop = WhenWoken::new(stopped.changed());
                     tokio::select! {
                         biased;
                         ended = connection.as_mut() => ended,
-                        _ = stop => {
+                        () = stop => {
                             connection.as_mut().graceful_shutdown();
                             connection.await
                         }
@@ -252,13 +321,26 @@ async fn serve(
             drop((open, slot));
         });
     }
-    drop((listener, open));
-    if tokio::time::timeout(DRAIN_TIMEOUT, all_closed.recv())
-        .await
-        .is_err()
-    {
-        tracing::warn!("shutdown: requests still in flight were cut off");
+}
+
+/// The connections queued on `listener` (accepted by the system, not yet
+/// by the proxy); the listener closes once they are taken.
+fn queued(listener: TcpListener) -> Vec<(TcpStream, SocketAddr)> {
+    let Ok(listener) = listener.into_std() else {
+        return Vec::new();
+    };
+    let mut queued = Vec::new();
+    // Non-blocking: the first `WouldBlock` says the queue is empty.
+    while let Ok((stream, peer)) = listener.accept() {
+        let stream = stream
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(stream));
+        match stream {
+            Ok(stream) => queued.push((stream, peer)),
+            Err(e) => tracing::debug!(error = %e, "a queued connection cannot be served"),
+        }
     }
+    queued
 }
 
 /// Keeps the cache coherent with a store shared by other instances.

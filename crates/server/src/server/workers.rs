@@ -4,10 +4,9 @@
 //! threads. What must be shared (the app: sessions, refreshes, Realtime
 //! sockets, the store) is shared through `Arc<App>`.
 
-use super::{DRAIN_TIMEOUT, serve};
+use super::serve;
 use crate::app::App;
 use std::sync::Arc;
-use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot, watch};
 
@@ -62,15 +61,15 @@ fn run(
     };
     runtime.block_on(async move {
         let app_left = Arc::downgrade(&app);
-        match TcpListener::from_std(listener) {
+        let deadline = match TcpListener::from_std(listener) {
             Ok(listener) => serve(listener, app, slots, stopped).await,
             Err(e) => {
                 tracing::error!(error = %e, "a worker cannot take its listener");
-                drop(app);
+                return;
             }
-        }
+        };
         // The runtime's remaining tasks (idle upstream connections) end
         // with it, once the work it runs for the app let go of it.
-        App::background_done(&app_left, Instant::now() + DRAIN_TIMEOUT).await;
+        App::background_done(&app_left, deadline).await;
     });
 }

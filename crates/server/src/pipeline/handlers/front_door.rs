@@ -182,11 +182,12 @@ fn clean_answer(headers: &mut HeaderMap, cookie_name: &str) {
 
 /// The app switched protocols: the browser gets the app's 101 and the two
 /// connections are joined byte for byte once both are upgraded, holding
-/// `slot` until both are closed.
+/// `slot` until both are closed. When the proxy stops, both are cut: the
+/// bytes are the app's own protocol, so no close frame can be put in.
 fn relay_upgrade(
     ctx: &mut Ctx,
     mut response: Response<Incoming>,
-    slot: SocketSlot,
+    mut slot: SocketSlot,
 ) -> Result<Response<Body>, ProxyError> {
     let browser = ctx
         .parts
@@ -195,12 +196,16 @@ fn relay_upgrade(
         .ok_or_else(|| ProxyError::BadRequest("the connection cannot be upgraded".into()))?;
     let app_side = hyper::upgrade::on(&mut response);
     tokio::spawn(async move {
-        let _slot = slot;
         match tokio::try_join!(browser, app_side) {
             Ok((browser, app_side)) => {
                 let (mut browser, mut app_side) = (TokioIo::new(browser), TokioIo::new(app_side));
-                if let Err(e) = tokio::io::copy_bidirectional(&mut browser, &mut app_side).await {
-                    tracing::debug!(error = %e, "an upgraded connection to the app ended");
+                tokio::select! {
+                    joined = tokio::io::copy_bidirectional(&mut browser, &mut app_side) => {
+                        if let Err(e) = joined {
+                            tracing::debug!(error = %e, "an upgraded connection to the app ended");
+                        }
+                    }
+                    () = slot.stopping() => {}
                 }
             }
             Err(e) => tracing::warn!(error = %e, "an upgrade to the app failed"),
