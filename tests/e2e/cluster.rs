@@ -1,20 +1,22 @@
 //! Several proxies sharing one Redis: one truth about every session,
 //! revocation everywhere within a second, one refresh in the whole cluster,
 //! and a Redis outage that degrades without wrong answers; each on Redis
-//! and on Valkey.
+//! and on Valkey, on one server and (but the outage) on a Redis Cluster,
+//! where a primary killed under load fails over without a wrong answer.
 
 use crate::support;
 
 use http::Method;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use support::{Browser, Env, Flavor, RedisServer, Setup};
+use support::{Browser, Env, Flavor, RedisCluster, RedisServer, Setup};
 
-async fn cluster(redis: &RedisServer, token_ttl: u64) -> (Env, sb_cookie_proxy::RunningProxy) {
+/// Two proxies sharing the store at `store_url`.
+async fn cluster(store_url: String, token_ttl: u64) -> (Env, sb_cookie_proxy::RunningProxy) {
     let env = Env::with(Setup {
         token_ttl,
         settings: vec![
-            ("PROXY_SESSION_STORE", redis.url()),
+            ("PROXY_SESSION_STORE", store_url),
             ("PROXY_STORE_GRACE", "30s".into()),
         ],
         ..Setup::default()
@@ -37,7 +39,16 @@ fn on(env: &Env, proxy: &sb_cookie_proxy::RunningProxy, other: &Browser) -> Brow
 
 async fn a_session_made_on_one_instance_works_and_dies_on_the_other(flavor: Flavor) {
     let redis = RedisServer::of(flavor);
-    let (env, b) = cluster(&redis, 3600).await;
+    one_session_on_two_instances(redis.url()).await;
+}
+
+async fn a_session_made_on_one_instance_works_and_dies_on_the_other_on_a_cluster(flavor: Flavor) {
+    let redis = RedisCluster::start(flavor).await;
+    one_session_on_two_instances(redis.url()).await;
+}
+
+async fn one_session_on_two_instances(store_url: String) {
+    let (env, b) = cluster(store_url, 3600).await;
     let (mut on_a, user_id) = env.signed_in("shared@example.com").await;
     let mut on_b = on(&env, &b, &on_a);
     let me = on_b.get("/edge/v1/session").await;
@@ -100,7 +111,16 @@ async fn a_session_made_on_one_instance_works_and_dies_on_the_other(flavor: Flav
 
 async fn fifty_requests_split_across_instances_cause_one_refresh(flavor: Flavor) {
     let redis = RedisServer::of(flavor);
-    let (env, b) = cluster(&redis, 8).await;
+    one_refresh_for_two_instances(redis.url()).await;
+}
+
+async fn fifty_requests_split_across_instances_cause_one_refresh_on_a_cluster(flavor: Flavor) {
+    let redis = RedisCluster::start(flavor).await;
+    one_refresh_for_two_instances(redis.url()).await;
+}
+
+async fn one_refresh_for_two_instances(store_url: String) {
+    let (env, b) = cluster(store_url, 8).await;
     let (on_a, _) = env.signed_in("split@example.com").await;
     // Both instances cache the session before it needs a refresh.
     assert_eq!(
@@ -134,7 +154,7 @@ async fn fifty_requests_split_across_instances_cause_one_refresh(flavor: Flavor)
 
 async fn a_redis_outage_degrades_without_wrong_answers_and_recovers(flavor: Flavor) {
     let mut redis = RedisServer::of(flavor);
-    let (env, b) = cluster(&redis, 3600).await;
+    let (env, b) = cluster(redis.url(), 3600).await;
     let (mut browser, user_id) = env.signed_in("outage@example.com").await;
     assert_eq!(
         browser.get("/rest/v1/echo").await.json()["sub"],
@@ -221,8 +241,109 @@ async fn a_redis_outage_degrades_without_wrong_answers_and_recovers(flavor: Flav
     b.shutdown().await;
 }
 
+/// Users signed in through two proxies on a cluster, their requests
+/// alternating between the two while the primary the proxies subscribed
+/// to is killed: every answer is the right user or a clear 503 (never
+/// another identity, never a 401), the replica takes over, and afterwards
+/// every session works, sign-ins work and a revocation reaches both.
+async fn a_primary_killed_under_load_fails_over_without_a_wrong_answer(flavor: Flavor) {
+    let mut redis = RedisCluster::start(flavor).await;
+    let (env, b) = cluster(redis.url(), 3600).await;
+    let mut users = Vec::new();
+    for n in 0..12 {
+        users.push(env.signed_in(&format!("failover-{n}@example.com")).await);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(n, (browser, user_id))| {
+            let mut clients = [on(&env, &env.proxy, browser), on(&env, &b, browser)];
+            let (stop, user_id) = (stop.clone(), user_id.clone());
+            tokio::spawn(async move {
+                let (mut served, mut refused) = (0, 0);
+                for round in 0.. {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    // A new session look-up now and then, past the cache.
+                    let path = if round % 5 == 0 {
+                        "/edge/v1/sessions"
+                    } else {
+                        "/rest/v1/echo"
+                    };
+                    let reply = clients[(n + round) % 2].get(path).await;
+                    match reply.status {
+                        200 if path == "/rest/v1/echo" => {
+                            assert_eq!(reply.json()["sub"], user_id.as_str(), "wrong identity");
+                            served += 1;
+                        }
+                        200 => served += 1,
+                        503 => {
+                            assert_eq!(reply.json()["error"], "store_unavailable");
+                            refused += 1;
+                        }
+                        other => panic!("unexpected {other} on {path}: {}", reply.text()),
+                    }
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                }
+                (served, refused)
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The first node is a primary and the one both proxies follow
+    // revocations through.
+    redis.nodes[0].kill();
+    redis.until_ok().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::SeqCst);
+    let (mut served, mut refused) = (0, 0);
+    for task in load {
+        let (s, r) = task.await.unwrap();
+        (served, refused) = (served + s, refused + r);
+    }
+    eprintln!("fail-over under load: {served} answers served, {refused} refused with 503");
+    assert!(served > 100, "the load ran: {served} answers");
+
+    for (browser, user_id) in &users {
+        for proxy in [&env.proxy, &b] {
+            let reply = on(&env, proxy, browser).get("/rest/v1/echo").await;
+            assert_eq!(reply.status, 200, "after the fail-over: {}", reply.text());
+            assert_eq!(reply.json()["sub"], user_id.as_str());
+        }
+    }
+    let (newcomer, _) = env.signed_in("after-failover@example.com").await;
+    assert_eq!(
+        on(&env, &b, &newcomer).get("/edge/v1/session").await.status,
+        200
+    );
+    let (mut revoked, _) = users.remove(0);
+    let on_b = on(&env, &b, &revoked);
+    assert_eq!(
+        revoked
+            .post_json("/auth/v1/logout", serde_json::json!({}))
+            .await
+            .status,
+        204
+    );
+    let started = Instant::now();
+    while on(&env, &b, &on_b).get("/edge/v1/session").await.status != 401 {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B still accepts a session signed out on A after the fail-over"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    b.shutdown().await;
+}
+
 crate::on_redis_and_valkey!(
     a_session_made_on_one_instance_works_and_dies_on_the_other,
+    a_session_made_on_one_instance_works_and_dies_on_the_other_on_a_cluster,
     fifty_requests_split_across_instances_cause_one_refresh,
+    fifty_requests_split_across_instances_cause_one_refresh_on_a_cluster,
     a_redis_outage_degrades_without_wrong_answers_and_recovers,
+    a_primary_killed_under_load_fails_over_without_a_wrong_answer,
 );

@@ -12,7 +12,7 @@ use sb_cookie_proxy::store::{FileStore, MemoryStore, RedisStore, Store};
 use sbp_core::session::{
     NewSession, Session, SessionKey, SessionStore, TokenSeal, UpstreamTokens, UserObject,
 };
-use support::{Flavor, RedisServer};
+use support::{Flavor, RedisCluster, RedisServer};
 
 /// A base time near the real clock: Redis expires keys by its own clock.
 pub fn t0() -> i64 {
@@ -251,8 +251,26 @@ async fn file_store_reports_an_unusable_path() {
     assert!(err.to_string().contains("cannot create"), "{err}");
 }
 
+/// Every suite of the single server, on a cluster of three primaries.
+async fn redis_cluster_store_conforms(flavor: Flavor) {
+    let cluster = RedisCluster::start(flavor).await;
+    let open =
+        |instance: &str, seal| RedisStore::open(&cluster.url(), instance.into(), seal).unwrap();
+    run(&open("suite", TokenSeal::none())).await;
+    run(&open("sealed", at_rest::seal(at_rest::KEY))).await;
+    races::run(
+        Store::Redis(Box::new(open("races", TokenSeal::none()))),
+        race_session,
+    )
+    .await;
+    let (a, b) = (open("a", TokenSeal::none()), open("b", TokenSeal::none()));
+    users::run(&a, &b).await;
+    users::hook_ids(&a, &b, true).await;
+}
+
 crate::on_redis_and_valkey!(
     redis_store_conforms,
+    redis_cluster_store_conforms,
     two_redis_instances_write_users_and_tokens_apart_and_share_hook_ids,
     a_sealing_redis_store_conforms,
     redis_store_deletes_win_races,

@@ -9,11 +9,13 @@ pub mod http;
 pub mod postgres;
 mod process;
 mod redis;
+mod redis_cluster;
 pub mod websocket;
 
 pub use browser::{Browser, Reply};
 pub use process::{ProxyProcess, Run, binary, exit_of, run};
 pub use redis::{Flavor, RedisServer, redis_values};
+pub use redis_cluster::RedisCluster;
 
 use sb_cookie_proxy::RunningProxy;
 use sbp_core::config::Config;

@@ -30,6 +30,8 @@ impl Flavor {
 pub struct RedisServer {
     flavor: Flavor,
     port: u16,
+    /// Arguments beyond the port and the persistence settings.
+    extra: Vec<String>,
     child: Option<Child>,
     /// Append-only file folder: data survives a kill, as in a production setup.
     dir: tempfile::TempDir,
@@ -47,8 +49,14 @@ impl RedisServer {
     }
 
     pub fn of(flavor: Flavor) -> RedisServer {
+        RedisServer::with_args(flavor, Vec::new())
+    }
+
+    /// A server started with `extra` arguments too.
+    pub fn with_args(flavor: Flavor, extra: Vec<String>) -> RedisServer {
         let mut server = RedisServer {
             flavor,
+            extra,
             port: free_port(),
             child: None,
             dir: tempfile::tempdir().unwrap(),
@@ -59,6 +67,10 @@ impl RedisServer {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Starts (again) on the same port and waits until it accepts
@@ -78,6 +90,7 @@ impl RedisServer {
             ])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&self.extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -87,6 +100,10 @@ impl RedisServer {
         // Kept before the wait, so that a server that never gets ready is killed.
         let child = self.child.insert(child);
         ready(child, self.flavor);
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// `kill -9`, as in a crash (committed writes are in the append-only file).

@@ -67,6 +67,8 @@ fn parse_store(text: &str) -> Result<StoreSpec, String> {
             return Err("`file:` needs a path, e.g. file:./data/sessions.redb".into());
         }
         Ok(StoreSpec::File(PathBuf::from(path)))
+    } else if let Some(nodes) = super::cluster_nodes(text) {
+        nodes.map(|_| StoreSpec::Redis(text.to_string()))
     } else if text.starts_with("redis://") || text.starts_with("rediss://") {
         match http::Uri::try_from(text) {
             Ok(uri) if uri.host().is_some() => Ok(StoreSpec::Redis(text.to_string())),
@@ -76,7 +78,7 @@ fn parse_store(text: &str) -> Result<StoreSpec, String> {
         }
     } else {
         Err(format!(
-            "`{text}` is not a store; use memory:, file:PATH or redis://..."
+            "`{text}` is not a store; use memory:, file:PATH, redis://... or redis+cluster://..."
         ))
     }
 }

@@ -10,6 +10,7 @@ mod load;
 mod log_format;
 mod rate;
 mod reader;
+mod redis_cluster;
 mod unknown;
 mod url;
 
@@ -19,6 +20,7 @@ pub use load::KEYS;
 pub use log_format::{LogFormat, parse_log_format};
 pub use rate::parse_rate_limit;
 pub use reader::{ConfigProblem, ConfigProblems, ConfigSource};
+pub use redis_cluster::cluster_nodes;
 pub use unknown::{UnknownSetting, closest_key, edit_distance, unknown_env, unknown_key};
 pub use url::{Origin, PublicUrl, UpstreamUrl};
 
@@ -44,7 +46,8 @@ pub enum StoreSpec {
     Memory,
     /// An embedded redb file that survives restarts.
     File(PathBuf),
-    /// A Redis or Valkey server shared by many proxies (`redis://` or `rediss://`).
+    /// A Redis or Valkey server shared by many proxies (`redis://` or
+    /// `rediss://`), or a cluster of them (`redis+cluster://`, [`cluster_nodes`]).
     Redis(String),
 }
 

@@ -27,9 +27,12 @@ pub async fn follow_evictions(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
-    loop {
+    // On a cluster, every node hears every message: a lost node is
+    // followed by the next one.
+    for attempt in 0.. {
+        let client = &store.subscribers[attempt % store.subscribers.len()];
         let subscribed = async {
-            let mut pubsub = store.client.get_async_pubsub().await?;
+            let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(&[EVICTIONS, ENDED]).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };

@@ -1,12 +1,17 @@
-//! `redis://` / `rediss://`: one session store shared by many proxies.
+//! `redis://` / `rediss://`: one session store shared by many proxies, on
+//! one Redis or Valkey server, or on a cluster (`redis+cluster://`).
 //!
-//! Every operation is one Lua script (one atomic round trip; see
-//! [`scripts`]). Changes are announced on a pub/sub channel so every
-//! instance evicts its cached copy at once ([`events`]). Sessions expire in
+//! On one server every operation is one Lua script (one atomic round trip;
+//! see [`scripts`]); on a cluster each touches one slot and the indexes are
+//! written in steps of their own ([`cluster`]). Changes are announced on a
+//! pub/sub channel so every instance evicts its cached copy at once
+//! ([`events`]). Sessions expire in
 //! Redis by TTL; the refresh lock is a key with an owner token and a lease.
 //! Upstream tokens are sealed in Redis when `PROXY_STORE_KEY` is set.
 
+mod cluster;
 mod codec;
+mod connection;
 mod events;
 mod resealing;
 mod scripts;
@@ -15,14 +20,13 @@ pub use events::{Eviction, follow_evictions};
 
 use super::sealing::{opened, sealed};
 use codec::{decode, encode_tokens};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use connection::Connection;
 use redis::{Client, Script};
 use sbp_core::env::UnixSeconds;
 use sbp_core::session::{
     Session, SessionKey, SessionStore, StoreError, TokenSeal, UpstreamTokens, UserObject, is_sealed,
 };
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Prefix of every key the proxy writes.
 const PREFIX: &str = "sbp:";
@@ -32,9 +36,6 @@ const EVICTIONS: &str = "sbp:evict";
 const ENDED: &str = "sbp:ended";
 /// Sessions removed per sweep call.
 const SWEEP_BATCH: usize = 1000;
-/// A Redis call that takes longer fails (the request then gets a 503 or the cache's grace).
-const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1500);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 struct Scripts {
     insert: Script,
@@ -52,8 +53,10 @@ struct Scripts {
 }
 
 pub struct RedisStore {
-    client: Client,
-    connection: ConnectionManager,
+    /// What eviction messages are followed through: the server, or each
+    /// node of a cluster in turn.
+    subscribers: Vec<Client>,
+    connection: Connection,
     scripts: Scripts,
     /// This instance's id, so it can skip its own eviction messages.
     instance: String,
@@ -68,16 +71,23 @@ impl RedisStore {
     /// Connects lazily: the proxy starts even while Redis is down, and the
     /// connection manager reconnects by itself.
     pub fn open(url: &str, instance: String, seal: TokenSeal) -> Result<RedisStore, StoreError> {
-        let client = Client::open(url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let connection =
-            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(unavailable)?;
+        let (connection, subscribers) = match sbp_core::config::cluster_nodes(url) {
+            Some(nodes) => {
+                let nodes = nodes.map_err(StoreError::Unavailable)?;
+                let subscribers = nodes.iter().map(|node| Client::open(node.as_str()));
+                (
+                    Connection::cluster(&nodes).map_err(unavailable)?,
+                    subscribers.collect::<Result<_, _>>().map_err(unavailable)?,
+                )
+            }
+            None => {
+                let client = Client::open(url).map_err(unavailable)?;
+                let connection = Connection::single(client.clone()).map_err(unavailable)?;
+                (connection, vec![client])
+            }
+        };
         Ok(RedisStore {
-            client,
+            subscribers,
             connection,
             scripts: Scripts {
                 insert: Script::new(scripts::INSERT),
@@ -101,6 +111,12 @@ impl RedisStore {
     /// The ids of every user with a stored session (the admin command's
     /// scan), from the index of every session (`P x`, `<user>\n<key>`).
     pub async fn user_ids(&self) -> Result<Vec<String>, StoreError> {
+        if self.connection.is_cluster() {
+            let mut users = self.cluster_user_ids().await?;
+            users.sort();
+            users.dedup();
+            return Ok(users);
+        }
         let mut connection = self.connection.clone();
         let entries: Vec<String> = redis::cmd("ZRANGE")
             .arg(format!("{PREFIX}x"))
@@ -144,9 +160,7 @@ impl RedisStore {
         Ok(decode(fields)?.and_then(|s| opened(&self.seal, key, s)))
     }
 
-    /// Runs `script` with `args` (the prefix first). A call on a connection
-    /// that dropped (Redis restarted) is retried once: the connection manager
-    /// has reconnected by then.
+    /// Runs a single-server `script` with `args` (the prefix first).
     async fn run<T: redis::FromRedisValue>(
         &self,
         script: &Script,
@@ -157,6 +171,32 @@ impl RedisStore {
         for arg in args {
             invocation.arg(*arg);
         }
+        self.invoke(invocation).await
+    }
+
+    /// Runs `script` on `keys` with `args` (on a cluster: at their slot).
+    async fn run_keyed<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<T, StoreError> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(*key);
+        }
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        self.invoke(invocation).await
+    }
+
+    /// A call on a connection that dropped (Redis restarted) is retried
+    /// once: the connection has been made again by then.
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        invocation: redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
         match invocation.invoke_async(&mut connection).await {
             Err(e) if e.is_connection_dropped() || e.is_io_error() => invocation
@@ -165,6 +205,32 @@ impl RedisStore {
                 .map_err(unavailable),
             result => result.map_err(unavailable),
         }
+    }
+
+    /// One command.
+    async fn command<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        cmd.query_async(&mut connection).await.map_err(unavailable)
+    }
+
+    /// The session hash of `key` in this store's layout.
+    fn session_hash(&self, key: &SessionKey) -> String {
+        if self.connection.is_cluster() {
+            cluster::session_hash(key)
+        } else {
+            format!("{PREFIX}s:{}", key.as_str())
+        }
+    }
+
+    /// The refresh lock of `key`.
+    fn lock(key: &SessionKey) -> String {
+        format!("{PREFIX}l:{}", key.as_str())
+    }
+
+    /// The stored fields of `key`, as GET returns them.
+    async fn fields(&self, key: &SessionKey) -> Result<Vec<Option<String>>, StoreError> {
+        let hash = self.session_hash(key);
+        self.run_keyed(&self.scripts.get, &[&hash], &[]).await
     }
 
     /// Tells the other instances that `key` changed.
@@ -189,13 +255,18 @@ impl RedisStore {
 
 impl SessionStore for RedisStore {
     async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
-        let fields: Vec<Option<String>> = self.run(&self.scripts.get, &[key.as_str()]).await?;
+        let fields = self.fields(key).await?;
         Ok(self.read(key, &fields)?.map(Arc::new))
     }
 
     async fn insert(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
         let stored = sealed(&self.seal, key, session);
         let json = String::from_utf8_lossy(&stored.to_bytes()).into_owned();
+        if self.connection.is_cluster() {
+            self.cluster_insert(key, session, &json).await?;
+            self.announce(key).await;
+            return Ok(());
+        }
         let (end, valid) = (
             session.expires_at.to_string(),
             session.valid_until().to_string(),
@@ -226,13 +297,15 @@ impl SessionStore for RedisStore {
         let tokens = encode_tokens(&tokens);
         let user = user.map_or("", UserObject::as_json);
         let args = [
-            key.as_str(),
             tokens.as_str(),
             user,
             &session_field,
             outdated_seen.unwrap_or(""),
         ];
-        let updated: i64 = self.run(&self.scripts.update_tokens, &args).await?;
+        let hash = self.session_hash(key);
+        let updated: i64 = self
+            .run_keyed(&self.scripts.update_tokens, &[&hash], &args)
+            .await?;
         self.announce(key).await;
         Ok(updated == 1)
     }
@@ -243,8 +316,11 @@ impl SessionStore for RedisStore {
         user: &UserObject,
         outdate: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let args = [key.as_str(), user.as_json(), outdate.unwrap_or("")];
-        let updated: i64 = self.run(&self.scripts.update_user, &args).await?;
+        let args = [user.as_json(), outdate.unwrap_or("")];
+        let hash = self.session_hash(key);
+        let updated: i64 = self
+            .run_keyed(&self.scripts.update_user, &[&hash], &args)
+            .await?;
         self.announce(key).await;
         Ok(updated == 1)
     }
@@ -253,9 +329,12 @@ impl SessionStore for RedisStore {
         &self,
         auth_session_id: &str,
     ) -> Result<Option<(SessionKey, Session)>, StoreError> {
-        let flat: Vec<String> = self
-            .run(&self.scripts.find_auth_session, &[auth_session_id])
-            .await?;
+        let flat: Vec<String> = if self.connection.is_cluster() {
+            self.cluster_find_auth_session(auth_session_id).await?
+        } else {
+            self.run(&self.scripts.find_auth_session, &[auth_session_id])
+                .await?
+        };
         Ok(self
             .read_rows(&flat)?
             .into_iter()
@@ -288,9 +367,12 @@ impl SessionStore for RedisStore {
         idle_expires_at: UnixSeconds,
     ) -> Result<Option<Arc<Session>>, StoreError> {
         let (seen, idle) = (last_seen_at.to_string(), idle_expires_at.to_string());
-        let fields: Vec<Option<String>> = self
-            .run(&self.scripts.touch, &[key.as_str(), &seen, &idle])
-            .await?;
+        let fields: Vec<Option<String>> = if self.connection.is_cluster() {
+            self.cluster_touch(key, &seen, &idle).await?
+        } else {
+            self.run(&self.scripts.touch, &[key.as_str(), &seen, &idle])
+                .await?
+        };
         let Some(stored) = decode(&fields)? else {
             return Ok(None);
         };
@@ -305,19 +387,30 @@ impl SessionStore for RedisStore {
     }
 
     async fn remove(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        let fields: Vec<Option<String>> = self.run(&self.scripts.remove, &[key.as_str()]).await?;
+        let fields: Vec<Option<String>> = if self.connection.is_cluster() {
+            self.cluster_remove(key).await?
+        } else {
+            self.run(&self.scripts.remove, &[key.as_str()]).await?
+        };
         self.announce(key).await;
         self.publish(ENDED, key).await;
         self.read(key, &fields)
     }
 
     async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Session)>, StoreError> {
-        let now = crate::runtime::unix_now().to_string();
-        let flat: Vec<String> = self.run(&self.scripts.list_user, &[user_id, &now]).await?;
+        let flat: Vec<String> = if self.connection.is_cluster() {
+            self.cluster_list_user(user_id).await?
+        } else {
+            let now = crate::runtime::unix_now().to_string();
+            self.run(&self.scripts.list_user, &[user_id, &now]).await?
+        };
         self.read_rows(&flat)
     }
 
     async fn sweep(&self, now: UnixSeconds) -> Result<usize, StoreError> {
+        if self.connection.is_cluster() {
+            return self.cluster_sweep(now).await;
+        }
         let (now, batch) = (now.to_string(), SWEEP_BATCH.to_string());
         let mut total = 0;
         loop {
@@ -349,7 +442,7 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let mut connection = self.connection.clone();
         let taken: Option<String> = redis::cmd("SET")
-            .arg(format!("{PREFIX}l:{}", key.as_str()))
+            .arg(RedisStore::lock(key))
             .arg(owner)
             .arg("NX")
             .arg("PX")
@@ -368,14 +461,18 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let lease = lease_ms.to_string();
         let renewed: i64 = self
-            .run(&self.scripts.renew_lock, &[key.as_str(), owner, &lease])
+            .run_keyed(
+                &self.scripts.renew_lock,
+                &[&RedisStore::lock(key)],
+                &[owner, &lease],
+            )
             .await?;
         Ok(renewed == 1)
     }
 
     async fn unlock_refresh(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
         let _: i64 = self
-            .run(&self.scripts.unlock, &[key.as_str(), owner])
+            .run_keyed(&self.scripts.unlock, &[&RedisStore::lock(key)], &[owner])
             .await?;
         Ok(())
     }

@@ -19,8 +19,12 @@ impl RedisStore {
         let stored = sealed(&self.seal, key, session);
         let tokens = encode_tokens(&stored.tokens);
         let json = String::from_utf8_lossy(&stored.to_bytes()).into_owned();
-        let args = [key.as_str(), read.as_str(), tokens.as_str(), json.as_str()];
-        if let Err(e) = self.run::<i64>(&self.scripts.reseal, &args).await {
+        let args = [read.as_str(), tokens.as_str(), json.as_str()];
+        let hash = self.session_hash(key);
+        let resealed = self
+            .run_keyed::<i64>(&self.scripts.reseal, &[hash.as_str()], &args)
+            .await;
+        if let Err(e) = resealed {
             tracing::warn!(error = %e, "cannot seal a session's tokens written in clear");
         }
     }
@@ -36,7 +40,7 @@ impl RedisStore {
         if !self.seal.is_sealing() {
             return Ok(String::new());
         }
-        let fields: Vec<Option<String>> = self.run(&self.scripts.get, &[key.as_str()]).await?;
+        let fields = self.fields(key).await?;
         let Some(Some(json)) = fields.first() else {
             return Ok(String::new());
         };

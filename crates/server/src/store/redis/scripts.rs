@@ -17,9 +17,10 @@
 //! - `P l:<key>`: the refresh lock, holding its owner's token.
 //! - `P h:<webhook-id>`: a hook call seen, for the replay window.
 //!
-//! The scripts touch keys they compute from their arguments, so this layout
-//! is for a single Redis or Valkey server (with replicas or Sentinel), not
-//! Redis Cluster.
+//! The scripts that touch several of these keys compute them from their
+//! arguments, so this layout is for a single Redis or Valkey server (with
+//! replicas or Sentinel); a cluster has its own ([`super::cluster`]). The
+//! scripts of one key (`KEYS[1]`: the session hash or the lock) serve both.
 
 /// ARGV: prefix, key, user, session JSON, absolute end, valid until,
 /// Auth's session id ('' when none), outdated mark ('' when none).
@@ -48,36 +49,37 @@ redis.call('ZADD', p .. 'x', ARGV[6], uid .. '\n' .. key)
 return 1
 "#;
 
-/// ARGV: prefix, key. Returns session, tokens, user, seen, outdated (nil
-/// when absent).
+/// KEYS: the session hash. Returns session, tokens, user, seen, outdated
+/// (nil when absent).
 pub const GET: &str = r#"
-return redis.call('HMGET', ARGV[1] .. 's:' .. ARGV[2], 'session', 'tokens', 'user', 'seen', 'outdated')
+return redis.call('HMGET', KEYS[1], 'session', 'tokens', 'user', 'seen', 'outdated')
 "#;
 
-/// ARGV: prefix, key, tokens JSON, user JSON (empty: none given), a new
-/// `session` field (empty: keep it), the outdated mark read before the
-/// tokens were asked for (empty: none). While the stored mark is that one,
-/// it is cleared and the user written; a newer mark and user stay.
-/// Returns 1 if the session exists.
+/// KEYS: the session hash. ARGV: tokens JSON, user JSON (empty: none
+/// given), a new `session` field (empty: keep it), the outdated mark read
+/// before the tokens were asked for (empty: none). While the stored mark is
+/// that one, it is cleared and the user written; a newer mark and user
+/// stay. Returns 1 if the session exists.
 pub const UPDATE_TOKENS: &str = r#"
-local s = ARGV[1] .. 's:' .. ARGV[2]
+local s = KEYS[1]
 if redis.call('EXISTS', s) == 0 then return 0 end
-redis.call('HSET', s, 'tokens', ARGV[3])
-if ARGV[5] ~= '' then redis.call('HSET', s, 'session', ARGV[5]) end
-if (redis.call('HGET', s, 'outdated') or '') == ARGV[6] then
+redis.call('HSET', s, 'tokens', ARGV[1])
+if ARGV[3] ~= '' then redis.call('HSET', s, 'session', ARGV[3]) end
+if (redis.call('HGET', s, 'outdated') or '') == ARGV[4] then
   redis.call('HDEL', s, 'outdated')
-  if ARGV[4] ~= '' then redis.call('HSET', s, 'user', ARGV[4]) end
+  if ARGV[2] ~= '' then redis.call('HSET', s, 'user', ARGV[2]) end
 end
 return 1
 "#;
 
-/// ARGV: prefix, key, user JSON, outdated mark (empty: leave the mark).
-/// Only the `user` (and `outdated`) field changes. Returns 1 if the session exists.
+/// KEYS: the session hash. ARGV: user JSON, outdated mark (empty: leave
+/// the mark). Only the `user` (and `outdated`) field changes. Returns 1 if
+/// the session exists.
 pub const UPDATE_USER: &str = r#"
-local s = ARGV[1] .. 's:' .. ARGV[2]
+local s = KEYS[1]
 if redis.call('EXISTS', s) == 0 then return 0 end
-redis.call('HSET', s, 'user', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', s, 'outdated', ARGV[4]) end
+redis.call('HSET', s, 'user', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', s, 'outdated', ARGV[2]) end
 return 1
 "#;
 
@@ -114,14 +116,15 @@ redis.call('ZADD', p .. 'x', valid, uid .. '\n' .. key)
 return redis.call('HMGET', s, 'session', 'tokens', 'user', 'seen', 'outdated')
 "#;
 
-/// ARGV: prefix, key, the `tokens` field as it was read ('' when absent),
-/// the tokens sealed, the `session` field with them. Seals tokens written
-/// in clear, unless the session is gone or its tokens changed since.
+/// KEYS: the session hash. ARGV: the `tokens` field as it was read (''
+/// when absent), the tokens sealed, the `session` field with them. Seals
+/// tokens written in clear, unless the session is gone or its tokens
+/// changed since.
 pub const RESEAL: &str = r#"
-local s = ARGV[1] .. 's:' .. ARGV[2]
+local s = KEYS[1]
 if redis.call('EXISTS', s) == 0 then return 0 end
-if (redis.call('HGET', s, 'tokens') or '') ~= ARGV[3] then return 0 end
-redis.call('HSET', s, 'tokens', ARGV[4], 'session', ARGV[5])
+if (redis.call('HGET', s, 'tokens') or '') ~= ARGV[1] then return 0 end
+redis.call('HSET', s, 'tokens', ARGV[2], 'session', ARGV[3])
 return 1
 "#;
 
@@ -180,20 +183,18 @@ end
 return #ended
 "#;
 
-/// ARGV: prefix, key, owner, lease ms. Extends the lock if still the owner's.
+/// KEYS: the lock. ARGV: owner, lease ms. Extends the lock if still the owner's.
 pub const RENEW_LOCK: &str = r#"
-local l = ARGV[1] .. 'l:' .. ARGV[2]
-if redis.call('GET', l) == ARGV[3] then
-  return redis.call('PEXPIRE', l, ARGV[4])
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 "#;
 
-/// ARGV: prefix, key, owner. Deletes the lock if still the owner's.
+/// KEYS: the lock. ARGV: owner. Deletes the lock if still the owner's.
 pub const UNLOCK: &str = r#"
-local l = ARGV[1] .. 'l:' .. ARGV[2]
-if redis.call('GET', l) == ARGV[3] then
-  return redis.call('DEL', l)
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
 end
 return 0
 "#;
