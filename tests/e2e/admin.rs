@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use support::websocket::{closed_as_ended, session_socket};
-use support::{Browser, Env, RedisServer, Run, Setup, run};
+use support::{Browser, Env, Flavor, RedisCluster, RedisServer, Run, Setup, run};
 
 /// How soon a running instance must see a revocation.
 const WITHIN: Duration = Duration::from_secs(1);
@@ -245,8 +245,20 @@ async fn refused_within_a_second(browser: &mut Browser, since: Instant) {
 #[tokio::test]
 async fn a_running_instance_on_redis_sees_a_revocation_within_a_second() {
     let redis = RedisServer::start();
+    revocation_seen_within_a_second(redis.url()).await;
+}
+
+#[tokio::test]
+async fn a_running_instance_on_a_redis_cluster_sees_a_revocation_within_a_second() {
+    let redis = RedisCluster::start(Flavor::Redis).await;
+    revocation_seen_within_a_second(redis.url()).await;
+}
+
+/// Lists by email and by user, and revokes by session and by user, with
+/// the command, while an instance on the store at `store_url` runs.
+async fn revocation_seen_within_a_second(store_url: String) {
     let env = Env::with(Setup {
-        settings: vec![("PROXY_SESSION_STORE", redis.url())],
+        settings: vec![("PROXY_SESSION_STORE", store_url)],
         ..Setup::default()
     })
     .await;
