@@ -307,46 +307,44 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_quiet_socket_is_closed_as_idle() {
+    /// Relays a socket on which nothing is sent until the relay closes it
+    /// for one of `ends`; the close codes both sides got, and when.
+    async fn quiet_socket_closed<K, S>(ends: Ends<K, S>) -> ((CloseCode, CloseCode), Duration)
+    where
+        K: Future<Output = SessionEnd>,
+        S: Future<Output = ()>,
+    {
         let (mut browser, from_browser) = socket_pair().await;
         let (to_supabase, mut supabase) = socket_pair().await;
         let state = SocketState::new(None);
+        let relay = run(from_browser, to_supabase, &state, ends);
+        let started = tokio::time::Instant::now();
+        let sides = async { tokio::join!(close_code(&mut browser), close_code(&mut supabase)) };
+        let ((), codes) = tokio::join!(relay, sides);
+        (codes, started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_socket_is_closed_as_idle() {
         let ends = Ends {
             session_end: std::future::pending(),
             stopping: std::future::pending(),
             idle_timeout: Duration::from_secs(30),
         };
-        let relay = run(from_browser, to_supabase, &state, ends);
-        let started = tokio::time::Instant::now();
-        let sides = async { tokio::join!(close_code(&mut browser), close_code(&mut supabase)) };
-        let ((), (browser_close, supabase_close)) = tokio::join!(relay, sides);
-        assert_eq!(
-            (browser_close, supabase_close),
-            (CloseCode::Away, CloseCode::Away)
-        );
-        assert!(started.elapsed() >= Duration::from_secs(30));
+        let (codes, closed_after) = quiet_socket_closed(ends).await;
+        assert_eq!(codes, (CloseCode::Away, CloseCode::Away));
+        assert!(closed_after >= Duration::from_secs(30));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_stop_closes_both_sides_with_going_away() {
-        let (mut browser, from_browser) = socket_pair().await;
-        let (to_supabase, mut supabase) = socket_pair().await;
-        let state = SocketState::new(None);
         let ends = Ends {
             session_end: std::future::pending(),
             stopping: sleep(Duration::from_secs(3)),
             idle_timeout: Duration::from_secs(600),
         };
-        let relay = run(from_browser, to_supabase, &state, ends);
-        let started = tokio::time::Instant::now();
-        let sides = async { tokio::join!(close_code(&mut browser), close_code(&mut supabase)) };
-        let ((), (browser_close, supabase_close)) = tokio::join!(relay, sides);
-        assert_eq!(
-            (browser_close, supabase_close),
-            (CloseCode::Away, CloseCode::Away)
-        );
-        let closed_after = started.elapsed();
+        let (codes, closed_after) = quiet_socket_closed(ends).await;
+        assert_eq!(codes, (CloseCode::Away, CloseCode::Away));
         assert!(
             closed_after >= Duration::from_secs(3) && closed_after < Duration::from_secs(10),
             "closed at the stop: {closed_after:?}"
