@@ -269,13 +269,23 @@ async fn readiness_goes_503_at_the_stop_signal_while_requests_drain() {
         .faults()
         .rest_delay_ms
         .store(1_000, Ordering::SeqCst);
-    let mut browser = env.browser();
-    let in_flight = tokio::spawn(async move { browser.get("/rest/v1/todos").await.status });
     let stub = &env.stub;
-    eventually("the request reached Supabase", || {
-        stub.count("GET", "/rest/v1/todos") == 1
-    })
-    .await;
+    let mut send = |n: usize| {
+        let mut browser = env.browser();
+        let request = tokio::spawn(async move { browser.get("/rest/v1/todos").await.status });
+        async move {
+            eventually("the request reached Supabase", || {
+                stub.count("GET", "/rest/v1/todos") == n
+            })
+            .await;
+            request
+        }
+    };
+    let in_flight = send(1).await;
+    // A second request, answered 0.5 s after the first, keeps the drain
+    // (and with it the admin listener) going past the first one's answer.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = send(2).await;
     let _ = env.proxy.stopper().send(true);
     assert_eq!(
         readiness(addr).await,
@@ -292,6 +302,7 @@ async fn readiness_goes_503_at_the_stop_signal_while_requests_drain() {
         503,
         "still not ready once it is served"
     );
+    assert_eq!(later.await.unwrap(), 200, "the later request is served too");
     // Nothing holds the drain beyond the request in flight (the admin
     // listener, which outlives it, once made every worker wait 10 s).
     let stopping = Instant::now();

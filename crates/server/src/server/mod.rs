@@ -248,19 +248,22 @@ async fn serve(
     }
     let deadline = Instant::now() + Duration::from_secs(limits.drain_timeout);
     served.app.realtime.close_all();
-    // What the system accepted before the stop is answered, not reset: one
-    // request per connection, then it closes.
-    let mut last_requests = served.clone();
-    last_requests.http.keep_alive(false);
-    for (stream, peer) in waiting.into_iter().chain(queued(listener)) {
-        last_requests.spawn(stream, peer, None, std::future::pending());
-    }
-    drop((served, last_requests));
+    serve_last_requests(served, waiting.into_iter().chain(queued(listener)));
     let drained = tokio::time::timeout_at(deadline.into(), all_closed.recv()).await;
     if drained.is_err() {
         tracing::warn!("shutdown: requests still in flight were cut off");
     }
     deadline
+}
+
+/// What the system accepted before the stop is answered, not reset: one
+/// request per connection, then it closes.
+fn serve_last_requests(served: Served, connections: impl Iterator<Item = (TcpStream, SocketAddr)>) {
+    let mut last_requests = served;
+    last_requests.http.keep_alive(false);
+    for (stream, peer) in connections {
+        last_requests.spawn(stream, peer, None, std::future::pending());
+    }
 }
 
 /// What serving a connection takes.
