@@ -270,22 +270,22 @@ async fn readiness_goes_503_at_the_stop_signal_while_requests_drain() {
         .rest_delay_ms
         .store(1_000, Ordering::SeqCst);
     let stub = &env.stub;
-    let mut send = |n: usize| {
+    let send = || {
         let mut browser = env.browser();
-        let request = tokio::spawn(async move { browser.get("/rest/v1/todos").await.status });
-        async move {
-            eventually("the request reached Supabase", || {
-                stub.count("GET", "/rest/v1/todos") == n
-            })
-            .await;
-            request
-        }
+        tokio::spawn(async move { browser.get("/rest/v1/todos").await.status })
     };
-    let in_flight = send(1).await;
+    let reached = |n: usize| {
+        eventually("the request reached Supabase", move || {
+            stub.count("GET", "/rest/v1/todos") == n
+        })
+    };
+    let in_flight = send();
+    reached(1).await;
     // A second request, answered 0.5 s after the first, keeps the drain
     // (and with it the admin listener) going past the first one's answer.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let later = send(2).await;
+    let later = send();
+    reached(2).await;
     let _ = env.proxy.stopper().send(true);
     assert_eq!(
         readiness(addr).await,
