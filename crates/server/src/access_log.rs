@@ -127,12 +127,12 @@ impl UpstreamTime {
 }
 
 /// What the pipeline learnt about a request that the line names.
-pub struct Handled {
+pub struct Handled<'a> {
     pub class: &'static str,
     /// Supabase's time, when the request was forwarded.
     pub upstream_us: Option<u64>,
     /// The public id of the session the request presented.
-    pub session: Option<std::sync::Arc<sbp_core::session::Session>>,
+    pub session: Option<&'a sbp_core::session::Session>,
 }
 
 /// Writes the request's line and returns its answer with the request id.
@@ -140,11 +140,11 @@ pub fn finish(
     started: Instant,
     method: &Method,
     request_id: HeaderValue,
-    handled: Handled,
+    handled: &Handled,
     mut response: http::Response<crate::body::Body>,
 ) -> http::Response<crate::body::Body> {
     if tracing::enabled!(target: "sb_cookie_proxy::access", tracing::Level::INFO) {
-        write_line(started, method, &request_id, &handled, &response);
+        write_line(started, method, &request_id, handled, &response);
     }
     response
         .headers_mut()
@@ -161,7 +161,7 @@ fn write_line(
 ) {
     let status: StatusCode = response.status();
     let bytes = response.body().size_hint().exact();
-    let session = handled.session.as_deref().map(|s| s.id.as_str());
+    let session = handled.session.map(|s| s.id.as_str());
     // Checked printable ASCII or generated hex.
     let request_id = request_id.to_str().unwrap_or("");
     tracing::info!(
