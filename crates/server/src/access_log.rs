@@ -10,7 +10,8 @@
 //! proxy makes. The id goes upstream with the request and back in the
 //! answer's `X-Request-Id`.
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use bytes::{BufMut, BytesMut};
+use http::header::{Entry, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use hyper::body::Body as _;
 use sbp_core::route::{Route, Service};
@@ -24,16 +25,17 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_REQUEST_ID: usize = 128;
 
 /// The request's id: the client's when it is acceptable, else a new one
-/// written in its place, so that it is forwarded upstream.
+/// written in its place, so that it is forwarded upstream. One lookup.
 pub fn request_id(headers: &mut HeaderMap) -> HeaderValue {
-    if let Some(given) = headers.get(&X_REQUEST_ID)
-        && acceptable(given)
-    {
-        return given.clone();
+    match headers.entry(&X_REQUEST_ID) {
+        Entry::Occupied(given) if acceptable(given.get()) => given.get().clone(),
+        Entry::Occupied(mut unfit) => {
+            let id = generated();
+            unfit.insert(id.clone());
+            id
+        }
+        Entry::Vacant(vacant) => vacant.insert(generated()).clone(),
     }
-    let id = generated();
-    headers.insert(X_REQUEST_ID.clone(), id.clone());
-    id
 }
 
 /// Printable ASCII, 1 to 128 bytes.
@@ -43,20 +45,32 @@ fn acceptable(id: &HeaderValue) -> bool {
 }
 
 /// A random prefix drawn once per process, then a counter: unique across
-/// instances without a random draw per request.
+/// instances without a random draw per request. `<prefix:016x>-<n:x>`,
+/// written without `format!` (its machinery costs more than the rest of
+/// the request's id).
 fn generated() -> HeaderValue {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static PREFIX: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| {
         let mut bytes = [0u8; 8];
         // Without randomness the ids are still unique in this process.
         let _ = getrandom::fill(&mut bytes);
-        u64::from_le_bytes(bytes)
+        format!("{:016x}-", u64::from_le_bytes(bytes))
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // One allocation: the header value keeps the string's bytes.
-    let text = format!("{prefix:016x}-{n:x}");
-    HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).expect("hex digits are a header value")
+    // One allocation: the header value keeps these bytes.
+    let mut text = BytesMut::with_capacity(prefix.len() + 16);
+    text.put_slice(prefix.as_bytes());
+    put_hex(&mut text, n);
+    HeaderValue::from_maybe_shared(text.freeze()).expect("hex digits are a header value")
+}
+
+/// `n` in lowercase hex without leading zeros, as `{n:x}` writes it.
+fn put_hex(out: &mut BytesMut, n: u64) {
+    let digits = (u64::BITS - (n | 1).leading_zeros()).div_ceil(4);
+    for digit in (0..digits).rev() {
+        out.put_u8(b"0123456789abcdef"[(n >> (digit * 4)) as usize & 0xf]);
+    }
 }
 
 /// A short name for what the proxy did with a request.
@@ -113,12 +127,12 @@ impl UpstreamTime {
 }
 
 /// What the pipeline learnt about a request that the line names.
-pub struct Handled {
+pub struct Handled<'a> {
     pub class: &'static str,
     /// Supabase's time, when the request was forwarded.
     pub upstream_us: Option<u64>,
     /// The public id of the session the request presented.
-    pub session: Option<std::sync::Arc<sbp_core::session::Session>>,
+    pub session: Option<&'a sbp_core::session::Session>,
 }
 
 /// Writes the request's line and returns its answer with the request id.
@@ -126,11 +140,11 @@ pub fn finish(
     started: Instant,
     method: &Method,
     request_id: HeaderValue,
-    handled: Handled,
+    handled: &Handled,
     mut response: http::Response<crate::body::Body>,
 ) -> http::Response<crate::body::Body> {
     if tracing::enabled!(target: "sb_cookie_proxy::access", tracing::Level::INFO) {
-        write_line(started, method, &request_id, &handled, &response);
+        write_line(started, method, &request_id, handled, &response);
     }
     response
         .headers_mut()
@@ -147,7 +161,7 @@ fn write_line(
 ) {
     let status: StatusCode = response.status();
     let bytes = response.body().size_hint().exact();
-    let session = handled.session.as_deref().map(|s| s.id.as_str());
+    let session = handled.session.map(|s| s.id.as_str());
     // Checked printable ASCII or generated hex.
     let request_id = request_id.to_str().unwrap_or("");
     tracing::info!(
@@ -200,6 +214,15 @@ mod tests {
         assert_eq!(time.micros(), Some(3000));
         time.record(std::time::Duration::ZERO);
         assert_eq!(time.micros(), Some(1), "a recorded time is never unknown");
+    }
+
+    #[test]
+    fn hex_is_written_as_format_writes_it() {
+        for n in [0, 1, 9, 10, 15, 16, 255, 256, 0xdead_beef, u64::MAX] {
+            let mut out = BytesMut::new();
+            put_hex(&mut out, n);
+            assert_eq!(&out[..], format!("{n:x}").as_bytes());
+        }
     }
 
     #[test]

@@ -33,6 +33,13 @@ fn referer_origin(referer: &str) -> Option<String> {
     Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
 }
 
+/// Whether a request is subject to the check at all: an unsafe method that
+/// carries the cookie or signs in. Only then are its `Origin` and `Referer`
+/// needed.
+pub fn csrf_applies(method: &Method, carries_cookie: bool, signs_in: bool) -> bool {
+    is_unsafe(method) && (carries_cookie || signs_in)
+}
+
 /// Checks one request. `carries_cookie` is whether the proxy's cookie is
 /// present at all (valid or not); `signs_in` whether it is a sign-in call.
 pub fn check_csrf(
@@ -43,7 +50,7 @@ pub fn check_csrf(
     referer: Option<&str>,
     origin_allowed: impl Fn(&str) -> bool,
 ) -> CsrfVerdict {
-    if !is_unsafe(method) || !(carries_cookie || signs_in) {
+    if !csrf_applies(method, carries_cookie, signs_in) {
         return CsrfVerdict::Allowed;
     }
     match (origin, referer) {

@@ -6,5 +6,5 @@ mod csrf;
 mod rate;
 
 pub use client_ip::{TrustedProxies, client_ip};
-pub use csrf::{CsrfVerdict, check_csrf, is_unsafe};
+pub use csrf::{CsrfVerdict, check_csrf, csrf_applies, is_unsafe};
 pub use rate::{Bucket, RateLimit, bucket_key};

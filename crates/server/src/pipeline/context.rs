@@ -7,6 +7,7 @@ use crate::upstream::{OnLane, X_FORWARDED_FOR};
 use http::header::{COOKIE, USER_AGENT};
 use http::request;
 use sbp_core::ProxyError;
+use sbp_core::env::UnixSeconds;
 use sbp_core::guard::client_ip;
 use sbp_core::route::strip_base;
 use sbp_core::session::{EndReason, Session, SessionKey, SessionSecret};
@@ -56,6 +57,14 @@ pub struct Ctx<'a> {
     pub for_app: bool,
     /// Supabase's time for a forwarded request, for the access log.
     pub upstream_time: crate::access_log::UpstreamTime,
+    /// The clock, once read ([`read_once`]).
+    now: Option<UnixSeconds>,
+}
+
+/// The clock in whole seconds, read at most once per request (`memo`): the
+/// session's checks in each stage see the same second.
+fn read_once(memo: &mut Option<UnixSeconds>, app: &App) -> UnixSeconds {
+    *memo.get_or_insert_with(|| app.now())
 }
 
 impl<'a> Ctx<'a> {
@@ -74,6 +83,7 @@ impl<'a> Ctx<'a> {
             cookie: CookieChange::None,
             for_app: false,
             upstream_time: Default::default(),
+            now: None,
         }
     }
 
@@ -131,7 +141,7 @@ impl<'a> Ctx<'a> {
             return Ok(());
         };
         let found = self.app.sessions.get(&key).await.map_err(store_down)?;
-        let now = self.app.now();
+        let now = read_once(&mut self.now, &self.app);
         self.presented = match found {
             Some(session) if !session.is_expired(now) => {
                 let session = self.app.sessions.touch_in_background(&key, session, now);
@@ -156,7 +166,7 @@ impl<'a> Ctx<'a> {
         let Presented::Live(live) = &self.presented else {
             return Ok(None);
         };
-        let now = self.app.now();
+        let now = read_once(&mut self.now, &self.app);
         let sessions = &self.app.sessions;
         if !needs_new_tokens(&live.session, now, sessions.settings().refresh_margin) {
             sessions.check_if_due(&live.key, &live.session);

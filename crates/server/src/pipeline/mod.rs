@@ -41,8 +41,10 @@ fn for_app<B>(app: &App, request: &Request<B>) -> bool {
             == sbp_core::route::Route::App
 }
 
-/// Handles one request from a browser connection, and writes its
-/// access-log line.
+/// Handles one request from a browser connection through the three stages
+/// (or answers its CORS preflight), and writes its access-log line. One
+/// future for all of it: a layer per step would move the request and its
+/// answer through each.
 pub async fn handle(
     app: Arc<App>,
     mut request: Request<Incoming>,
@@ -51,31 +53,13 @@ pub async fn handle(
 ) -> Response<Body> {
     let started = std::time::Instant::now();
     let request_id = access_log::request_id(request.headers_mut());
-    let method = request.method().clone();
-    let (handled, response) = run(app, request, connection, lane).await;
-    access_log::finish(started, &method, request_id, handled, response)
-}
-
-/// The three stages (or the CORS preflight's answer).
-async fn run(
-    app: Arc<App>,
-    request: Request<Incoming>,
-    connection: Arc<Connection>,
-    lane: OnLane<'_>,
-) -> (Handled, Response<Body>) {
-    let started = std::time::Instant::now();
-    // The app's preflights are the app's to answer.
-    if !for_app(&app, &request)
-        && let Some(preflight) = response::cors::preflight(&app.config, &request)
-    {
-        app.metrics
-            .request(RouteClass::Preflight, preflight.status(), started.elapsed());
+    if let Some(preflight) = preflight(&app, &request, started) {
         let handled = Handled {
             class: "preflight",
             upstream_us: None,
             session: None,
         };
-        return (handled, preflight);
+        return access_log::finish(started, request.method(), request_id, &handled, preflight);
     }
     let (mut ctx, route, body) = request::classify(app, request, connection, lane);
     let class = access_log::route_class(&route);
@@ -84,14 +68,30 @@ async fn run(
         Ok(()) => handlers::handle(&mut ctx, route, body).await,
         Err(e) => Err(e),
     };
-    let handled = Handled {
-        class,
-        upstream_us: ctx.upstream_time.micros(),
-        session: ctx.live().map(|live| live.session.clone()),
-    };
     let response = response::finish(&ctx, answer);
     ctx.app
         .metrics
         .request(metrics_class, response.status(), started.elapsed());
-    (handled, response)
+    let handled = Handled {
+        class,
+        upstream_us: ctx.upstream_time.micros(),
+        session: ctx.live().map(|live| &*live.session),
+    };
+    access_log::finish(started, &ctx.parts.method, request_id, &handled, response)
+}
+
+/// The answer to a CORS preflight (counted), or `None` when the request is
+/// not one. The app's preflights are the app's to answer.
+fn preflight<B>(
+    app: &App,
+    request: &Request<B>,
+    started: std::time::Instant,
+) -> Option<Response<Body>> {
+    if for_app(app, request) {
+        return None;
+    }
+    let preflight = response::cors::preflight(&app.config, request)?;
+    app.metrics
+        .request(RouteClass::Preflight, preflight.status(), started.elapsed());
+    Some(preflight)
 }

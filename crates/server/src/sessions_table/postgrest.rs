@@ -128,7 +128,7 @@ impl Postgrest {
             Ok(request) => request,
             Err(why) => return Outcome::Refused(why),
         };
-        let sent = self.upstream.send(None, request);
+        let sent = self.upstream.send(None, request, None);
         let response = match tokio::time::timeout(self.timeout, sent).await {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => return Outcome::Retry(e.to_string()),

@@ -4,6 +4,7 @@
 //! response timeout.
 
 use super::OnLane;
+use crate::access_log::UpstreamTime;
 use crate::body::{Body, read_decoded};
 use crate::connect::{Connector, Origin};
 use crate::metrics::{Histogram, UpstreamMetrics};
@@ -78,12 +79,15 @@ impl Upstream {
     /// Sends a request whose URI is a path and query, on a browser
     /// connection's `lane` when given (so awaited inside `Lane::drive`);
     /// an unreachable or silent upstream is a proxy error, never a hang.
+    /// The time to the response's head is observed, and recorded in
+    /// `took` when given (the access log's, timed by the same clock reads).
     /// Not an `async fn`: the future holds the request's future once,
     /// rather than beside a copy of its arguments.
     pub fn send<'a>(
         &'a self,
         lane: Option<OnLane<'a>>,
         mut request: Request<Body>,
+        took: Option<&'a UpstreamTime>,
     ) -> impl Future<Output = Result<UpstreamResponse, ProxyError>> + Send + 'a {
         request.headers_mut().insert(HOST, self.host.clone());
         let started = Instant::now();
@@ -97,7 +101,11 @@ impl Upstream {
             })),
         };
         answered.map(move |answered| {
-            self.duration.observe(started.elapsed());
+            let elapsed = started.elapsed();
+            self.duration.observe(elapsed);
+            if let Some(took) = took {
+                took.record(elapsed);
+            }
             match answered {
                 Some(Ok(response)) => Ok(response),
                 Some(Err(SendError::Connect(e))) => {
@@ -124,7 +132,7 @@ impl Upstream {
         let headers = request.headers_mut();
         headers.insert("apikey", self.apikey.clone());
         headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-        let (mut parts, body) = self.send(None, request).await?.into_parts();
+        let (mut parts, body) = self.send(None, request, None).await?.into_parts();
         let bytes = read_decoded(&mut parts, body, limit).await?;
         Ok((parts, bytes))
     }

@@ -87,7 +87,12 @@ pub fn forwarded_cookie(
 fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upstream) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(incoming.len() + 6);
     let hop_by_hop = HopByHop::of(incoming);
+    // The first `Host`, as `incoming.get(HOST)` gives it: found on the way.
+    let mut host = None;
     for (name, value) in incoming {
+        if *name == HOST {
+            host = host.or(Some(value));
+        }
         let coding = forward.read_answer && *name == ACCEPT_ENCODING;
         if !is_replaced(name) && !hop_by_hop.contains(name) && !coding {
             out.append(name.clone(), value.clone());
@@ -112,7 +117,7 @@ fn forwarded_headers(incoming: &HeaderMap, forward: Forward<'_>, upstream: &Upst
         X_FORWARDED_PROTO.clone(),
         HeaderValue::from_static(forward.proto),
     );
-    if let Some(host) = incoming.get(HOST) {
+    if let Some(host) = host {
         out.insert(X_FORWARDED_HOST.clone(), host.clone());
     }
     out

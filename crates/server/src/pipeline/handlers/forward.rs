@@ -43,10 +43,9 @@ pub async fn send(
         read_answer: to_auth,
     };
     let request = forward_request(&ctx.parts, body, forward, &app.upstream);
-    let sent = std::time::Instant::now();
-    let answer = app.upstream.send(Some(ctx.lane), request).await;
-    ctx.upstream_time.record(sent.elapsed());
-    answer
+    app.upstream
+        .send(Some(ctx.lane), request, Some(&ctx.upstream_time))
+        .await
 }
 
 /// `Bearer <access token>` for a session; an access token that is not a

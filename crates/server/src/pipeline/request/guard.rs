@@ -5,7 +5,7 @@
 use crate::pipeline::context::Ctx;
 use http::header::{COOKIE, ORIGIN, REFERER};
 use sbp_core::ProxyError;
-use sbp_core::guard::{CsrfVerdict, check_csrf, is_unsafe};
+use sbp_core::guard::{CsrfVerdict, check_csrf, csrf_applies, is_unsafe};
 use sbp_core::http::has_cookie;
 use sbp_core::route::{Route, takes_secrets};
 
@@ -18,6 +18,35 @@ fn carries_cookie(ctx: &Ctx) -> bool {
     )
 }
 
+/// Refuses a cross-site request that carries the cookie or signs in. The
+/// `Origin` and `Referer` headers are looked up only for the requests the
+/// check applies to (no safe method's).
+fn check_origin(ctx: &Ctx, route: &Route) -> Result<(), ProxyError> {
+    let config = &ctx.app.config;
+    let method = &ctx.parts.method;
+    // The app's requests are the app's to judge (it never receives the
+    // cookie; the front door withholds the identity instead).
+    let carries = is_unsafe(method) && !matches!(route, Route::App) && carries_cookie(ctx);
+    let signs_in = matches!(route, Route::SignIn | Route::MfaVerify);
+    if !csrf_applies(method, carries, signs_in) {
+        return Ok(());
+    }
+    let verdict = check_csrf(
+        method,
+        carries,
+        signs_in,
+        ctx.header(ORIGIN),
+        ctx.header(REFERER),
+        |origin| config.origin_allowed(origin),
+    );
+    if let CsrfVerdict::Refused(why) = verdict {
+        tracing::info!(path = %ctx.path(), %why, "cross-site request refused");
+        ctx.app.metrics.csrf_refused();
+        return Err(ProxyError::CrossSiteRefused(why));
+    }
+    Ok(())
+}
+
 pub fn check(ctx: &Ctx, route: &Route) -> Result<(), ProxyError> {
     let config = &ctx.app.config;
     let target_len = ctx
@@ -28,23 +57,7 @@ pub fn check(ctx: &Ctx, route: &Route) -> Result<(), ProxyError> {
     if target_len > config.limits.max_url_bytes {
         return Err(ProxyError::UriTooLong);
     }
-    let method = &ctx.parts.method;
-    let verdict = check_csrf(
-        method,
-        // Only unsafe methods are checked: the cookie is not looked for
-        // otherwise. The app's requests are the app's to judge (it never
-        // receives the cookie; the front door withholds the identity instead).
-        is_unsafe(method) && !matches!(route, Route::App) && carries_cookie(ctx),
-        matches!(route, Route::SignIn | Route::MfaVerify),
-        ctx.header(ORIGIN),
-        ctx.header(REFERER),
-        |origin| config.origin_allowed(origin),
-    );
-    if let CsrfVerdict::Refused(why) = verdict {
-        tracing::info!(path = %ctx.path(), %why, "cross-site request refused");
-        ctx.app.metrics.csrf_refused();
-        return Err(ProxyError::CrossSiteRefused(why));
-    }
+    check_origin(ctx, route)?;
     if let Some(limiter) = &ctx.app.rate_limiter
         && takes_secrets(ctx.path(), ctx.parts.uri.query())
     {

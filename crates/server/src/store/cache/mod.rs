@@ -210,11 +210,16 @@ impl<S: CachedStore> SessionCache<S> {
             self.counts.misses.inc();
             return Box::pin(self.reload(key)).await;
         };
-        let age = entry.cached_at.elapsed();
-        if self.lifetime.is_none_or(|lifetime| age < lifetime) {
+        // The age of an entry that outlived its lifetime. Entries of a store
+        // no other process writes have none: no clock read for them.
+        let outlived = self.lifetime.and_then(|lifetime| {
+            let age = entry.cached_at.elapsed();
+            (age >= lifetime).then_some(age)
+        });
+        let Some(age) = outlived else {
             self.counts.hits.inc();
             return Ok(Some(entry.session));
-        }
+        };
         self.counts.misses.inc();
         match Box::pin(self.reload(key)).await {
             Err(e) if age < self.grace => {
