@@ -30,14 +30,14 @@ impl Flavor {
 pub struct RedisServer {
     flavor: Flavor,
     port: u16,
-    /// Arguments beyond the port and the persistence settings.
-    extra: Vec<String>,
+    /// A cluster node's bus port.
+    bus_port: Option<u16>,
     child: Option<Child>,
     /// Append-only file folder: data survives a kill, as in a production setup.
     dir: tempfile::TempDir,
 }
 
-pub fn free_port() -> u16 {
+fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
@@ -49,20 +49,37 @@ impl RedisServer {
     }
 
     pub fn of(flavor: Flavor) -> RedisServer {
-        RedisServer::with_args(flavor, Vec::new())
+        RedisServer::on_free_ports(flavor, false)
     }
 
-    /// A server started with `extra` arguments too.
-    pub fn with_args(flavor: Flavor, extra: Vec<String>) -> RedisServer {
+    /// A server in cluster mode, not in a cluster yet.
+    pub fn cluster_node(flavor: Flavor) -> RedisServer {
+        RedisServer::on_free_ports(flavor, true)
+    }
+
+    /// Ports found free may be taken by another test before the server
+    /// binds them: a server that exits instead of getting ready is started
+    /// again on other ones.
+    fn on_free_ports(flavor: Flavor, cluster: bool) -> RedisServer {
         let mut server = RedisServer {
             flavor,
-            extra,
-            port: free_port(),
+            port: 0,
+            bus_port: None,
             child: None,
             dir: tempfile::tempdir().unwrap(),
         };
-        server.restart();
-        server
+        for _ in 0..5 {
+            server.port = free_port();
+            server.bus_port = cluster.then(free_port).filter(|bus| *bus != server.port);
+            if cluster && server.bus_port.is_none() {
+                continue;
+            }
+            if server.try_start() {
+                return server;
+            }
+            server.kill();
+        }
+        panic!("{flavor:?} did not start on five pairs of free ports");
     }
 
     pub fn url(&self) -> String {
@@ -73,9 +90,34 @@ impl RedisServer {
         self.port
     }
 
-    /// Starts (again) on the same port and waits until it accepts
-    /// connections (its "Ready to accept connections" log line).
+    /// A cluster node's bus port.
+    pub fn bus_port(&self) -> u16 {
+        self.bus_port.expect("a cluster node")
+    }
+
+    /// Starts again on the same ports and waits until it accepts connections.
     pub fn restart(&mut self) {
+        assert!(self.try_start(), "{:?} did not start again", self.flavor);
+    }
+
+    /// Starts on the server's ports; whether it got ready (its "Ready to
+    /// accept connections" log line) within 10 s.
+    fn try_start(&mut self) -> bool {
+        let cluster: Vec<String> = match self.bus_port {
+            Some(bus_port) => [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "1000",
+                "--cluster-port",
+                &bus_port.to_string(),
+            ]
+            .map(str::to_string)
+            .to_vec(),
+            None => Vec::new(),
+        };
         let child = self
             .flavor
             .command()
@@ -90,7 +132,7 @@ impl RedisServer {
             ])
             .arg("--dir")
             .arg(self.dir.path())
-            .args(&self.extra)
+            .args(cluster)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -98,8 +140,7 @@ impl RedisServer {
                 panic!("{:?} does not run ({e}): run scripts/test.sh", self.flavor)
             });
         // Kept before the wait, so that a server that never gets ready is killed.
-        let child = self.child.insert(child);
-        ready(child, self.flavor);
+        ready(self.child.insert(child))
     }
 
     pub fn is_running(&self) -> bool {
@@ -121,23 +162,27 @@ impl Drop for RedisServer {
     }
 }
 
-/// Waits until the server `child` accepts connections (its "Ready to
-/// accept connections" log line: both flavours log to stdout, which is
-/// drained until it exits).
-pub fn ready(child: &mut Child, flavor: Flavor) {
+/// Whether the server `child` says within 10 s that it accepts connections
+/// (its "Ready to accept connections" log line: both flavours log to
+/// stdout, which is drained until it exits); `false` as soon as it exits.
+fn ready(child: &mut Child) -> bool {
     let log = BufReader::new(child.stdout.take().unwrap());
     let (ready, is_ready) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut ready = Some(ready);
         for line in log.lines().map_while(Result::ok) {
             if let Some(ready) = ready.take_if(|_| line.contains("Ready to accept connections")) {
-                let _ = ready.send(());
+                let _ = ready.send(true);
             }
+        }
+        // The log ended: the server exited (a port taken, say).
+        if let Some(ready) = ready {
+            let _ = ready.send(false);
         }
     });
     is_ready
         .recv_timeout(Duration::from_secs(10))
-        .unwrap_or_else(|_| panic!("{flavor:?} did not start"));
+        .unwrap_or(false)
 }
 
 /// Every value under the proxy's prefix in Redis database `url`, as a dump

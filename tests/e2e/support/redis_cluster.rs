@@ -3,7 +3,7 @@
 //! cluster commands (`CLUSTER ADDSLOTSRANGE`, `MEET`, `REPLICATE`) the way
 //! `redis-cli --cluster create` does it.
 
-use super::redis::{Flavor, RedisServer, free_port};
+use super::redis::{Flavor, RedisServer};
 use std::time::{Duration, Instant};
 
 /// Redis Cluster's hash slots.
@@ -32,22 +32,8 @@ async fn query<T: redis::FromRedisValue>(port: u16, command: &mut redis::Cmd) ->
 
 impl RedisCluster {
     pub async fn start(flavor: Flavor) -> RedisCluster {
-        let bus_ports: Vec<u16> = (0..PRIMARIES * 2).map(|_| free_port()).collect();
-        let nodes: Vec<RedisServer> = bus_ports
-            .iter()
-            .map(|bus_port| {
-                let args = [
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "1000",
-                    "--cluster-port",
-                    &bus_port.to_string(),
-                ];
-                RedisServer::with_args(flavor, args.iter().map(|a| a.to_string()).collect())
-            })
+        let nodes: Vec<RedisServer> = (0..PRIMARIES * 2)
+            .map(|_| RedisServer::cluster_node(flavor))
             .collect();
         let cluster = RedisCluster { nodes };
         let per_primary = SLOTS / PRIMARIES as u16;
@@ -68,14 +54,14 @@ impl RedisCluster {
             .await;
         }
         let first = cluster.nodes[0].port();
-        for (node, bus_port) in cluster.nodes.iter().zip(&bus_ports).skip(1) {
+        for node in &cluster.nodes[1..] {
             let () = query(
                 first,
                 redis::cmd("CLUSTER")
                     .arg("MEET")
                     .arg("127.0.0.1")
                     .arg(node.port())
-                    .arg(bus_port),
+                    .arg(node.bus_port()),
             )
             .await;
         }
