@@ -117,6 +117,16 @@ pub(super) mod tests {
     use super::*;
     use http::HeaderValue;
 
+    /// The API gateway's refusal of a key that is not the project's.
+    pub fn gateway_refusal() -> Answer {
+        answer(
+            401,
+            "application/json",
+            r#"{"message":"Invalid API key"}"#,
+            None,
+        )
+    }
+
     /// An answer with `status`, `content_type` and `body`, and the
     /// `x-sb-error-code` header when given.
     pub fn answer(status: u16, content_type: &str, body: &str, code: Option<&str>) -> Answer {

@@ -101,7 +101,7 @@ fn untrusted_key(setting: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::answer::tests::answer;
+    use super::super::answer::tests::{answer, gateway_refusal};
     use super::*;
 
     fn auth_error(status: u16, code: &str, message: &str) -> Answer {
@@ -146,12 +146,7 @@ mod tests {
                 .unwrap_err()
                 .ends_with("sync it (NTP)")
         );
-        let kong = answer(
-            401,
-            "application/json",
-            r#"{"message":"Invalid API key"}"#,
-            None,
-        );
+        let kong = gateway_refusal();
         assert!(
             judge("SUPABASE_JWT_SECRET", &kong)
                 .unwrap_err()

@@ -34,7 +34,7 @@ fn judge(answer: &Answer) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::answer::tests::answer;
+    use super::super::answer::tests::{answer, gateway_refusal};
     use super::*;
 
     #[test]
@@ -53,12 +53,7 @@ mod tests {
             judge(&forbidden),
             Ok("PostgREST answered 401 permission denied for schema public".into())
         );
-        let kong = answer(
-            401,
-            "application/json",
-            r#"{"message":"Invalid API key"}"#,
-            None,
-        );
+        let kong = gateway_refusal();
         assert!(
             judge(&kong)
                 .unwrap_err()
