@@ -419,12 +419,16 @@ cat "$WORK/session-memory.txt" >&2
 
 # ---- memory per idle keep-alive connection ---------------------------------------
 restart_proxy() { # name: a fresh proxy, signed in afresh (its `memory:` store is its own)
-    kill "$PROXY_PID"
+    # The old one may have stopped by itself: say so, and go on with a new one.
+    kill "$PROXY_PID" 2>/dev/null || log "the proxy (pid $PROXY_PID) had already stopped: $(tail -3 "$WORK"/proxy*.err)"
     start_proxy "$1"
-    COOKIE=$(curl -sf -D - -o /dev/null -X POST "$PROXY/auth/v1/token?grant_type=password" \
-        -H "apikey: $ANON_KEY" -H "Origin: $APP_ORIGIN" -H 'content-type: application/json' -d "$CREDS" |
-        grep -i '^set-cookie: sb-session=' | sed -E 's/^[^:]*: *//; s/;.*//' | tr -d '\r')
-    [[ $COOKIE == sb-session=?* ]] || die "no session cookie from the fresh proxy"
+    local status
+    status=$(curl -s -m 10 -D "$WORK/$1-signin.headers" -o "$WORK/$1-signin.json" -w '%{http_code}' \
+        -X POST "$PROXY/auth/v1/token?grant_type=password" -H "apikey: $ANON_KEY" \
+        -H "Origin: $APP_ORIGIN" -H 'content-type: application/json' -d "$CREDS") || status="none (curl $?)"
+    COOKIE=$(grep -i '^set-cookie: sb-session=' "$WORK/$1-signin.headers" | sed -E 's/^[^:]*: *//; s/;.*//' | tr -d '\r') || true
+    [[ $COOKIE == sb-session=?* ]] ||
+        die "no session cookie from the fresh proxy: sign-in answered $status: $(head -c 300 "$WORK/$1-signin.json")"
     SESSION_PROXY=(-H "apikey: $ANON_KEY" -H "Authorization: Bearer $PLACEHOLDER" -H "Cookie: $COOKIE")
 }
 # Runs PROGRAM (idle-connections, idle-websockets) against nginx and the
