@@ -206,12 +206,20 @@ CREDS='{"email":"bench@example.com","password":"bench-password-1"}'
 curl -sf -X POST "$ORIGIN/auth/v1/signup" -H "apikey: $ANON_KEY" \
     -H 'content-type: application/json' -d "$CREDS" >/dev/null ||
     die "cannot sign up $EMAIL at the stub"
+# Signs in through the proxy as the browser does; sets COOKIE and leaves the
+# answer in $WORK/NAME.json (its head in NAME.headers). A refusal stops the
+# run with what the proxy answered.
+sign_in_through_proxy() { # name
+    local status
+    status=$(curl -s -m 10 -D "$WORK/$1.headers" -o "$WORK/$1.json" -w '%{http_code}' \
+        -X POST "$PROXY/auth/v1/token?grant_type=password" -H "apikey: $ANON_KEY" \
+        -H "Origin: $APP_ORIGIN" -H 'content-type: application/json' -d "$CREDS") || status="none (curl $?)"
+    COOKIE=$(grep -i '^set-cookie: sb-session=' "$WORK/$1.headers" | sed -E 's/^[^:]*: *//; s/;.*//' | tr -d '\r') || true
+    [[ $COOKIE == sb-session=?* ]] ||
+        die "no session cookie from the proxy: sign-in answered $status: $(head -c 300 "$WORK/$1.json")"
+}
 # Through the proxy: the browser's view (cookie + placeholder access token).
-curl -sf -D "$WORK/signin.headers" -o "$WORK/signin.json" -X POST \
-    "$PROXY/auth/v1/token?grant_type=password" -H "apikey: $ANON_KEY" -H "Origin: $APP_ORIGIN" \
-    -H 'content-type: application/json' -d "$CREDS" || die "cannot sign in through the proxy"
-COOKIE=$(grep -i '^set-cookie: sb-session=' "$WORK/signin.headers" | sed -E 's/^[^:]*: *//; s/;.*//' | tr -d '\r')
-[[ $COOKIE == sb-session=?* ]] || die "no session cookie from the proxy"
+sign_in_through_proxy signin
 PLACEHOLDER=$(jq -r .access_token "$WORK/signin.json")
 # Directly: what supabase-js holds without the proxy (Auth's real token).
 REAL_TOKEN=$(curl -sf -X POST "$ORIGIN/auth/v1/token?grant_type=password" \
@@ -422,13 +430,7 @@ restart_proxy() { # name: a fresh proxy, signed in afresh (its `memory:` store i
     # The old one may have stopped by itself: say so, and go on with a new one.
     kill "$PROXY_PID" 2>/dev/null || log "the proxy (pid $PROXY_PID) had already stopped: $(tail -3 "$WORK"/proxy*.err)"
     start_proxy "$1"
-    local status
-    status=$(curl -s -m 10 -D "$WORK/$1-signin.headers" -o "$WORK/$1-signin.json" -w '%{http_code}' \
-        -X POST "$PROXY/auth/v1/token?grant_type=password" -H "apikey: $ANON_KEY" \
-        -H "Origin: $APP_ORIGIN" -H 'content-type: application/json' -d "$CREDS") || status="none (curl $?)"
-    COOKIE=$(grep -i '^set-cookie: sb-session=' "$WORK/$1-signin.headers" | sed -E 's/^[^:]*: *//; s/;.*//' | tr -d '\r') || true
-    [[ $COOKIE == sb-session=?* ]] ||
-        die "no session cookie from the fresh proxy: sign-in answered $status: $(head -c 300 "$WORK/$1-signin.json")"
+    sign_in_through_proxy "$1-signin"
     SESSION_PROXY=(-H "apikey: $ANON_KEY" -H "Authorization: Bearer $PLACEHOLDER" -H "Cookie: $COOKIE")
 }
 # Runs PROGRAM (idle-connections, idle-websockets) against nginx and the
